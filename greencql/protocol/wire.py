@@ -68,7 +68,7 @@ _q = struct.Struct(">q")
 class Reader:
     """A cursor over one message body. Every read checks the bounds first."""
 
-    __slots__ = ("data", "pos", "end")
+    __slots__ = ("data", "end", "pos")
 
     def __init__(self, data: bytes | bytearray | memoryview, pos: int = 0, end: int | None = None):
         self.data = data
@@ -130,7 +130,7 @@ class Reader:
             return None
         return self.read_raw(n, "[bytes]")
 
-    def read_value(self) -> bytes | None | UnsetType:
+    def read_value(self) -> bytes | UnsetType | None:
         """[value]: like [bytes], with -2 meaning UNSET (requests only)."""
         n = self.read_int()
         if n >= 0:
@@ -218,6 +218,8 @@ class Writer:
         self.buf += _B.pack(value)
 
     def write_short(self, value: int) -> None:
+        if not 0 <= value <= 0xFFFF:
+            raise ValueError(f"[short] out of range (0..65535): {value}")
         self.buf += _H.pack(value)
 
     def write_int(self, value: int) -> None:
@@ -228,6 +230,8 @@ class Writer:
 
     def write_string(self, value: str) -> None:
         raw = value.encode("utf-8")
+        if len(raw) > 0xFFFF:
+            raise ValueError(f"[string] of {len(raw)} bytes exceeds 65535; use a [long string]")
         self.buf += _H.pack(len(raw))
         self.buf += raw
 
@@ -243,13 +247,15 @@ class Writer:
             self.buf += _i.pack(len(value))
             self.buf += value
 
-    def write_value(self, value: bytes | bytearray | memoryview | None | UnsetType) -> None:
+    def write_value(self, value: bytes | bytearray | memoryview | UnsetType | None) -> None:
         if value is UNSET:
             self.buf += _i.pack(-2)
         else:
             self.write_bytes(value)  # type: ignore[arg-type]
 
     def write_short_bytes(self, value: bytes) -> None:
+        if len(value) > 0xFFFF:
+            raise ValueError(f"[short bytes] of {len(value)} bytes exceeds 65535")
         self.buf += _H.pack(len(value))
         self.buf += value
 
@@ -276,7 +282,9 @@ class Writer:
             self.write_string(key)
             self.write_bytes(value)
 
-    def write_inet_address(self, address: str | ipaddress.IPv4Address | ipaddress.IPv6Address) -> None:
+    def write_inet_address(
+        self, address: str | ipaddress.IPv4Address | ipaddress.IPv6Address
+    ) -> None:
         packed = ipaddress.ip_address(address).packed
         self.buf += _B.pack(len(packed))
         self.buf += packed
@@ -322,7 +330,9 @@ def encode_unsigned_vint(value: int) -> bytes:
 _LEADING_ONES = bytes(8 - (((~b) & 0xFF).bit_length()) for b in range(256))
 
 
-def decode_unsigned_vint(data: bytes | bytearray | memoryview, pos: int, end: int) -> tuple[int, int]:
+def decode_unsigned_vint(
+    data: bytes | bytearray | memoryview, pos: int, end: int
+) -> tuple[int, int]:
     """Decode an [unsigned vint] at `pos`; return (value, position after it)."""
     if pos >= end:
         raise TruncatedError(f"[unsigned vint] at offset {pos}: no bytes left")

@@ -1,0 +1,487 @@
+"""Result metadata, prepared metadata, and the ROWS body: the hot path of every SELECT.
+
+Owns: :class:`ColumnSpec`, :class:`ResultMetadata` and :class:`PreparedMetadata` with their
+readers and writers (spec 4.2.5.2 and 4.2.5.4, v3 to v5), :func:`decode_rows` (the cells of a
+ROWS result) and :func:`encode_rows` (the same, written, for the simulated cluster).
+
+Must not: know about frames or messages around the body, or do IO. Decoding raises only
+:class:`~greencql.errors.ProtocolError` subclasses.
+
+How :func:`decode_rows` is fast in pure Python: the per-column work is decided once per
+distinct tuple of column types, not per value. For each such tuple a row decoder is generated
+(Python source, compiled once and cached) that walks the body with ``struct.unpack_from`` at
+offsets, with the common types inlined (int, bigint, double, boolean, text, blob, uuid,
+timestamp: one ``unpack_from`` reads the length and the value together) and everything else
+handed to the column type's ``decode``. The loop itself does no bounds checks: an overrun
+shows up as a ``struct.error``, or as an offset past the end once the loop is done, and any
+exception at all makes the careful decoder run over the same bytes, which either produces the
+precise ProtocolError or (for the rare cell that the optimistic reader over-read, like a null
+in the very last column) the right rows. A future Cython twin replaces :func:`decode_rows` by
+name with the same signature.
+"""
+
+from __future__ import annotations
+
+import datetime
+import struct
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from greencql.errors import MalformedError, ProtocolError, TruncatedError
+from greencql.protocol.constants import RowsFlag
+from greencql.protocol.types import (
+    CqlType,
+    encode_value,
+    read_type_option,
+    write_type_option,
+)
+from greencql.protocol.wire import UNSET, Reader, Writer
+
+__all__ = [
+    "ColumnSpec",
+    "ResultMetadata",
+    "PreparedMetadata",
+    "read_result_metadata",
+    "write_result_metadata",
+    "read_prepared_metadata",
+    "write_prepared_metadata",
+    "decode_rows",
+    "encode_rows",
+]
+
+
+class ColumnSpec(NamedTuple):
+    """One column of a result (or one bind marker of a prepared statement)."""
+
+    keyspace: str
+    table: str
+    name: str
+    type: CqlType
+
+
+@dataclass(frozen=True, slots=True)
+class ResultMetadata:
+    """The <metadata> of a ROWS result (and the <result_metadata> of a PREPARED result).
+
+    ``columns`` is None when the server sent NO_METADATA (the client asked to skip it and
+    must use the prepared statement's columns). ``result_metadata_id`` is v5's
+    <new_metadata_id>, present with METADATA_CHANGED.
+    """
+
+    flags: int
+    columns: tuple[ColumnSpec, ...] | None
+    paging_state: bytes | None = None
+    result_metadata_id: bytes | None = None
+    column_count: int = 0
+
+    @classmethod
+    def of(
+        cls,
+        columns: Sequence[ColumnSpec] | None,
+        paging_state: bytes | None = None,
+        result_metadata_id: bytes | None = None,
+        column_count: int | None = None,
+    ) -> ResultMetadata:
+        """Build metadata with the flags its content implies (global table spec when all
+        columns share one table)."""
+        cols = None if columns is None else tuple(columns)
+        flags = 0
+        if cols is None:
+            flags |= RowsFlag.NO_METADATA
+        elif cols and len({(c.keyspace, c.table) for c in cols}) == 1:
+            flags |= RowsFlag.GLOBAL_TABLES_SPEC
+        if paging_state is not None:
+            flags |= RowsFlag.HAS_MORE_PAGES
+        if result_metadata_id is not None:
+            flags |= RowsFlag.METADATA_CHANGED
+        if column_count is None:
+            column_count = 0 if cols is None else len(cols)
+        return cls(int(flags), cols, paging_state, result_metadata_id, column_count)
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedMetadata:
+    """The bind-marker <metadata> of a PREPARED result. ``pk_indexes`` are the positions of
+    the partition key's bind markers, in key order (v4+; empty in v3 or when the key is not
+    fully bound)."""
+
+    flags: int
+    columns: tuple[ColumnSpec, ...]
+    pk_indexes: tuple[int, ...] = ()
+
+    @classmethod
+    def of(cls, columns: Sequence[ColumnSpec], pk_indexes: Sequence[int] = ()) -> PreparedMetadata:
+        cols = tuple(columns)
+        flags = 0
+        if cols and len({(c.keyspace, c.table) for c in cols}) == 1:
+            flags |= RowsFlag.GLOBAL_TABLES_SPEC
+        return cls(int(flags), cols, tuple(pk_indexes))
+
+
+# --------------------------------------------------------------------------------------------
+# Column specs
+# --------------------------------------------------------------------------------------------
+
+
+def _read_count(reader: Reader, what: str, min_size: int) -> int:
+    n = reader.read_int()
+    if n < 0:
+        raise MalformedError(f"negative {what}: {n}")
+    if n * min_size > reader.remaining():
+        raise TruncatedError(f"{what} {n} cannot fit in the {reader.remaining()} bytes left")
+    return n
+
+
+def _read_specs(reader: Reader, flags: int, count: int) -> tuple[ColumnSpec, ...]:
+    if flags & RowsFlag.GLOBAL_TABLES_SPEC:
+        keyspace = reader.read_string()
+        table = reader.read_string()
+        return tuple(
+            ColumnSpec(keyspace, table, reader.read_string(), read_type_option(reader))
+            for _ in range(count)
+        )
+    out = []
+    for _ in range(count):
+        keyspace = reader.read_string()
+        table = reader.read_string()
+        out.append(ColumnSpec(keyspace, table, reader.read_string(), read_type_option(reader)))
+    return tuple(out)
+
+
+def _write_specs(writer: Writer, flags: int, columns: Sequence[ColumnSpec], version: int) -> None:
+    if flags & RowsFlag.GLOBAL_TABLES_SPEC:
+        if not columns:
+            raise ValueError("GLOBAL_TABLES_SPEC needs at least one column")
+        keyspace, table = columns[0].keyspace, columns[0].table
+        if any((c.keyspace, c.table) != (keyspace, table) for c in columns):
+            raise ValueError("GLOBAL_TABLES_SPEC set but the columns come from several tables")
+        writer.write_string(keyspace)
+        writer.write_string(table)
+        for c in columns:
+            writer.write_string(c.name)
+            write_type_option(writer, c.type, version)
+        return
+    for c in columns:
+        writer.write_string(c.keyspace)
+        writer.write_string(c.table)
+        writer.write_string(c.name)
+        write_type_option(writer, c.type, version)
+
+
+# --------------------------------------------------------------------------------------------
+# Result metadata
+# --------------------------------------------------------------------------------------------
+
+
+def read_result_metadata(reader: Reader, version: int) -> ResultMetadata:
+    """<flags><columns_count>[<paging_state>][<new_metadata_id>][<global_table_spec>?<col_spec>*]"""
+    flags = reader.read_int()
+    count = reader.read_int()
+    if count < 0:
+        raise MalformedError(f"negative column count {count}")
+    paging_state = None
+    if flags & RowsFlag.HAS_MORE_PAGES:
+        paging_state = reader.read_bytes()
+    metadata_id = None
+    if version >= 5 and flags & RowsFlag.METADATA_CHANGED:
+        metadata_id = reader.read_short_bytes()
+    if flags & RowsFlag.NO_METADATA:
+        return ResultMetadata(flags, None, paging_state, metadata_id, count)
+    # each column spec takes at least a [string] name and a [short] type id
+    if count * 4 > reader.remaining():
+        raise TruncatedError(f"{count} column specs cannot fit in {reader.remaining()} bytes")
+    columns = _read_specs(reader, flags, count)
+    return ResultMetadata(flags, columns, paging_state, metadata_id, count)
+
+
+def write_result_metadata(writer: Writer, md: ResultMetadata, version: int) -> None:
+    """Write `md`. HAS_MORE_PAGES, METADATA_CHANGED and NO_METADATA follow the content
+    (paging_state, result_metadata_id, columns); GLOBAL_TABLES_SPEC is taken from md.flags."""
+    flags = md.flags & ~(RowsFlag.HAS_MORE_PAGES | RowsFlag.METADATA_CHANGED | RowsFlag.NO_METADATA)
+    if md.paging_state is not None:
+        flags |= RowsFlag.HAS_MORE_PAGES
+    if md.result_metadata_id is not None:
+        if version < 5:
+            raise ValueError("result metadata ids exist in protocol v5 only")
+        flags |= RowsFlag.METADATA_CHANGED
+    if md.columns is None:
+        flags |= RowsFlag.NO_METADATA
+        flags &= ~RowsFlag.GLOBAL_TABLES_SPEC
+        count = md.column_count
+    else:
+        count = len(md.columns)
+        if not md.columns:
+            flags &= ~RowsFlag.GLOBAL_TABLES_SPEC
+    writer.write_int(int(flags))
+    writer.write_int(count)
+    if md.paging_state is not None:
+        writer.write_bytes(md.paging_state)
+    if md.result_metadata_id is not None:
+        writer.write_short_bytes(md.result_metadata_id)
+    if md.columns is not None:
+        _write_specs(writer, flags, md.columns, version)
+
+
+# --------------------------------------------------------------------------------------------
+# Prepared (bind) metadata
+# --------------------------------------------------------------------------------------------
+
+
+def read_prepared_metadata(reader: Reader, version: int) -> PreparedMetadata:
+    """<flags><columns_count>[<pk_count><pk_index>*  (v4+)][<global_table_spec>?<col_spec>*]"""
+    flags = reader.read_int()
+    count = _read_count(reader, "bind marker count", 4)
+    pk_indexes: tuple[int, ...] = ()
+    if version >= 4:
+        pk_count = _read_count(reader, "partition key index count", 2)
+        pk_indexes = tuple(reader.read_short() for _ in range(pk_count))
+    return PreparedMetadata(flags, _read_specs(reader, flags, count), pk_indexes)
+
+
+def write_prepared_metadata(writer: Writer, md: PreparedMetadata, version: int) -> None:
+    flags = md.flags & RowsFlag.GLOBAL_TABLES_SPEC if md.columns else 0
+    writer.write_int(int(flags))
+    writer.write_int(len(md.columns))
+    if version >= 4:
+        writer.write_int(len(md.pk_indexes))
+        for i in md.pk_indexes:
+            writer.write_short(i)
+    _write_specs(writer, flags, md.columns, version)
+
+
+# --------------------------------------------------------------------------------------------
+# Rows: writing (simulator side)
+# --------------------------------------------------------------------------------------------
+
+
+def encode_rows(
+    writer: Writer, columns: Sequence[ColumnSpec], rows: Iterable[Sequence[Any]]
+) -> None:
+    """Write <rows_count><rows_content>: each row a sequence of Python values (None is null)."""
+    rows = list(rows)
+    writer.write_int(len(rows))
+    ncols = len(columns)
+    buf = writer.buf
+    pack = _i32.pack
+    for row in rows:
+        if len(row) != ncols:
+            raise ValueError(f"row of {len(row)} values for {ncols} columns")
+        for col, value in zip(columns, row, strict=True):
+            if value is UNSET:
+                raise ValueError(f"column {col.name!r}: a result cannot hold an unset value")
+            raw = encode_value(col.type, value, col.name)
+            if raw is None:
+                buf += b"\xff\xff\xff\xff"
+            else:
+                assert isinstance(raw, bytes)
+                buf += pack(len(raw))
+                buf += raw
+
+
+# --------------------------------------------------------------------------------------------
+# Rows: reading.  THE HOT PATH.  decode_rows keeps this name and signature for a Cython twin.
+# --------------------------------------------------------------------------------------------
+
+_i32 = struct.Struct(">i")
+_EPOCH_UTC = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+
+# a result with no columns has rows of no bytes; refuse counts that would allocate without
+# bound for them (Cassandra never sends such a result with more than a handful of rows)
+_MAX_EMPTY_ROWS = 1 << 16
+
+# per distinct tuple of column types: the generated row decoder (bounded, cleared when full)
+_DECODERS: dict[tuple[CqlType, ...], Callable[[bytes, int, int], tuple[list[tuple], int]]] = {}
+_MAX_DECODERS = 1024
+
+
+def decode_rows(reader: Reader, columns: tuple[ColumnSpec, ...]) -> list[tuple]:
+    """Read <rows_count><rows_content> from `reader` and return the rows as tuples of Python
+    values, decoded with the columns' types. Leaves `reader` after the last cell."""
+    data = reader.data
+    if type(data) is not bytes:
+        data = bytes(data)  # one copy per page: slices of bytes are bytes, which decode() takes
+    pos = reader.pos
+    end = reader.end
+    if pos + 4 > end:
+        raise TruncatedError("ROWS result without a row count")
+    count = _i32.unpack_from(data, pos)[0]
+    pos += 4
+    ncols = len(columns)
+    if count < 0:
+        raise MalformedError(f"negative row count {count}")
+    if ncols == 0:
+        if count > _MAX_EMPTY_ROWS:
+            raise MalformedError(f"{count} rows of no columns")
+        reader.pos = pos
+        return [()] * count
+    if count * ncols * 4 > end - pos:  # every cell has at least its [int] length
+        raise TruncatedError(
+            f"{count} rows x {ncols} columns cannot fit in the {end - pos} bytes left"
+        )
+    types = tuple(c.type for c in columns)
+    decoder = _DECODERS.get(types)
+    if decoder is None:
+        decoder = _row_decoder(types)
+    try:
+        rows, new_pos = decoder(data, pos, count)
+        if new_pos > end:
+            raise TruncatedError("rows run past the end")
+    except Exception:
+        rows, new_pos = _decode_rows_careful(data, pos, end, count, columns)
+    reader.pos = new_pos
+    return rows
+
+
+def _decode_rows_careful(
+    data: bytes, pos: int, end: int, count: int, columns: tuple[ColumnSpec, ...]
+) -> tuple[list[tuple], int]:
+    """The slow, exact reader: every length checked, errors naming row and column."""
+    rows = []
+    unpack_from = _i32.unpack_from
+    for r in range(count):
+        row = []
+        for col in columns:
+            if pos + 4 > end:
+                raise TruncatedError(f"row {r}, column {col.name!r}: cell length past the end")
+            n = unpack_from(data, pos)[0]
+            pos += 4
+            if n < 0:
+                row.append(None)
+                continue
+            if pos + n > end:
+                raise TruncatedError(
+                    f"row {r}, column {col.name!r}: cell of {n} bytes at offset {pos} "
+                    f"past the end ({end})"
+                )
+            try:
+                row.append(col.type.decode(data[pos : pos + n]))
+            except ProtocolError as exc:
+                raise type(exc)(
+                    f"row {r}, column {col.name!r} ({col.type.cql_name}): {exc}"
+                ) from exc
+            except Exception as exc:  # a codec bug must still surface as a ProtocolError
+                raise MalformedError(
+                    f"row {r}, column {col.name!r} ({col.type.cql_name}): {exc!r}"
+                ) from exc
+            pos += n
+        rows.append(tuple(row))
+    return rows, pos
+
+
+# -- code generation for the optimistic reader -------------------------------------------------
+#
+# Each template reads one cell at `pos` into c{i} and advances `pos`. `n` is the cell length.
+# Fixed-size types read length and value in one unpack_from (format `_s{i}`); when the length
+# is not the expected size the cell goes to the type's own decoder (empty value -> None, wrong
+# size -> MalformedError), or is null when negative.
+
+_FIXED_TEMPLATE = """\
+        n, v = _s{i}(data, pos)
+        if n == {size}:
+            c{i} = {expr}
+            pos += {step}
+        else:
+            pos += 4
+            if n < 0:
+                c{i} = None
+            else:
+                c{i} = _d{i}(data[pos:pos + n])
+                pos += n
+"""
+
+_VAR_TEMPLATE = """\
+        n = _i(data, pos)[0]
+        pos += 4
+        if n < 0:
+            c{i} = None
+        else:
+            c{i} = {expr}
+            pos += n
+"""
+
+# kind -> (struct format after the length, value size, expression of the value `v`)
+_FIXED_KINDS: dict[str, tuple[str, int, str]] = {
+    "int": ("i", 4, "v"),
+    "bigint": ("q", 8, "v"),
+    "counter": ("q", 8, "v"),
+    "double": ("d", 8, "v"),
+    "float": ("f", 4, "v"),
+    "boolean": ("B", 1, "v != 0"),
+    "smallint": ("h", 2, "v"),
+    "tinyint": ("b", 1, "v"),
+    # _ms: timedelta(milliseconds=v) from the epoch; an OverflowError (year outside 1..9999)
+    # sends the page to the careful reader, which returns the raw milliseconds for that cell
+    "timestamp": ("q", 8, "_EPOCH + _td(0, 0, 0, v)"),
+}
+
+# kind -> expression of the cell's value from data[pos:pos + n]
+_VAR_KINDS: dict[str, str] = {
+    "text": "data[pos:pos + n].decode('utf-8')",
+    "ascii": "data[pos:pos + n].decode('ascii')",
+    "blob": "data[pos:pos + n]",
+    "custom": "data[pos:pos + n]",
+}
+
+_UUID_TEMPLATE = """\
+        n = _i(data, pos)[0]
+        pos += 4
+        if n == 16:
+            c{i} = _new_uuid(_UUID)
+            _set_int(c{i}, _from_bytes(data[pos:pos + 16], 'big'))
+            _set_safe(c{i}, _unknown)
+            pos += 16
+        elif n < 0:
+            c{i} = None
+        else:
+            c{i} = _d{i}(data[pos:pos + n])
+            pos += n
+"""
+
+
+def _row_decoder(
+    types: tuple[CqlType, ...],
+) -> Callable[[bytes, int, int], tuple[list[tuple], int]]:
+    namespace: dict[str, Any] = {
+        "_i": _i32.unpack_from,
+        "_EPOCH": _EPOCH_UTC,
+        "_td": datetime.timedelta,
+        "_UUID": uuid.UUID,
+        "_new_uuid": object.__new__,
+        # uuid.UUID is immutable through __setattr__; its slots are set directly, as
+        # UUID.__init__ itself does (int, then is_safe), skipping its argument parsing
+        "_set_int": uuid.UUID.int.__set__,  # type: ignore[attr-defined]
+        "_set_safe": uuid.UUID.is_safe.__set__,  # type: ignore[attr-defined]
+        "_unknown": uuid.SafeUUID.unknown,
+        "_from_bytes": int.from_bytes,
+    }
+    body = []
+    for i, t in enumerate(types):
+        namespace[f"_d{i}"] = t.decode
+        kind = t.kind
+        if kind in _FIXED_KINDS:
+            fmt, size, expr = _FIXED_KINDS[kind]
+            namespace[f"_s{i}"] = struct.Struct(">i" + fmt).unpack_from
+            body.append(_FIXED_TEMPLATE.format(i=i, size=size, step=4 + size, expr=expr))
+        elif kind in ("uuid", "timeuuid"):
+            body.append(_UUID_TEMPLATE.format(i=i))
+        else:
+            expr = _VAR_KINDS.get(kind, f"_d{i}(data[pos:pos + n])")
+            body.append(_VAR_TEMPLATE.format(i=i, expr=expr))
+    cells = ", ".join(f"c{i}" for i in range(len(types)))
+    source = (
+        "def decode(data, pos, count):\n"
+        "    rows = []\n"
+        "    append = rows.append\n"
+        "    for _ in range(count):\n" + "".join(body) + f"        append(({cells},))\n"
+        "    return rows, pos\n"
+    )
+    # the file name is for tracebacks only; it never carries type names read off the wire
+    code = compile(source, f"<greencql row decoder of {len(types)} columns>", "exec")
+    exec(code, namespace)
+    decoder = namespace["decode"]
+    if len(_DECODERS) >= _MAX_DECODERS:
+        _DECODERS.clear()
+    _DECODERS[types] = decoder
+    return decoder
