@@ -1,0 +1,69 @@
+"""Root of the test suite: picks the hub of this pytest process, before anything else.
+
+The suite runs once per hub, each in its own process, chosen by ``GREENCQL_TEST_HUB``:
+
+- ``gevent`` (default): ``gevent.monkey.patch_all()`` first thing;
+- ``eventlet``: ``eventlet.monkey_patch()`` first thing;
+- ``thread``: nothing patched (the plain-threads hub);
+- ``none``: only ``tests/protocol`` (hub-free, bytes only) is collected.
+
+With a hub set, ``tests/protocol`` is not collected: it runs once, in the ``none`` process.
+The ``hub`` fixture is the greencql hub adapter of this process.
+"""
+
+import os
+
+TEST_HUB = os.environ.get("GREENCQL_TEST_HUB", "gevent").strip().lower()
+
+# Patch before any other import (pytest itself has imported little that patching could miss).
+if TEST_HUB == "gevent":
+    from gevent import monkey
+
+    monkey.patch_all()
+elif TEST_HUB == "eventlet":
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
+        import eventlet
+
+    eventlet.monkey_patch()
+elif TEST_HUB not in ("thread", "none"):
+    raise RuntimeError(f"GREENCQL_TEST_HUB={TEST_HUB!r}: expected gevent, eventlet, thread or none")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+__all__ = ["TEST_HUB", "hub"]
+
+_TESTS = Path(__file__).parent
+_HUB_FREE = "protocol"  # the one directory that runs without a hub
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    try:
+        top = collection_path.relative_to(_TESTS).parts[0]
+    except (ValueError, IndexError):
+        return None  # outside tests/, or tests/ itself
+    if not (_TESTS / top).is_dir():
+        return None  # files at the top of tests/ (this conftest)
+    if TEST_HUB == "none":
+        return True if top != _HUB_FREE else None
+    return True if top == _HUB_FREE else None
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    if TEST_HUB == "none":
+        return "greencql test hub: none (only tests/protocol is collected)"
+    return f"greencql test hub: {TEST_HUB} (tests/protocol runs with GREENCQL_TEST_HUB=none)"
+
+
+@pytest.fixture(scope="session")
+def hub():
+    """The greencql hub of this process (gevent, eventlet or thread)."""
+    if TEST_HUB == "none":
+        pytest.skip("hub-free process (GREENCQL_TEST_HUB=none)")
+    from greencql.hubs import get_hub
+
+    return get_hub(TEST_HUB)
