@@ -1,0 +1,806 @@
+"""The simulated cluster's engine: one shared store behind every simulated node.
+
+Owns: the :class:`Engine` (schema, data, prepared statements, plan caches, the server-side
+write clock), execution of QUERY / PREPARE / EXECUTE / BATCH requests given as CQL text and
+bound values, DDL (keyspaces, tables, types, indexes) with schema-change results and a new
+schema version per effective change, USE, and the generated system tables (refreshed when the
+schema, the topology or the coordinator changes). It never touches sockets and never reads a
+clock: callers pass ``now`` (seconds since the epoch). It is safe to call from several
+threads (one lock; nothing in it blocks).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import threading
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from greencql.errors import (
+    AlreadyExists,
+    ConfigurationException,
+    InvalidRequest,
+    SyntaxException,
+    Unauthorized,
+    Unprepared,
+)
+from greencql.testing.cql import ast
+from greencql.testing.engine.modify import BatchPlan, ModifyPlan
+from greencql.testing.engine.results import (
+    UNSET,
+    ColumnSpec,
+    Prepared,
+    Result,
+    SchemaChange,
+    SetKeyspace,
+    Void,
+)
+from greencql.testing.engine.select import SelectPlan
+from greencql.testing.engine.storage import TableData
+from greencql.testing.engine.values import Binder, Ctx
+from greencql.testing.schema import (
+    DEFAULT_TABLE_OPTIONS,
+    Column,
+    Index,
+    Keyspace,
+    Schema,
+    Table,
+    UserType,
+    normalize_replication,
+    resolve_type,
+)
+from greencql.testing.system_tables import (
+    CLUSTER_NAME,
+    NodeInfo,
+    install_system_keyspaces,
+    system_rows,
+)
+
+__all__ = ["Engine", "BATCH_LOGGED", "BATCH_UNLOGGED", "BATCH_COUNTER"]
+
+BATCH_LOGGED = "LOGGED"
+BATCH_UNLOGGED = "UNLOGGED"
+BATCH_COUNTER = "COUNTER"
+_BATCH_TYPES = {0: BATCH_LOGGED, 1: BATCH_UNLOGGED, 2: BATCH_COUNTER}
+# parsed statements kept per query text; plenty for tests and load tests, bounded for fuzzing
+_PARSE_CACHE_SIZE = 4096
+_TABLE_OPTION_NAMES = frozenset(DEFAULT_TABLE_OPTIONS) | {"id"}
+
+
+class _DDL:
+    """A statement executed directly from its syntax tree (DDL, USE)."""
+
+    kind = "ddl"
+    is_lwt = False
+    result_specs: tuple[ColumnSpec, ...] = ()
+    pk_indexes: tuple[int, ...] = ()
+
+    def __init__(self, stmt: ast.Statement, nmarkers: int) -> None:
+        if nmarkers:
+            raise InvalidRequest("Bind variables are not supported in schema statements")
+        self.stmt = stmt
+        self.bind_specs: tuple[ColumnSpec, ...] = ()
+
+
+class Engine:
+    """Keyspaces, tables, data and prepared statements shared by all nodes of a SimCluster.
+
+    ``nodes`` describes the topology for the system tables; ``execute(...,
+    coordinator=address)`` says which node runs the request (system.local vs system.peers).
+    """
+
+    def __init__(self, nodes: Sequence[NodeInfo] = (), *, cluster_name: str = CLUSTER_NAME,
+                 seed: int = 0) -> None:
+        self.cluster_name = cluster_name
+        self.schema = Schema()
+        install_system_keyspaces(self.schema, TableData)
+        self.schema.changed()
+        self._nodes: list[NodeInfo] = list(nodes)
+        self._topology_gen = 0
+        self._lock = threading.RLock()
+        self._parsed: dict[str, tuple[ast.Statement, int]] = {}
+        self._plans: dict[tuple[str | None, str], tuple[int, Any]] = {}
+        self._prepared: dict[bytes, Prepared] = {}
+        self._last_ts = 0
+        self._list_seq = 0
+        self._rng = random.Random(seed)
+        self._clock_seq = self._rng.getrandbits(14)
+        self._node_bits = self._rng.getrandbits(48) | 0x010000000000
+        self._last_uuid_time = 0
+        self._sys_cache: dict[tuple[str, str, str | None], tuple[Any, ...]] = {}
+
+    # -- topology -------------------------------------------------------------------------------
+
+    @property
+    def nodes(self) -> list[NodeInfo]:
+        return list(self._nodes)
+
+    def set_nodes(self, nodes: Sequence[NodeInfo]) -> None:
+        """Replace the topology the system tables describe."""
+        with self._lock:
+            self._nodes = list(nodes)
+            self._topology_gen += 1
+
+    @property
+    def schema_version(self) -> uuid.UUID:
+        return self.schema.version
+
+    # -- clocks and ids ---------------------------------------------------------------------
+
+    def next_timestamp(self, now: float) -> int:
+        """A server-side write timestamp (microseconds), strictly increasing."""
+        ts = int(now * 1_000_000)
+        if ts <= self._last_ts:
+            ts = self._last_ts + 1
+        self._last_ts = ts
+        return ts
+
+    def list_keys(self, n: int, append: bool) -> list[tuple[int, int]]:
+        """Position keys for list elements: appends sort after, prepends before, all others."""
+        keys = []
+        for _ in range(n):
+            self._list_seq += 1
+            keys.append((1, self._list_seq))
+        if not append:
+            keys = [(0, -(self._list_seq + n - i)) for i in range(n)]
+            self._list_seq += n
+        return keys
+
+    def timeuuid(self, now: float) -> uuid.UUID:
+        """A version 1 UUID for ``now`` (unique per engine)."""
+        t = int(now * 1e7) + 0x01B21DD213814000
+        if t <= self._last_uuid_time:
+            t = self._last_uuid_time + 1
+        self._last_uuid_time = t
+        fields = (t & 0xFFFFFFFF, (t >> 32) & 0xFFFF, ((t >> 48) & 0x0FFF) | 0x1000,
+                  ((self._clock_seq >> 8) & 0x3F) | 0x80, self._clock_seq & 0xFF,
+                  self._node_bits)
+        return uuid.UUID(fields=fields)
+
+    def random_uuid(self) -> uuid.UUID:
+        return uuid.UUID(int=self._rng.getrandbits(128), version=4)
+
+    # -- public entry points ----------------------------------------------------------------
+
+    def execute(self, cql: str, *, keyspace: str | None = None,
+                values: Sequence[Any] | dict[str, Any] | None = None,
+                consistency: Any = None, timestamp: int | None = None,
+                page_size: int | None = None, paging_state: bytes | None = None,
+                now: float = 0.0, coordinator: str | None = None) -> Result:
+        """Run one CQL statement (a QUERY message). ``values`` are serialized bytes, None
+        (null) or :data:`UNSET` per marker (a dict for named values); already-decoded Python
+        values are accepted too, for tests."""
+        with self._lock:
+            stmt, nmarkers = self._parse(cql)
+            plan = self._plan(stmt, nmarkers, cql, keyspace)
+            return self._run(plan, stmt, values, keyspace, timestamp, page_size, paging_state,
+                             now, coordinator)
+
+    def prepare(self, cql: str, keyspace: str | None = None) -> Prepared:
+        """Prepare a statement (a PREPARE message); the id is stable for (keyspace, query)."""
+        with self._lock:
+            stmt, nmarkers = self._parse(cql)
+            plan = self._plan(stmt, nmarkers, cql, keyspace)
+            pid = hashlib.md5(((keyspace or "") + cql).encode("utf-8"),
+                              usedforsecurity=False).digest()
+            prep = Prepared(pid, cql, keyspace, tuple(plan.bind_specs),
+                            tuple(plan.result_specs), tuple(plan.pk_indexes), plan,
+                            self.schema.generation, plan.is_lwt)
+            self._prepared[pid] = prep
+            return prep
+
+    def get_prepared(self, prepared_id: bytes) -> Prepared | None:
+        return self._prepared.get(bytes(prepared_id))
+
+    def forget_prepared(self) -> None:
+        """Drop every prepared statement (as a restarted node would)."""
+        with self._lock:
+            self._prepared.clear()
+
+    def execute_prepared(self, prepared_id: bytes, values: Sequence[Any] | dict[str, Any] | None
+                         = None, *, consistency: Any = None, timestamp: int | None = None,
+                         page_size: int | None = None, paging_state: bytes | None = None,
+                         now: float = 0.0, coordinator: str | None = None,
+                         keyspace: str | None = None) -> Result:
+        """Run a prepared statement (an EXECUTE message); unknown ids raise Unprepared."""
+        with self._lock:
+            prep = self._prepared.get(bytes(prepared_id))
+            if prep is None:
+                raise Unprepared(f"Prepared query with ID {bytes(prepared_id).hex()} not found "
+                                 "(either the query was not prepared on this host (maybe the "
+                                 "host has been restarted?) or you have prepared too many "
+                                 "queries and it has been evicted from the internal cache)",
+                                 statement_id=bytes(prepared_id))
+            plan = prep.plan
+            if prep.generation != self.schema.generation:
+                stmt, nmarkers = self._parse(prep.query)
+                plan = self._plan(stmt, nmarkers, prep.query, prep.keyspace)
+                prep.plan = plan
+                prep.generation = self.schema.generation
+                prep.result_specs = tuple(plan.result_specs)
+            stmt = getattr(plan, "stmt", None)
+            return self._run(plan, stmt, values, prep.keyspace, timestamp, page_size,
+                             paging_state, now, coordinator)
+
+    def execute_batch(self, statements: Sequence[tuple[str | bytes, Any]], batch_type: str | int
+                      = BATCH_LOGGED, *, keyspace: str | None = None, consistency: Any = None,
+                      timestamp: int | None = None, now: float = 0.0,
+                      coordinator: str | None = None) -> Result:
+        """Run a protocol BATCH: each item is (query text or prepared id bytes, values)."""
+        btype = _BATCH_TYPES.get(batch_type, batch_type) if isinstance(batch_type, int) \
+            else str(batch_type).upper()
+        with self._lock:
+            plans: list[ModifyPlan] = []
+            ctxs: list[Ctx] = []
+            for query, vals in statements:
+                if isinstance(query, (bytes, bytearray)):
+                    prep = self._prepared.get(bytes(query))
+                    if prep is None:
+                        raise Unprepared(f"Prepared query with ID {bytes(query).hex()} not found",
+                                         statement_id=bytes(query))
+                    if prep.generation != self.schema.generation:
+                        stmt, n = self._parse(prep.query)
+                        prep.plan = self._plan(stmt, n, prep.query, prep.keyspace)
+                        prep.generation = self.schema.generation
+                    plan = prep.plan
+                else:
+                    stmt, n = self._parse(query)
+                    plan = self._plan(stmt, n, query, keyspace)
+                if not isinstance(plan, ModifyPlan):
+                    raise InvalidRequest("Invalid statement in batch: only UPDATE, INSERT and "
+                                         "DELETE statements are allowed.")
+                plans.append(plan)
+                ctxs.append(Ctx(self._values(vals, plan.bind_specs), plan.bind_specs, now, self))
+            bp = BatchPlan(plans, btype)
+            ts = timestamp if timestamp is not None else self.next_timestamp(now)
+            return bp.run(self, ctxs, ts)
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _parse(self, cql: str) -> tuple[ast.Statement, int]:
+        hit = self._parsed.get(cql)
+        if hit is not None:
+            return hit
+        try:
+            from greencql.testing.cql.parser import _Parser
+
+            p = _Parser(cql)
+            stmt = p.parse_single()
+            nmarkers = p.markers
+        except SyntaxException:
+            raise
+        except RecursionError as exc:
+            raise SyntaxException("line 1:0 statement too deeply nested") from exc
+        if len(self._parsed) >= _PARSE_CACHE_SIZE:
+            self._parsed.clear()
+        self._parsed[cql] = (stmt, nmarkers)
+        return stmt, nmarkers
+
+    def _plan(self, stmt: ast.Statement, nmarkers: int, cql: str, keyspace: str | None) -> Any:
+        key = (keyspace, cql)
+        gen = self.schema.generation
+        hit = self._plans.get(key)
+        if hit is not None and hit[0] == gen:
+            return hit[1]
+        plan = self._build_plan(stmt, nmarkers, keyspace)
+        if len(self._plans) >= _PARSE_CACHE_SIZE:
+            self._plans.clear()
+        self._plans[key] = (gen, plan)
+        return plan
+
+    def _table(self, qn: ast.QualifiedName, keyspace: str | None) -> Table:
+        ks_name = qn.keyspace or keyspace
+        if ks_name is None:
+            raise InvalidRequest("No keyspace has been specified. USE a keyspace, or explicitly "
+                                 "specify keyspace.tablename")
+        ks = self.schema.keyspaces.get(ks_name)
+        if ks is None:
+            raise InvalidRequest(f"keyspace {ks_name} does not exist")
+        t = ks.tables.get(qn.name)
+        if t is None:
+            raise InvalidRequest(f"table {qn.name} does not exist")
+        return t
+
+    def _build_plan(self, stmt: ast.Statement, nmarkers: int, keyspace: str | None) -> Any:
+        if isinstance(stmt, ast.Select):
+            table = self._table(stmt.table, keyspace)
+            return SelectPlan(stmt, table, Binder(table.keyspace, table.name), nmarkers)
+        if isinstance(stmt, (ast.Insert, ast.Update, ast.Delete)):
+            table = self._table(stmt.table, keyspace)
+            return ModifyPlan(stmt, table, Binder(table.keyspace, table.name), nmarkers)
+        if isinstance(stmt, ast.Batch):
+            binder = None
+            plans = []
+            for s in stmt.statements:
+                table = self._table(s.table, keyspace)  # type: ignore[attr-defined]
+                if binder is None:
+                    binder = Binder(table.keyspace, table.name)
+                binder.keyspace, binder.table = table.keyspace, table.name
+                plans.append(ModifyPlan(s, table, binder, None))
+            bp = BatchPlan(plans, stmt.kind)
+            bp.bind_specs = binder.spec_list(nmarkers) if binder else ()  # type: ignore[attr-defined]
+            bp.result_specs = ()  # type: ignore[attr-defined]
+            bp.pk_indexes = ()  # type: ignore[attr-defined]
+            if stmt.timestamp is not None:
+                from greencql.testing.engine.values import compile_term
+                from greencql.testing.schema import ColType
+
+                bp.ts_fn = compile_term(stmt.timestamp, ColType("bigint"),  # type: ignore[attr-defined]
+                                        "[timestamp]", binder or Binder("", ""))
+            else:
+                bp.ts_fn = None  # type: ignore[attr-defined]
+            bp.stmt = stmt  # type: ignore[attr-defined]
+            return bp
+        return _DDL(stmt, nmarkers)
+
+    def _values(self, values: Any, specs: tuple[ColumnSpec, ...]) -> list[Any]:
+        if values is None:
+            values = []
+        if isinstance(values, dict):
+            lowered = {k.lower() if isinstance(k, str) else k: v for k, v in values.items()}
+            out = []
+            for s in specs:
+                if s.name in values:
+                    out.append(values[s.name])
+                elif s.name.lower() in lowered:
+                    out.append(lowered[s.name.lower()])
+                else:
+                    out.append(UNSET)
+            return out
+        vals = list(values)
+        if len(vals) != len(specs):
+            raise InvalidRequest(f"There were {len(specs)} markers(?) in CQL but {len(vals)} "
+                                 "bound variables")
+        return vals
+
+    def _run(self, plan: Any, stmt: Any, values: Any, keyspace: str | None,
+             timestamp: int | None, page_size: int | None, paging_state: bytes | None,
+             now: float, coordinator: str | None) -> Result:
+        kind = plan.kind
+        if kind == "select":
+            ctx = Ctx(self._values(values, plan.bind_specs), plan.bind_specs, now, self)
+            if plan.table.virtual:
+                self._refresh_system(plan.table, coordinator)
+            return plan.run(self, ctx, page_size, paging_state)
+        if kind == "modify":
+            ctx = Ctx(self._values(values, plan.bind_specs), plan.bind_specs, now, self)
+            ts = timestamp if timestamp is not None else self.next_timestamp(now)
+            return plan.run(self, ctx, ts)
+        if kind == "batch":
+            ctx = Ctx(self._values(values, plan.bind_specs), plan.bind_specs, now, self)
+            ts = timestamp
+            if plan.ts_fn is not None:
+                v = plan.ts_fn(ctx)
+                if v is not None and v is not UNSET:
+                    ts = v
+            if ts is None:
+                ts = self.next_timestamp(now)
+            return plan.run(self, [ctx] * len(plan.plans), ts)
+        return self._ddl(plan.stmt, keyspace)
+
+    # -- system tables ------------------------------------------------------------------------
+
+    def _coordinator(self, address: str | None) -> NodeInfo | None:
+        for n in self._nodes:
+            if n.address == address:
+                return n
+        return self._nodes[0] if self._nodes else None
+
+    def _refresh_system(self, table: Table, coordinator: str | None) -> None:
+        node = self._coordinator(coordinator)
+        key = (table.keyspace, table.name, node.address if node else None)
+        stamp = (self.schema.generation, self._topology_gen, key[2])
+        if table.keyspace == "system_schema" or table.keyspace == "system_virtual_schema":
+            stamp = (self.schema.generation, -1, None)
+        cached = self._sys_cache.get((table.keyspace, table.name, None))
+        if cached == stamp:
+            return
+        rows = system_rows(table, self.schema, self._nodes, node, self.cluster_name)
+        data = TableData()
+        pk_types = [c.type for c in table.partition_key]
+        from greencql.cluster.murmur3 import serialize_partition_key
+        from greencql.testing.engine.storage import Cell, Multi
+
+        for row in rows:
+            key_b = serialize_partition_key([c.type.encode(row[c.name])
+                                             for c in table.partition_key])
+            p = data.make(key_b, pk_types)
+            ck = tuple(c.type.encode(row[c.name]) for c in table.clustering)
+            r = p.make_row(ck, table) if table.clustering else p.make_row((), table)
+            r.marker = (1, None, None)
+            for c in table.columns.values():
+                if c.kind in ("partition_key", "clustering"):
+                    continue
+                v = row.get(c.name)
+                if v is None:
+                    continue
+                if c.type.multicell:
+                    m = Multi()
+                    t = c.type
+                    if t.name == "set":
+                        for x in v:
+                            m.put(t.params[0].sort_key(x), x, None, 1, None, None)
+                    elif t.name == "map":
+                        for k, x in v.items():
+                            m.put(t.params[0].sort_key(k), k, x, 1, None, None)
+                    else:
+                        for i, x in enumerate(v):
+                            m.put((1, i), None, x, 1, None, None)
+                    r.cells[c.name] = m
+                else:
+                    r.cells[c.name] = Cell(v, 1)
+        table.data = data
+        self._sys_cache[(table.keyspace, table.name, None)] = stamp
+
+    # -- DDL ----------------------------------------------------------------------------------
+
+    def _ks(self, name: str | None) -> Keyspace:
+        if name is None:
+            raise InvalidRequest("No keyspace has been specified. USE a keyspace, or explicitly "
+                                 "specify keyspace.tablename")
+        ks = self.schema.keyspaces.get(name)
+        if ks is None:
+            raise InvalidRequest(f"keyspace {name} does not exist")
+        return ks
+
+    def _check_user_ks(self, ks: Keyspace) -> None:
+        if ks.system:
+            raise Unauthorized(f"{ks.name} keyspace is not user-modifiable.")
+
+    def _ddl(self, stmt: ast.Statement, keyspace: str | None) -> Result:
+        schema = self.schema
+        if isinstance(stmt, ast.UseStmt):
+            if stmt.keyspace not in schema.keyspaces:
+                raise InvalidRequest(f"Keyspace '{stmt.keyspace}' does not exist")
+            return SetKeyspace(stmt.keyspace)
+        if isinstance(stmt, ast.CreateKeyspace):
+            return self._create_keyspace(stmt)
+        if isinstance(stmt, ast.AlterKeyspace):
+            ks = schema.keyspaces.get(stmt.name)
+            if ks is None:
+                if stmt.if_exists:
+                    return Void()
+                raise InvalidRequest(f"Keyspace '{stmt.name}' doesn't exist")
+            self._check_user_ks(ks)
+            repl, durable = self._ks_options(stmt.options, require=False)
+            if repl is not None:
+                ks.replication = repl
+            if durable is not None:
+                ks.durable_writes = durable
+            return self._changed("UPDATED", "KEYSPACE", ks.name)
+        if isinstance(stmt, ast.DropKeyspace):
+            ks = schema.keyspaces.get(stmt.name)
+            if ks is None:
+                if stmt.if_exists:
+                    return Void()
+                raise ConfigurationException(f"Cannot drop non existing keyspace '{stmt.name}'.")
+            self._check_user_ks(ks)
+            del schema.keyspaces[stmt.name]
+            return self._changed("DROPPED", "KEYSPACE", stmt.name)
+        if isinstance(stmt, ast.CreateTable):
+            return self._create_table(stmt, keyspace)
+        if isinstance(stmt, ast.DropTable):
+            ks = self._ks(stmt.table.keyspace or keyspace)
+            if stmt.table.name not in ks.tables:
+                if stmt.if_exists:
+                    return Void()
+                raise InvalidRequest(f"Table '{ks.name}.{stmt.table.name}' doesn't exist")
+            self._check_user_ks(ks)
+            del ks.tables[stmt.table.name]
+            return self._changed("DROPPED", "TABLE", ks.name, stmt.table.name)
+        if isinstance(stmt, ast.AlterTable):
+            return self._alter_table(stmt, keyspace)
+        if isinstance(stmt, ast.Truncate):
+            table = self._table(stmt.table, keyspace)
+            if table.virtual or table.keyspace in ("system", "system_schema"):
+                raise Unauthorized(f"{table.keyspace} keyspace is not user-modifiable.")
+            table.data.truncate()
+            return Void()
+        if isinstance(stmt, ast.CreateType):
+            ks = self._ks(stmt.name.keyspace or keyspace)
+            self._check_user_ks(ks)
+            if stmt.name.name in ks.types:
+                if stmt.if_not_exists:
+                    return Void()
+                raise InvalidRequest(f"A user type of name {ks.name}.{stmt.name.name} already "
+                                     "exists")
+            names = [f for f, _ in stmt.fields]
+            if len(set(names)) != len(names):
+                raise InvalidRequest(f"Duplicate field name in type {stmt.name.name}")
+            types = []
+            for fname, texpr in stmt.fields:
+                t = resolve_type(texpr, ks, top=False)
+                if t.is_counter:
+                    raise InvalidRequest("A user type cannot contain counters")
+                if t.multicell:
+                    raise InvalidRequest(f"Non-frozen UDTs/collections are not allowed inside a "
+                                         f"UDT: field {fname}")
+                types.append(t)
+            ks.types[stmt.name.name] = UserType(ks.name, stmt.name.name, names, types)
+            return self._changed("CREATED", "TYPE", ks.name, stmt.name.name)
+        if isinstance(stmt, ast.DropType):
+            ks = self._ks(stmt.name.keyspace or keyspace)
+            if stmt.name.name not in ks.types:
+                if stmt.if_exists:
+                    return Void()
+                raise InvalidRequest(f"No user type named {ks.name}.{stmt.name.name} exists.")
+            for t in ks.tables.values():
+                for c in t.columns.values():
+                    if _uses_type(c.type, stmt.name.name):
+                        raise InvalidRequest(f"Cannot drop user type {ks.name}.{stmt.name.name} "
+                                             f"as it is still used by table {ks.name}.{t.name}")
+            del ks.types[stmt.name.name]
+            return self._changed("DROPPED", "TYPE", ks.name, stmt.name.name)
+        if isinstance(stmt, ast.CreateIndex):
+            return self._create_index(stmt, keyspace)
+        if isinstance(stmt, ast.DropIndex):
+            ks = self._ks(stmt.name.keyspace or keyspace)
+            for t in ks.tables.values():
+                if stmt.name.name in t.indexes:
+                    del t.indexes[stmt.name.name]
+                    return self._changed("UPDATED", "TABLE", ks.name, t.name)
+            if stmt.if_exists:
+                return Void()
+            raise InvalidRequest(f"Index '{ks.name}.{stmt.name.name}' doesn't exist")
+        raise InvalidRequest(f"Unsupported statement {type(stmt).__name__}")
+
+    def _changed(self, change: str, target: str, ks: str, name: str | None = None
+                 ) -> SchemaChange:
+        self.schema.changed()
+        return SchemaChange(change, target, ks, name)
+
+    def _ks_options(self, options: dict[str, Any], require: bool
+                    ) -> tuple[dict[str, str] | None, bool | None]:
+        repl = None
+        durable = None
+        for k, v in options.items():
+            if k == "replication":
+                if not isinstance(v, dict):
+                    raise SyntaxException("line 1:0 replication must be a map")
+                repl = normalize_replication(v)
+            elif k == "durable_writes":
+                durable = v if isinstance(v, bool) else str(v).lower() == "true"
+            else:
+                raise SyntaxException(f"Unknown property '{k}'")
+        if require and repl is None:
+            raise ConfigurationException("Missing mandatory option 'replication'")
+        return repl, durable
+
+    def _create_keyspace(self, stmt: ast.CreateKeyspace) -> Result:
+        if stmt.name in self.schema.keyspaces:
+            if stmt.if_not_exists:
+                return Void()
+            raise AlreadyExists(f'Cannot add existing keyspace "{stmt.name}"',
+                                keyspace=stmt.name, table="")
+        if len(stmt.name) > 48:
+            raise InvalidRequest(f"Keyspace name must not be more than 48 characters long (got "
+                                 f"{len(stmt.name)} characters for \"{stmt.name}\")")
+        repl, durable = self._ks_options(stmt.options, require=True)
+        self.schema.keyspaces[stmt.name] = Keyspace(stmt.name, repl or {}, durable is not False)
+        return self._changed("CREATED", "KEYSPACE", stmt.name)
+
+    def _create_table(self, stmt: ast.CreateTable, keyspace: str | None) -> Result:
+        ks = self._ks(stmt.table.keyspace or keyspace)
+        name = stmt.table.name
+        if name in ks.tables:
+            if stmt.if_not_exists:
+                return Void()
+            raise AlreadyExists(f'Cannot add already existing table "{name}" to keyspace '
+                                f'"{ks.name}"', keyspace=ks.name, table=name)
+        self._check_user_ks(ks)
+        defs: dict[str, ast.ColumnDefAst] = {}
+        for c in stmt.columns:
+            if c.name in defs:
+                raise InvalidRequest(f"Multiple definition of identifier {c.name}")
+            defs[c.name] = c
+        if not stmt.partition_key:
+            raise InvalidRequest("No PRIMARY KEY specifed for table '"
+                                 f"{name}' (exactly one required)")
+        if len([c for c in stmt.columns if c.name in stmt.partition_key]) and \
+                len(stmt.partition_key) != len(set(stmt.partition_key)):
+            raise InvalidRequest("Duplicate column in PRIMARY KEY")
+        for n in list(stmt.partition_key) + list(stmt.clustering):
+            if n not in defs:
+                raise InvalidRequest(f"Unknown definition {n} referenced in PRIMARY KEY")
+        order = dict(stmt.clustering_order)
+        for i, (cname, _d) in enumerate(stmt.clustering_order):
+            if cname not in stmt.clustering:
+                raise InvalidRequest(f"Only clustering key columns can be defined in CLUSTERING "
+                                     f"ORDER directive: {cname} is not a clustering column")
+            if stmt.clustering[i] != cname:
+                raise InvalidRequest("The order of columns in the CLUSTERING ORDER directive must "
+                                     "match that of the clustering columns")
+        columns: dict[str, Column] = {}
+        pk: list[Column] = []
+        ck: list[Column] = []
+        has_counter = False
+        for cdef in stmt.columns:
+            t = resolve_type(cdef.type, ks)
+            if cdef.name in stmt.partition_key or cdef.name in stmt.clustering:
+                if t.multicell:
+                    raise InvalidRequest(f"Invalid non-frozen collection type for PRIMARY KEY "
+                                         f"component {cdef.name}" if t.is_collection else
+                                         f"Invalid non-frozen user-defined type for PRIMARY KEY "
+                                         f"component {cdef.name}")
+                if t.is_counter:
+                    raise InvalidRequest(f"counter type is not supported for PRIMARY KEY column "
+                                         f"'{cdef.name}'")
+                if t.name == "duration":
+                    raise InvalidRequest(f"duration type is not supported for PRIMARY KEY column "
+                                         f"'{cdef.name}'")
+                if cdef.static:
+                    raise InvalidRequest(f"Static column {cdef.name} cannot be part of the "
+                                         "PRIMARY KEY")
+            if cdef.name in stmt.partition_key:
+                col = Column(cdef.name, t, "partition_key", stmt.partition_key.index(cdef.name))
+                pk.append(col)
+            elif cdef.name in stmt.clustering:
+                col = Column(cdef.name, t, "clustering", stmt.clustering.index(cdef.name),
+                             order.get(cdef.name, "asc"))
+                ck.append(col)
+            else:
+                if cdef.static and not stmt.clustering:
+                    raise InvalidRequest("Static columns are only useful (and thus allowed) if "
+                                         "the table has at least one clustering column")
+                col = Column(cdef.name, t, "static" if cdef.static else "regular")
+                has_counter = has_counter or t.is_counter
+            columns[cdef.name] = col
+        pk.sort(key=lambda c: c.position)
+        ck.sort(key=lambda c: c.position)
+        if has_counter and any(c.kind in ("regular", "static") and not c.type.is_counter
+                               for c in columns.values()):
+            raise InvalidRequest("Cannot mix counter and non counter columns in the same table")
+        options = dict(DEFAULT_TABLE_OPTIONS)
+        options.update(self._table_options(stmt.options))
+        tid = uuid.uuid3(uuid.NAMESPACE_OID, f"greencql/{ks.name}.{name}/{self.schema.generation}")
+        if "id" in stmt.options:
+            tid = uuid.UUID(str(stmt.options["id"]))
+            options.pop("id", None)
+        flags = ("compound",) if not has_counter else ("compound", "counter")
+        table = Table(ks.name, name, columns, pk, ck, tid, options, flags=flags)
+        table.data = TableData()
+        ks.tables[name] = table
+        return self._changed("CREATED", "TABLE", ks.name, name)
+
+    def _table_options(self, opts: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k, v in opts.items():
+            if k not in _TABLE_OPTION_NAMES:
+                raise SyntaxException(f"Unknown property '{k}'")
+            default = DEFAULT_TABLE_OPTIONS.get(k)
+            if isinstance(default, bool) or k == "cdc":
+                out[k] = v if isinstance(v, bool) else str(v).lower() == "true"
+            elif isinstance(default, int):
+                try:
+                    out[k] = int(v)
+                except (TypeError, ValueError):
+                    raise SyntaxException(f"Invalid integer value {v} for '{k}'") from None
+            elif isinstance(default, float):
+                try:
+                    out[k] = float(v)
+                except (TypeError, ValueError):
+                    raise SyntaxException(f"Invalid double value {v} for '{k}'") from None
+            elif isinstance(default, dict):
+                if not isinstance(v, dict):
+                    raise SyntaxException(f"Invalid value for property '{k}': expected a map")
+                out[k] = self._map_option(k, v)
+            else:
+                out[k] = str(v)
+        return out
+
+    @staticmethod
+    def _map_option(k: str, v: dict[str, Any]) -> dict[str, str]:
+        m = {str(a): str(b) for a, b in v.items()}
+        if k == "compaction" and "class" in m and "." not in m["class"]:
+            m["class"] = "org.apache.cassandra.db.compaction." + m["class"]
+            base = {"max_threshold": "32", "min_threshold": "4"}
+            m = {**base, **m}
+        if k == "compression" and "class" in m and "." not in m["class"]:
+            m["class"] = "org.apache.cassandra.io.compress." + m["class"]
+        return dict(sorted(m.items()))
+
+    def _alter_table(self, stmt: ast.AlterTable, keyspace: str | None) -> Result:
+        ks_name = stmt.table.keyspace or keyspace
+        ks = self._ks(ks_name)
+        table = ks.tables.get(stmt.table.name)
+        if table is None:
+            if stmt.if_exists:
+                return Void()
+            raise InvalidRequest(f"Table '{ks.name}.{stmt.table.name}' doesn't exist")
+        self._check_user_ks(ks)
+        if stmt.action == "add":
+            for cdef in stmt.columns:
+                if cdef.name in table.columns:
+                    raise InvalidRequest(f"Column with name '{cdef.name}' already exists")
+                t = resolve_type(cdef.type, ks)
+                if cdef.static and not table.clustering:
+                    raise InvalidRequest("Static columns are only useful (and thus allowed) if "
+                                         "the table has at least one clustering column")
+                if t.is_counter != table.is_counter:
+                    raise InvalidRequest("Cannot mix counter and non counter columns in the same "
+                                         "table")
+                table.columns[cdef.name] = Column(cdef.name, t,
+                                                  "static" if cdef.static else "regular")
+        elif stmt.action == "drop":
+            for n in stmt.names:
+                col = table.columns.get(n)
+                if col is None:
+                    raise InvalidRequest(f"Column {n} was not found in table {table.name}")
+                if col.kind in ("partition_key", "clustering"):
+                    raise InvalidRequest(f"Cannot drop PRIMARY KEY part {n}")
+                del table.columns[n]
+                for part in table.data.partitions.values():
+                    part.static.cells.pop(n, None)
+                    for r in part.rows.values():
+                        r.cells.pop(n, None)
+                import datetime
+
+                dropped = getattr(table, "dropped", [])
+                dropped.append({"keyspace_name": ks.name, "table_name": table.name,
+                                "column_name": n,
+                                "dropped_time": datetime.datetime(1970, 1, 1,
+                                                                  tzinfo=datetime.timezone.utc),
+                                "kind": col.kind, "type": col.type.cql_name})
+                table.dropped = dropped  # type: ignore[attr-defined]
+        elif stmt.action == "with":
+            table.options.update(self._table_options(stmt.options))
+        else:
+            pairs = list(zip(stmt.names[0::2], stmt.names[1::2], strict=True))
+            for old, new in pairs:
+                col = table.columns.get(old)
+                if col is None:
+                    raise InvalidRequest(f"Column {old} was not found in table {table.name}")
+                if col.kind not in ("partition_key", "clustering"):
+                    raise InvalidRequest(f"Cannot rename non PRIMARY KEY column {old}")
+                if new in table.columns:
+                    raise InvalidRequest(f"Cannot rename column {old} to {new} in table "
+                                         f"{table.name}; another column of that name already "
+                                         "exist")
+                col.name = new
+                table.columns = {(new if k == old else k): v for k, v in table.columns.items()}
+        table.invalidate()
+        return self._changed("UPDATED", "TABLE", ks.name, table.name)
+
+    def _create_index(self, stmt: ast.CreateIndex, keyspace: str | None) -> Result:
+        table = self._table(stmt.table, keyspace)
+        ks = self.schema.keyspaces[table.keyspace]
+        self._check_user_ks(ks)
+        col = table.columns.get(stmt.target)
+        if col is None:
+            raise InvalidRequest(f"No column definition found for column {stmt.target}")
+        name = stmt.name or f"{table.name}_{stmt.target}_idx"
+        for t in ks.tables.values():
+            if name in t.indexes:
+                if stmt.if_not_exists:
+                    return Void()
+                raise InvalidRequest(f"Index {name} already exists")
+        for ix in table.indexes.values():
+            if ix.column == col.name and ix.options.get("target", "").startswith(
+                    stmt.target_kind if stmt.target_kind != "values" else col.name):
+                if stmt.if_not_exists:
+                    return Void()
+                raise InvalidRequest(f"Index {ix.name} is a duplicate of existing index "
+                                     f"{ix.name}")
+        if col.kind == "partition_key" and len(table.partition_key) == 1:
+            raise InvalidRequest(f"Cannot create secondary index on the only partition key "
+                                 f"column {col.name}")
+        target = col.name if stmt.target_kind == "values" and not col.type.multicell \
+            else f"{stmt.target_kind}({col.name})"
+        if stmt.target_kind == "values" and not col.type.multicell:
+            target = col.name
+        options = {"target": target}
+        kind = "COMPOSITES"
+        if stmt.custom_class:
+            kind = "CUSTOM"
+            options = {"class_name": stmt.custom_class, "target": target}
+        table.indexes[name] = Index(name, table.name, target, col.name, kind, options)
+        return self._changed("UPDATED", "TABLE", ks.name, table.name)
+
+
+def _uses_type(t: Any, name: str) -> bool:
+    if t.name == "udt" and t.udt_name == name:
+        return True
+    return any(_uses_type(p, name) for p in t.params)
+

@@ -1,0 +1,413 @@
+"""SELECT in the simulated engine: planning and execution, with paging.
+
+Owns: checking a SELECT against the table (Cassandra's messages for unknown columns, ALLOW
+FILTERING, ORDER BY), compiling selectors (columns, aliases, COUNT, writetime, ttl, token),
+iterating partitions in token order and rows in clustering order, static-only partitions,
+DISTINCT, LIMIT / PER PARTITION LIMIT, and the opaque paging state (the position of the last
+row returned, so a page resumes correctly on any node and after concurrent writes). A prepared
+single-row read by full primary key takes a short path with no iteration at all.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from greencql.cluster.murmur3 import murmur3_token
+from greencql.errors import InvalidRequest, ProtocolError
+from greencql.testing.cql import ast
+from greencql.testing.engine.results import UNSET, ColumnSpec, Rows
+from greencql.testing.engine.storage import Cell, Partition, Row
+from greencql.testing.engine.values import Binder, Ctx, compile_term
+from greencql.testing.engine.where import ALLOW_FILTERING_MSG, Where, column_of, getter
+from greencql.testing.schema import ColType, Table
+
+__all__ = ["SelectPlan"]
+
+_INT = ColType("int")
+_BIGINT = ColType("bigint")
+_MAGIC = b"GQP1"
+
+
+class SelectPlan:
+    kind = "select"
+    is_lwt = False
+
+    def __init__(self, stmt: ast.Select, table: Table, binder: Binder, nmarkers: int) -> None:
+        self.table = table
+        self.stmt = stmt
+        ks, tn = table.keyspace, table.name
+        self.where = w = Where(table, stmt.where, binder, allow_filtering=stmt.allow_filtering)
+        if w.needs_filtering and not stmt.allow_filtering:
+            raise InvalidRequest(ALLOW_FILTERING_MSG)
+        if stmt.group_by:
+            raise InvalidRequest("GROUP BY is not supported by the simulated cluster")
+        if stmt.json:
+            raise InvalidRequest("SELECT JSON is not supported by the simulated cluster")
+
+        # -- selectors ----------------------------------------------------------------------
+        self.count = False
+        specs: list[ColumnSpec] = []
+        getters: list[Callable[[Partition, Row | None, float], Any]] = []
+        if stmt.selectors is None:
+            cols = table.select_order()
+            for c in cols:
+                specs.append(ColumnSpec(ks, tn, c.name, c.type))
+                getters.append(getter(table, c))
+        else:
+            for sel in stmt.selectors:
+                name, t, g = self._selector(sel)
+                specs.append(ColumnSpec(ks, tn, sel.alias or name, t))
+                getters.append(g)
+        if self.count and stmt.selectors and any(
+            s.kind not in ("count", "column") for s in stmt.selectors
+        ):
+            raise InvalidRequest("Aggregates with writetime/ttl/token are not supported")
+        self.result_specs = tuple(specs)
+        self.getters = getters
+
+        # -- DISTINCT -----------------------------------------------------------------------
+        if stmt.distinct:
+            if stmt.selectors is None:
+                raise InvalidRequest("SELECT DISTINCT queries must only request partition key "
+                                     "columns and/or static columns (not *)")
+            selected = {s.arg for s in stmt.selectors if s.kind == "column"}
+            for s in stmt.selectors:
+                if s.kind == "column":
+                    c = table.columns[s.arg]
+                    if c.kind not in ("partition_key", "static"):
+                        raise InvalidRequest(
+                            "SELECT DISTINCT queries must only request partition key columns "
+                            f"and/or static columns (not {c.name})")
+            missing = [c.name for c in table.partition_key if c.name not in selected]
+            if missing and not self.count:
+                raise InvalidRequest("SELECT DISTINCT queries must request all the partition "
+                                     f"key columns (missing {', '.join(missing)})")
+            if w.has_ck_restriction:
+                raise InvalidRequest("SELECT DISTINCT with WHERE clause only supports restriction "
+                                     "by partition key and/or static columns.")
+
+        # -- ORDER BY -----------------------------------------------------------------------
+        self.reverse = False
+        if stmt.order_by:
+            ck = table.clustering
+            for i, (name, direction) in enumerate(stmt.order_by):
+                col = column_of(table, name)
+                if col.kind != "clustering":
+                    raise InvalidRequest("Order by is currently only supported on the clustered "
+                                         f"columns of the PRIMARY KEY, got {name}")
+                if i >= len(ck) or ck[i] is not col:
+                    raise InvalidRequest("Order by currently only supports the ordering of "
+                                         "columns following their declared order in the "
+                                         "PRIMARY KEY")
+                natural = col.clustering_order
+                rev = direction != natural
+                if i == 0:
+                    self.reverse = rev
+                elif rev != self.reverse:
+                    raise InvalidRequest("Unsupported order by relation")
+            if not w.full_pk:
+                raise InvalidRequest("ORDER BY is only supported when the partition key is "
+                                     "restricted by an EQ or an IN.")
+
+        self.limit = self._int_term(stmt.limit, "[limit]", binder, "LIMIT")
+        self.ppl = self._int_term(stmt.per_partition_limit, "[per_partition_limit]", binder,
+                                  "PER PARTITION LIMIT")
+        self.bind_specs = binder.spec_list(nmarkers)
+        pk_idx = [w.pk_markers.get(c.name) for c in table.partition_key]
+        self.pk_indexes = tuple(pk_idx) if all(i is not None for i in pk_idx) else ()  # type: ignore[arg-type]
+
+        # single-row fast path: full primary key by EQ, nothing else
+        self.fast = (
+            w.full_pk and len(w.pk_single) == len(table.partition_key) and w.full_ck
+            and all(c.name in w.ck_eq_bytes for c in table.clustering)
+            and not w.filters and not self.count and not stmt.distinct
+            and self.limit is None and self.ppl is None
+        )
+        if self.fast:
+            self._pk_fns = [w.pk_single[c.name] for c in table.partition_key]
+            self._ck_fns = [w.ck_eq_bytes[c.name] for c in table.clustering]
+
+    # -- planning helpers ---------------------------------------------------------------------
+
+    def _int_term(self, term: Any, name: str, binder: Binder, what: str) -> Callable | None:
+        if term is None:
+            return None
+        fn = compile_term(term, _INT, name, binder)
+
+        def value(ctx: Ctx) -> int | None:
+            v = fn(ctx)
+            if v is None or v is UNSET:
+                return None
+            if v <= 0:
+                raise InvalidRequest(f"{what} must be strictly positive")
+            return v
+
+        return value
+
+    def _selector(self, sel: ast.Selector) -> tuple[str, ColType, Callable]:
+        table = self.table
+        if sel.kind == "column":
+            col = column_of(table, sel.arg)
+            return col.name, col.type, getter(table, col)
+        if sel.kind == "count":
+            self.count = True
+            return "count", _BIGINT, lambda p, r, now: None
+        if sel.kind in ("writetime", "ttl"):
+            col = column_of(table, sel.arg)
+            if col.kind in ("partition_key", "clustering"):
+                raise InvalidRequest(f"Cannot use selection function {sel.kind} on PRIMARY KEY "
+                                     f"part {col.name}")
+            if col.type.multicell:
+                raise InvalidRequest(f"Cannot use selection function {sel.kind} on non-frozen "
+                                     f"collection {col.name}")
+            static = col.kind == "static"
+            name = col.name
+
+            if sel.kind == "writetime":
+                def wt(p: Partition, r: Row | None, now: float) -> Any:
+                    row = p.static if static else r
+                    c = row.cells.get(name) if row is not None else None
+                    if isinstance(c, Cell) and c.live(now):
+                        return c.ts
+                    return None
+
+                return f"writetime({name})", _BIGINT, wt
+
+            def ttl(p: Partition, r: Row | None, now: float) -> Any:
+                row = p.static if static else r
+                c = row.cells.get(name) if row is not None else None
+                if isinstance(c, Cell) and c.live(now) and c.exp is not None:
+                    return int(c.exp - int(now))
+                return None
+
+            return f"ttl({name})", _INT, ttl
+        if sel.kind == "token":
+            if list(sel.arg) != [c.name for c in table.partition_key]:
+                raise InvalidRequest("The token function arguments must be in the partition key "
+                                     "order: " + ", ".join(c.name for c in table.partition_key))
+            return (f"system.token({', '.join(sel.arg)})", _BIGINT,
+                    lambda p, r, now: p.token)
+        fname = sel.arg[0]
+        raise InvalidRequest(f"Unknown function '{fname}'")
+
+    # -- execution ------------------------------------------------------------------------------
+
+    def run(self, engine: Any, ctx: Ctx, page_size: int | None,
+            paging_state: bytes | None) -> Rows:
+        now = ctx.now
+        if self.fast and paging_state is None:
+            return self._run_fast(ctx, now)
+        limit = self.limit(ctx) if self.limit else None
+        ppl = self.ppl(ctx) if self.ppl else None
+        w = self.where
+        rows_iter = self._iterate(ctx, now)
+        if self.count:
+            n = 0
+            first: tuple[Partition, Row | None] | None = None
+            for pr in rows_iter:
+                if first is None:
+                    first = pr
+                n += 1
+            vals = []
+            for s, g in zip(self.stmt.selectors or (), self.getters, strict=True):
+                if s.kind == "count":
+                    vals.append(n)
+                else:
+                    vals.append(g(first[0], first[1], now) if first is not None else None)
+            return Rows(self.result_specs, [tuple(vals)], None)
+
+        state = _decode_state(paging_state, self.table) if paging_state else None
+        if page_size is not None and page_size <= 0:
+            page_size = None
+        multi_sorted = bool(self.stmt.order_by) and w.full_pk and len(w.partition_keys(ctx)) > 1
+        if multi_sorted and page_size is not None:
+            raise InvalidRequest("Cannot page queries with both ORDER BY and a IN restriction on "
+                                 "the partition key; you must either remove the ORDER BY or the "
+                                 "IN and sort client side, or disable paging for this query")
+        total = state[2] if state else 0
+        pcount = state[3] if state else 0
+        cur_key = state[0] if state else None
+        getters = self.getters
+        result: list[tuple[Any, ...]] = []
+        last: tuple[Partition, Row | None] | None = None
+        more = False
+        source: Iterator[tuple[Partition, Row | None]]
+        if multi_sorted:
+            allrows = list(rows_iter)
+            allrows.sort(key=lambda pr: pr[1].sk if pr[1] is not None else (), reverse=self.reverse)
+            source = iter(allrows)
+        else:
+            source = _resume(rows_iter, state, self.reverse) if state else rows_iter
+        for p, r in source:
+            if limit is not None and total >= limit:
+                break
+            if ppl is not None:
+                if p.key != cur_key:
+                    cur_key = p.key
+                    pcount = 0
+                if pcount >= ppl:
+                    continue
+            if page_size is not None and len(result) >= page_size:
+                more = True
+                break
+            result.append(tuple(g(p, r, now) for g in getters))
+            last = (p, r)
+            total += 1
+            pcount = pcount + 1 if p.key == cur_key else 1
+            cur_key = p.key
+        if more and last is not None and not (limit is not None and total >= limit):
+            ps = _encode_state(last[0], last[1], total, pcount)
+        else:
+            ps = None
+        return Rows(self.result_specs, result, ps)
+
+    def _run_fast(self, ctx: Ctx, now: float) -> Rows:
+        table = self.table
+        fns = self._pk_fns
+        if len(fns) == 1:
+            key = fns[0](ctx)
+        else:
+            from greencql.cluster.murmur3 import serialize_partition_key
+
+            key = serialize_partition_key([f(ctx) for f in fns])
+        p = table.data.partitions.get(key)
+        if p is None:
+            return Rows(self.result_specs, [], None)
+        r = p.rows.get(tuple(f(ctx) for f in self._ck_fns))
+        if r is None or not r.live(now):
+            return Rows(self.result_specs, [], None)
+        return Rows(self.result_specs, [tuple(g(p, r, now) for g in self.getters)], None)
+
+    def _partitions(self, ctx: Ctx) -> Iterator[Partition]:
+        data = self.table.data
+        w = self.where
+        if w.full_pk:
+            keys = w.partition_keys(ctx)
+            found = [p for p in (data.partitions.get(k) for k in keys) if p is not None]
+            found.sort(key=lambda p: (p.token, p.key))
+            yield from found
+            return
+        lo, lo_inc, hi, hi_inc = w.token_bounds(ctx)
+        start = None
+        if lo is not None:
+            start = (lo, b"") if lo_inc else (lo + 1, b"")
+        for p in data.scan(start):
+            if hi is not None and (p.token > hi or (p.token == hi and not hi_inc)):
+                return
+            yield p
+
+    def _iterate(self, ctx: Ctx, now: float) -> Iterator[tuple[Partition, Row | None]]:
+        """Matching (partition, row) pairs in result order; row None is a static-only row."""
+        w = self.where
+        table = self.table
+        flt = w.row_filter(ctx)
+        distinct = self.stmt.distinct
+        has_ck = bool(table.clustering)
+        if not distinct and has_ck and w.full_ck and w.ck_prefix and not self.count:
+            ckeys = w.clustering_keys(ctx)
+            pred = None
+        else:
+            ckeys = None
+            pred = w.clustering_predicate(ctx)
+        reverse = self.reverse
+        ck_restricted = w.has_ck_restriction
+        for p in self._partitions(ctx):
+            if distinct:
+                if _partition_live(p, now) and (flt is None or flt(p, None, now)):
+                    yield p, None
+                continue
+            any_row = False
+            if ckeys is not None:
+                rows = [r for r in (p.rows.get(k) for k in ckeys) if r is not None]
+                rows.sort(key=lambda r: r.sk, reverse=reverse)
+                it: Any = rows
+            else:
+                it = p.iter_rows(reverse)
+            for r in it:
+                if pred is not None and not pred(r.raw_keys):
+                    continue
+                if not r.live(now):
+                    continue
+                any_row = True
+                if flt is not None and not flt(p, r, now):
+                    continue
+                yield p, r
+            if not any_row and not ck_restricted and has_ck and p.static.live(now) \
+                    and (flt is None or flt(p, None, now)):
+                yield p, None
+
+
+def _partition_live(p: Partition, now: float) -> bool:
+    if p.static.live(now):
+        return True
+    return any(r.live(now) for r in p.rows.values())
+
+
+def _resume(it: Iterator[tuple[Partition, Row | None]], state: tuple, reverse: bool
+            ) -> Iterator[tuple[Partition, Row | None]]:
+    key, sk, _total, _pcount = state
+    token = murmur3_token(key)
+    pos = (token, key)
+    for p, r in it:
+        ppos = (p.token, p.key)
+        if ppos < pos:
+            continue
+        if ppos == pos:
+            if sk is None or r is None:
+                continue
+            if (r.sk <= sk) if not reverse else (r.sk >= sk):
+                continue
+        yield p, r
+
+
+def _encode_state(p: Partition, r: Row | None, total: int, pcount: int) -> bytes:
+    parts = [_MAGIC, struct.pack(">I", len(p.key)), p.key]
+    if r is None:
+        parts.append(b"\xff")
+    else:
+        parts.append(struct.pack(">B", len(r.ckb)))
+        for b in r.ckb:
+            parts.append(struct.pack(">I", len(b)))
+            parts.append(b)
+    parts.append(struct.pack(">II", total, pcount))
+    return b"".join(parts)
+
+
+def _decode_state(data: bytes, table: Table) -> tuple[bytes, Any, int, int]:
+    try:
+        if not data.startswith(_MAGIC):
+            raise ValueError("bad magic")
+        pos = 4
+        (n,) = struct.unpack_from(">I", data, pos)
+        pos += 4
+        key = bytes(data[pos:pos + n])
+        pos += n
+        count = data[pos]
+        pos += 1
+        sk = None
+        if count != 0xFF:
+            ckb = []
+            for _ in range(count):
+                (m,) = struct.unpack_from(">I", data, pos)
+                pos += 4
+                ckb.append(bytes(data[pos:pos + m]))
+                pos += m
+            if len(ckb) != len(table.clustering):
+                raise ValueError("clustering size")
+            from greencql.testing.engine.storage import _wrap
+
+            vals = [c.type.decode(b) for c, b in zip(table.clustering, ckb, strict=True)]
+            sk = tuple(_wrap(c, c.type.sort_key(v))
+                       for c, v in zip(table.clustering, vals, strict=True))
+        total, pcount = struct.unpack_from(">II", data, pos)
+        if pos + 8 != len(data):
+            raise ValueError("trailing bytes")
+        return key, sk, total, pcount
+    except (ValueError, IndexError, struct.error, ProtocolError, TypeError) as exc:
+        raise ProtocolError_or_invalid(exc) from exc
+
+
+def ProtocolError_or_invalid(exc: Exception) -> Exception:
+    return InvalidRequest(f"Invalid value for the paging state: {exc}")

@@ -1,0 +1,445 @@
+"""WHERE clauses of the simulated engine: restrictions sorted by what they restrict.
+
+Owns: resolving a statement's relations against a table into partition key restrictions
+(EQ/IN, producing serialized key components, with a fast path that uses bound bytes as they
+came), token ranges, clustering restrictions (EQ/IN prefix plus one slice), and everything
+else as row filters, with Cassandra's validation messages. Also the cell readers shared by
+SELECT, conditions and LWT results. Knows no statement kinds beyond that.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+from greencql.errors import InvalidRequest
+from greencql.testing.cql import ast
+from greencql.testing.engine.results import UNSET
+from greencql.testing.engine.storage import Cell, Multi, Partition, Row
+from greencql.testing.engine.values import _EMPTY, Binder, Ctx, compile_term
+from greencql.testing.schema import ColType, Column, Table
+
+__all__ = ["Where", "column_of", "cell_value", "getter", "read_multi", "ALLOW_FILTERING_MSG"]
+
+ALLOW_FILTERING_MSG = (
+    "Cannot execute this query as it might involve data filtering and thus may have "
+    "unpredictable performance. If you want to execute this query despite the performance "
+    "unpredictability, use ALLOW FILTERING"
+)
+_BIGINT = ColType("bigint")
+
+
+def column_of(table: Table, name: str) -> Column:
+    col = table.columns.get(name)
+    if col is None:
+        raise InvalidRequest(f"Undefined column name {name} in table {table.qualified}")
+    return col
+
+
+def read_multi(t: ColType, m: Multi, now: float) -> Any:
+    items = m.live_items(now)
+    if not items:
+        return None
+    n = t.name
+    if n == "list":
+        return [e[1] for _, e in items]
+    if n == "set":
+        return {e[0] for _, e in items}
+    if n == "map":
+        return {e[0]: e[1] for _, e in items}
+    # non-frozen UDT: field index -> value
+    vals: list[Any] = [None] * len(t.params)
+    for k, e in items:
+        vals[k] = e[1]
+    return t.proto.value_class(*vals)
+
+
+def cell_value(row: Row | None, col: Column, now: float) -> Any:
+    if row is None:
+        return None
+    c = row.cells.get(col.name)
+    if c is None:
+        return None
+    if isinstance(c, Cell):
+        if c.value is not None and (c.exp is None or c.exp > now):
+            return c.value
+        return None
+    return read_multi(col.type, c, now)
+
+
+def getter(table: Table, col: Column) -> Callable[[Partition, Row | None, float], Any]:
+    """Value of ``col`` for a (partition, row) pair; row None is a partition's static row."""
+    if col.kind == "partition_key":
+        i = table.partition_key.index(col)
+        return lambda p, r, now: p.pk_values[i]
+    if col.kind == "clustering":
+        j = table.clustering.index(col)
+        return lambda p, r, now: r.ckey[j] if r is not None else None
+    if col.kind == "static":
+        return lambda p, r, now: cell_value(p.static, col, now)
+    return lambda p, r, now: cell_value(r, col, now)
+
+
+def _value_fn(term: Any, col: Column, binder: Binder, what: str = "condition") -> Callable:
+    fn = compile_term(term, col.type, col.name, binder)
+
+    def checked(ctx: Ctx) -> Any:
+        v = fn(ctx)
+        if v is None:
+            raise InvalidRequest(f"Invalid null value in condition for column {col.name}")
+        if v is UNSET:
+            raise InvalidRequest(f"Invalid unset value for column {col.name}")
+        return v
+
+    return checked
+
+
+def _bytes_fn(term: Any, col: Column, binder: Binder) -> Callable[[Ctx], bytes]:
+    """Serialized value of a key restriction; bound bytes are used as they came."""
+    if isinstance(term, ast.Marker):
+        binder.bind(term, col.name, col.type)
+        i = term.index
+        slow = _value_fn(term, col, binder)
+        enc = col.type.encode
+
+        def marker(ctx: Ctx) -> bytes:
+            raw = ctx.values[i]
+            if type(raw) is bytes and raw:
+                return raw
+            return enc(slow(ctx))
+
+        return marker
+    fn = _value_fn(term, col, binder)
+    if isinstance(term, ast.Const):
+        b = col.type.encode(fn(None))  # type: ignore[arg-type]
+        return lambda ctx: b
+    return lambda ctx: col.type.encode(fn(ctx))
+
+
+def _in_fns(rel: ast.Relation, col: Column, binder: Binder) -> Callable[[Ctx], list[Any]]:
+    """Values of an IN restriction (a list of Python values)."""
+    if isinstance(rel.rhs, ast.Marker):
+        lt = ColType("list", (col.type,))
+        binder.bind(rel.rhs, f"in({col.name})", lt)
+        fn = compile_term(rel.rhs, lt, col.name, binder, f"in({col.name})")
+
+        def marker(ctx: Ctx) -> list[Any]:
+            v = fn(ctx)
+            if v is UNSET:
+                raise InvalidRequest(f"Invalid unset value for column {col.name}")
+            return list(v or [])
+
+        return marker
+    fns = [_value_fn(t, col, binder) for t in rel.rhs]
+    return lambda ctx: [f(ctx) for f in fns]
+
+
+_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    "=": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
+
+
+class Where:
+    """A WHERE clause resolved against a table."""
+
+    def __init__(self, table: Table, relations: tuple[ast.Relation, ...], binder: Binder,
+                 *, allow_filtering: bool = True, statement: str = "SELECT") -> None:
+        self.table = table
+        pk_names = [c.name for c in table.partition_key]
+        ck_names = [c.name for c in table.clustering]
+        #: per partition key column: fn(ctx) -> list of serialized values
+        self.pk: dict[str, Callable[[Ctx], list[bytes]]] = {}
+        self.pk_single: dict[str, Callable[[Ctx], bytes]] = {}
+        #: marker index of each pk column bound by '= ?'
+        self.pk_markers: dict[str, int] = {}
+        self.token_lo: tuple[Callable, bool] | None = None
+        self.token_hi: tuple[Callable, bool] | None = None
+        self.ck_eq: dict[str, Callable[[Ctx], list[Any]]] = {}
+        self.ck_eq_bytes: dict[str, Callable[[Ctx], bytes]] = {}
+        self.ck_slice: dict[str, list[tuple[str, Callable]]] = {}
+        #: (column, op, fn) restrictions evaluated per row
+        self.filters: list[tuple[Column, str, Callable]] = []
+        self.needs_filtering = False
+        self.indexed_eq = False
+        self.has_ck_restriction = False
+        pk_other: list[tuple[Column, str, Callable]] = []
+
+        for rel in relations:
+            lhs = rel.lhs
+            if isinstance(lhs, tuple):
+                if lhs[0] == "token":
+                    if list(lhs[1]) != pk_names:
+                        raise InvalidRequest(
+                            "The token function arguments must be in the partition key order: "
+                            + ", ".join(pk_names))
+                    if rel.op not in (">", ">=", "<", "<=", "="):
+                        raise InvalidRequest(f"{rel.op} is not supported on token() restrictions")
+                    fn = compile_term(rel.rhs, _BIGINT, "partition key token", binder)
+                    if rel.op in (">", ">=", "="):
+                        self.token_lo = (fn, rel.op != ">")
+                    if rel.op in ("<", "<=", "="):
+                        self.token_hi = (fn, rel.op != "<")
+                    continue
+                raise InvalidRequest("Multi-column relations are not supported by the simulated "
+                                     "cluster")
+            col = column_of(self.table, lhs)
+            op = rel.op
+            if col.kind == "partition_key":
+                if op == "=":
+                    bf = _bytes_fn(rel.rhs, col, binder)
+                    self.pk[col.name] = _one(bf)
+                    self.pk_single[col.name] = bf
+                    if isinstance(rel.rhs, ast.Marker):
+                        self.pk_markers[col.name] = rel.rhs.index
+                elif op == "IN":
+                    vf = _in_fns(rel, col, binder)
+                    enc = col.type.encode
+                    self.pk[col.name] = _encoded_all(vf, enc)
+                else:
+                    pk_other.append(self._filter(col, rel, binder))
+                continue
+            if col.kind == "clustering":
+                self.has_ck_restriction = True
+                if op == "=":
+                    vf2 = _value_fn(rel.rhs, col, binder)
+                    self.ck_eq[col.name] = _one(vf2)
+                    self.ck_eq_bytes[col.name] = _bytes_fn(rel.rhs, col, ast_binder_noop())
+                elif op == "IN":
+                    self.ck_eq[col.name] = _in_fns(rel, col, binder)
+                elif op in ("<", "<=", ">", ">="):
+                    self.ck_slice.setdefault(col.name, []).append(
+                        (op, _value_fn(rel.rhs, col, binder)))
+                else:
+                    self.filters.append(self._filter(col, rel, binder))
+                    self.needs_filtering = True
+                continue
+            # regular / static column
+            if statement != "SELECT":
+                raise InvalidRequest(f"Non PRIMARY KEY columns found in where clause: {col.name}")
+            f = self._filter(col, rel, binder)
+            self.filters.append(f)
+            indexed = any(ix.column == col.name for ix in table.indexes.values())
+            if indexed and op in ("=", "CONTAINS", "CONTAINS_KEY"):
+                self.indexed_eq = True
+            else:
+                self.needs_filtering = True
+
+        self.full_pk = len(self.pk) == len(pk_names)
+        if pk_other or (self.pk and not self.full_pk):
+            if statement != "SELECT":
+                missing = [n for n in pk_names if n not in self.pk]
+                if pk_other:
+                    raise InvalidRequest("Only EQ and IN relation are supported on the partition "
+                                         "key (unless you use the token() function)")
+                raise InvalidRequest(f"Some partition key parts are missing: "
+                                     f"{', '.join(missing)}")
+            # a partial partition key is a filter over a range scan
+            for name, fn in self.pk.items():
+                col = table.columns[name]
+                enc_list = fn
+                self.filters.append((col, "IN_BYTES", enc_list))
+            self.filters.extend(pk_other)
+            self.pk = {}
+            self.pk_single = {}
+            self.full_pk = False
+            self.needs_filtering = True
+        if self.token_lo or self.token_hi:
+            if self.full_pk:
+                raise InvalidRequest("Columns \"" + ", ".join(pk_names)
+                                     + "\" cannot be restricted by both a normal relation and a "
+                                       "token relation")
+        # clustering: EQ/IN prefix, then at most one slice, else filtering
+        self.ck_prefix = 0
+        for name in ck_names:
+            if name in self.ck_eq:
+                self.ck_prefix += 1
+            else:
+                break
+        self.slice_col: Column | None = None
+        extra = [n for n in ck_names[self.ck_prefix:] if n in self.ck_eq or n in self.ck_slice]
+        if extra:
+            first = extra[0]
+            if first == ck_names[self.ck_prefix] and first in self.ck_slice \
+                    and first not in self.ck_eq:
+                self.slice_col = table.columns[first]
+                extra = extra[1:]
+            for name in extra:
+                if statement != "SELECT" or not allow_filtering:
+                    prev = ck_names[ck_names.index(name) - 1]
+                    raise InvalidRequest(
+                        f'PRIMARY KEY column "{name}" cannot be restricted as preceding column '
+                        f'"{prev}" is not restricted')
+                col = table.columns[name]
+                for op, fn in self.ck_slice.get(name, []):
+                    self.filters.append((col, op, fn))
+                if name in self.ck_eq:
+                    self.filters.append((col, "IN", self.ck_eq.pop(name)))
+                self.ck_slice.pop(name, None)
+                self.needs_filtering = True
+        if self.has_ck_restriction and not self.full_pk and statement == "SELECT":
+            self.needs_filtering = True
+        self.full_ck = self.ck_prefix == len(ck_names)
+
+    def _filter(self, col: Column, rel: ast.Relation, binder: Binder) -> tuple[Column, str, Any]:
+        op = rel.op
+        if op == "IN":
+            return (col, "IN", _in_fns(rel, col, binder))
+        if op == "CONTAINS":
+            if not col.type.is_collection:
+                raise InvalidRequest(f"Cannot use CONTAINS on non-collection column {col.name}")
+            et = col.type.params[1] if col.type.name == "map" else col.type.params[0]
+            fn = compile_term(rel.rhs, et, col.name, binder)
+            return (col, op, fn)
+        if op == "CONTAINS_KEY":
+            if col.type.name != "map":
+                raise InvalidRequest(f"Cannot use CONTAINS KEY on non-map column {col.name}")
+            fn = compile_term(rel.rhs, col.type.params[0], col.name, binder)
+            return (col, op, fn)
+        return (col, op, _value_fn(rel.rhs, col, binder))
+
+    # -- execution helpers ------------------------------------------------------------------
+
+    def partition_keys(self, ctx: Ctx) -> list[bytes]:
+        """Serialized partition keys (deduplicated, unordered) of a full-key restriction."""
+        from greencql.cluster.murmur3 import serialize_partition_key
+
+        comps = [self.pk[c.name](ctx) for c in self.table.partition_key]
+        if len(comps) == 1:
+            return list(dict.fromkeys(comps[0]))
+        return list(dict.fromkeys(serialize_partition_key(list(combo))
+                                  for combo in itertools.product(*comps)))
+
+    def token_bounds(self, ctx: Ctx) -> tuple[int | None, bool, int | None, bool]:
+        lo = hi = None
+        lo_inc = hi_inc = True
+        if self.token_lo:
+            lo = self.token_lo[0](ctx)
+            lo_inc = self.token_lo[1]
+        if self.token_hi:
+            hi = self.token_hi[0](ctx)
+            hi_inc = self.token_hi[1]
+        return lo, lo_inc, hi, hi_inc
+
+    def clustering_keys(self, ctx: Ctx) -> list[tuple[bytes, ...]]:
+        """All full clustering keys (serialized) of an EQ/IN restriction on every column."""
+        comps = []
+        for c in self.table.clustering:
+            comps.append([c.type.encode(v) for v in self.ck_eq[c.name](ctx)])
+        return [tuple(x) for x in itertools.product(*comps)]
+
+    def clustering_predicate(self, ctx: Ctx) -> Callable[[tuple[Any, ...]], bool] | None:
+        """A predicate over a row's raw clustering sort keys, or None if unrestricted."""
+        cols = self.table.clustering
+        sets = []
+        for c in cols[: self.ck_prefix]:
+            sk = c.type.sort_key
+            sets.append({sk(v) for v in self.ck_eq[c.name](ctx)})
+        bounds = []
+        if self.slice_col is not None:
+            sc = self.slice_col
+            j = cols.index(sc)
+            for op, fn in self.ck_slice[sc.name]:
+                bounds.append((j, op, sc.type.sort_key(fn(ctx))))
+        if not sets and not bounds:
+            return None
+        ops = _OPS
+
+        def pred(keys: tuple[Any, ...]) -> bool:
+            for i, s in enumerate(sets):
+                if keys[i] not in s:
+                    return False
+            for j, op, b in bounds:
+                if not ops[op](keys[j], b):
+                    return False
+            return True
+
+        return pred
+
+    def row_filter(self, ctx: Ctx) -> Callable[[Partition, Row | None, float], bool] | None:
+        if not self.filters:
+            return None
+        checks = []
+        for col, op, fn in self.filters:
+            get = getter(self.table, col)
+            if op == "IN_BYTES":
+                enc = col.type.encode
+                wanted_b = set(fn(ctx))
+                checks.append((lambda g, w, e: lambda p, r, now: (
+                    (v := g(p, r, now)) is not None and e(v) in w))(get, wanted_b, enc))
+                continue
+            value = fn(ctx)
+            if value is _EMPTY:
+                value = None
+            checks.append(_make_check(col, op, value, get))
+
+        def ok(p: Partition, r: Row | None, now: float) -> bool:
+            return all(c(p, r, now) for c in checks)
+
+        return ok
+
+
+def _one(fn: Callable[[Ctx], Any]) -> Callable[[Ctx], list[Any]]:
+    return lambda ctx: [fn(ctx)]
+
+
+def _encoded_all(fn: Callable[[Ctx], list[Any]], enc: Callable[[Any], bytes]
+                 ) -> Callable[[Ctx], list[bytes]]:
+    return lambda ctx: [enc(v) for v in fn(ctx)]
+
+
+def ast_binder_noop() -> Binder:
+    """A throwaway binder for a second compilation of an already bound marker."""
+    return Binder("", "")
+
+
+def _make_check(col: Column, op: str, value: Any, get: Callable) -> Callable:
+    sk = col.type.sort_key
+    if op == "IN":
+        wanted = {sk(v) for v in value}
+
+        def check_in(p: Partition, r: Row | None, now: float) -> bool:
+            v = get(p, r, now)
+            return v is not None and sk(v) in wanted
+
+        return check_in
+    if op == "CONTAINS":
+        t = col.type
+        esk = (t.params[1] if t.name == "map" else t.params[0]).sort_key
+        target = esk(value)
+
+        def check_contains(p: Partition, r: Row | None, now: float) -> bool:
+            v = get(p, r, now)
+            if v is None:
+                return False
+            items = v.values() if isinstance(v, dict) else v
+            return any(esk(x) == target for x in items)
+
+        return check_contains
+    if op == "CONTAINS_KEY":
+        ksk = col.type.params[0].sort_key
+        target = ksk(value)
+
+        def check_key(p: Partition, r: Row | None, now: float) -> bool:
+            v = get(p, r, now)
+            return v is not None and any(ksk(x) == target for x in v)
+
+        return check_key
+    cmp = _OPS[op]
+    target = sk(value)
+
+    def check(p: Partition, r: Row | None, now: float) -> bool:
+        v = get(p, r, now)
+        if v is None:
+            return False
+        try:
+            return cmp(sk(v), target)
+        except TypeError:
+            return False
+
+    return check

@@ -1,0 +1,324 @@
+"""System tables of the simulated cluster, shaped like Apache Cassandra 4.0's.
+
+Owns: the definitions (columns, kinds, types, clustering order) of system.local, system.peers,
+system.peers_v2, the system_schema tables, system_traces.sessions/events and the
+system_virtual_schema tables the drivers query, the built-in keyspaces, and the rows of the
+read-only ones, generated from the engine's :class:`~greencql.testing.schema.Schema` and a
+topology description (:class:`NodeInfo` per node) as seen from one coordinator node. It does
+not store anything: the engine asks for fresh rows when schema or topology changed. No IO.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from greencql.testing.schema import (
+    DEFAULT_TABLE_OPTIONS,
+    STRATEGY_PREFIX,
+    ColType,
+    Column,
+    Keyspace,
+    Schema,
+    Table,
+)
+
+__all__ = [
+    "NodeInfo",
+    "SYSTEM_KEYSPACES",
+    "VIRTUAL_TABLES",
+    "install_system_keyspaces",
+    "system_rows",
+    "CLUSTER_NAME",
+    "RELEASE_VERSION",
+    "CQL_VERSION",
+    "PARTITIONER",
+]
+
+CLUSTER_NAME = "greencql"
+RELEASE_VERSION = "4.0.13"
+CQL_VERSION = "3.4.5"
+PARTITIONER = "org.apache.cassandra.dht.Murmur3Partitioner"
+_LOCAL = STRATEGY_PREFIX + "LocalStrategy"
+_SIMPLE = STRATEGY_PREFIX + "SimpleStrategy"
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    """One node of the simulated cluster as the system tables describe it.
+
+    ``schema_version`` None means "the engine's current schema version" (set it to simulate
+    schema disagreement). ``tokens`` are ints or decimal strings."""
+
+    address: str
+    host_id: uuid.UUID
+    tokens: tuple[int | str, ...]
+    port: int = 9042
+    dc: str = "datacenter1"
+    rack: str = "rack1"
+    release_version: str = RELEASE_VERSION
+    schema_version: uuid.UUID | None = None
+    storage_port: int = 7000
+    native_protocol_version: str = "5"
+    gossip_generation: int = 1700000000
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# name, type, kind, position, clustering_order
+_T = tuple[str, str, str, int, str]
+
+
+def _cols(pk: list[tuple[str, str]], ck: list[tuple[str, str]], regular: list[tuple[str, str]]
+          ) -> list[_T]:
+    out: list[_T] = [(n, t, "partition_key", i, "none") for i, (n, t) in enumerate(pk)]
+    out += [(n, t, "clustering", i, "asc") for i, (n, t) in enumerate(ck)]
+    out += [(n, t, "regular", -1, "none") for n, t in regular]
+    return out
+
+
+_SYSTEM_TABLES: dict[str, dict[str, list[_T]]] = {
+    "system": {
+        "local": _cols([("key", "text")], [], [
+            ("bootstrapped", "text"), ("broadcast_address", "inet"), ("broadcast_port", "int"),
+            ("cluster_name", "text"), ("cql_version", "text"), ("data_center", "text"),
+            ("gossip_generation", "int"), ("host_id", "uuid"), ("listen_address", "inet"),
+            ("listen_port", "int"), ("native_protocol_version", "text"),
+            ("partitioner", "text"), ("rack", "text"), ("release_version", "text"),
+            ("rpc_address", "inet"), ("rpc_port", "int"), ("schema_version", "uuid"),
+            ("tokens", "set<text>"), ("truncated_at", "map<uuid, blob>")]),
+        "peers": _cols([("peer", "inet")], [], [
+            ("data_center", "text"), ("host_id", "uuid"), ("preferred_ip", "inet"),
+            ("rack", "text"), ("release_version", "text"), ("rpc_address", "inet"),
+            ("schema_version", "uuid"), ("tokens", "set<text>")]),
+        "peers_v2": _cols([("peer", "inet")], [("peer_port", "int")], [
+            ("data_center", "text"), ("host_id", "uuid"), ("native_address", "inet"),
+            ("native_port", "int"), ("preferred_ip", "inet"), ("preferred_port", "int"),
+            ("rack", "text"), ("release_version", "text"), ("schema_version", "uuid"),
+            ("tokens", "set<text>")]),
+    },
+    "system_schema": {
+        "keyspaces": _cols([("keyspace_name", "text")], [], [
+            ("durable_writes", "boolean"), ("replication", "frozen<map<text, text>>")]),
+        "tables": _cols([("keyspace_name", "text")], [("table_name", "text")], [
+            ("additional_write_policy", "text"), ("bloom_filter_fp_chance", "double"),
+            ("caching", "frozen<map<text, text>>"), ("cdc", "boolean"), ("comment", "text"),
+            ("compaction", "frozen<map<text, text>>"),
+            ("compression", "frozen<map<text, text>>"), ("crc_check_chance", "double"),
+            ("dclocal_read_repair_chance", "double"), ("default_time_to_live", "int"),
+            ("extensions", "frozen<map<text, blob>>"), ("flags", "frozen<set<text>>"),
+            ("gc_grace_seconds", "int"), ("id", "uuid"), ("max_index_interval", "int"),
+            ("memtable_flush_period_in_ms", "int"), ("min_index_interval", "int"),
+            ("read_repair", "text"), ("read_repair_chance", "double"),
+            ("speculative_retry", "text")]),
+        "columns": _cols([("keyspace_name", "text")],
+                         [("table_name", "text"), ("column_name", "text")], [
+            ("clustering_order", "text"), ("column_name_bytes", "blob"), ("kind", "text"),
+            ("position", "int"), ("type", "text")]),
+        "types": _cols([("keyspace_name", "text")], [("type_name", "text")], [
+            ("field_names", "frozen<list<text>>"), ("field_types", "frozen<list<text>>")]),
+        "functions": _cols([("keyspace_name", "text")],
+                           [("function_name", "text"), ("argument_types", "frozen<list<text>>")], [
+            ("argument_names", "frozen<list<text>>"), ("body", "text"),
+            ("called_on_null_input", "boolean"), ("language", "text"), ("return_type", "text")]),
+        "aggregates": _cols([("keyspace_name", "text")],
+                            [("aggregate_name", "text"),
+                             ("argument_types", "frozen<list<text>>")], [
+            ("final_func", "text"), ("initcond", "text"), ("return_type", "text"),
+            ("state_func", "text"), ("state_type", "text")]),
+        "indexes": _cols([("keyspace_name", "text")],
+                         [("table_name", "text"), ("index_name", "text")], [
+            ("kind", "text"), ("options", "frozen<map<text, text>>")]),
+        "views": _cols([("keyspace_name", "text")], [("view_name", "text")], [
+            ("additional_write_policy", "text"), ("base_table_id", "uuid"),
+            ("base_table_name", "text"), ("bloom_filter_fp_chance", "double"),
+            ("caching", "frozen<map<text, text>>"), ("cdc", "boolean"), ("comment", "text"),
+            ("compaction", "frozen<map<text, text>>"),
+            ("compression", "frozen<map<text, text>>"), ("crc_check_chance", "double"),
+            ("dclocal_read_repair_chance", "double"), ("default_time_to_live", "int"),
+            ("extensions", "frozen<map<text, blob>>"), ("gc_grace_seconds", "int"),
+            ("id", "uuid"), ("include_all_columns", "boolean"), ("max_index_interval", "int"),
+            ("memtable_flush_period_in_ms", "int"), ("min_index_interval", "int"),
+            ("read_repair", "text"), ("read_repair_chance", "double"),
+            ("speculative_retry", "text"), ("where_clause", "text")]),
+        "triggers": _cols([("keyspace_name", "text")],
+                          [("table_name", "text"), ("trigger_name", "text")], [
+            ("options", "frozen<map<text, text>>")]),
+        "dropped_columns": _cols([("keyspace_name", "text")],
+                                 [("table_name", "text"), ("column_name", "text")], [
+            ("dropped_time", "timestamp"), ("kind", "text"), ("type", "text")]),
+    },
+    "system_traces": {
+        "sessions": _cols([("session_id", "uuid")], [], [
+            ("client", "inet"), ("command", "text"), ("coordinator", "inet"),
+            ("coordinator_port", "int"), ("duration", "int"),
+            ("parameters", "map<text, text>"), ("request", "text"),
+            ("started_at", "timestamp")]),
+        "events": _cols([("session_id", "uuid")], [("event_id", "timeuuid")], [
+            ("activity", "text"), ("source", "inet"), ("source_elapsed", "int"),
+            ("source_port", "int"), ("thread", "text")]),
+    },
+    "system_virtual_schema": {
+        "keyspaces": _cols([("keyspace_name", "text")], [], []),
+        "tables": _cols([("keyspace_name", "text")], [("table_name", "text")],
+                        [("comment", "text")]),
+        "columns": _cols([("keyspace_name", "text")],
+                         [("table_name", "text"), ("column_name", "text")], [
+            ("clustering_order", "text"), ("column_name_bytes", "blob"), ("kind", "text"),
+            ("position", "int"), ("type", "text")]),
+    },
+}
+
+SYSTEM_KEYSPACES: dict[str, dict[str, str]] = {
+    "system": {"class": _LOCAL},
+    "system_schema": {"class": _LOCAL},
+    "system_auth": {"class": _SIMPLE, "replication_factor": "1"},
+    "system_distributed": {"class": _SIMPLE, "replication_factor": "3"},
+    "system_traces": {"class": _SIMPLE, "replication_factor": "2"},
+}
+#: tables whose rows are generated (read-only); system_traces tables are ordinary tables
+VIRTUAL_TABLES = frozenset(
+    [("system", t) for t in _SYSTEM_TABLES["system"]]
+    + [("system_schema", t) for t in _SYSTEM_TABLES["system_schema"]]
+    + [("system_virtual_schema", t) for t in _SYSTEM_TABLES["system_virtual_schema"]]
+)
+
+
+def _type_of(text: str) -> ColType:
+    from greencql.testing.cql.parser import parse_type
+    from greencql.testing.schema import resolve_type
+
+    return resolve_type(parse_type(text), None)
+
+
+def _table_id(ks: str, name: str) -> uuid.UUID:
+    return uuid.uuid3(uuid.NAMESPACE_OID, f"greencql.system/{ks}.{name}")
+
+
+def install_system_keyspaces(schema: Schema, make_data: Any) -> None:
+    """Add the built-in keyspaces and their tables to ``schema``; ``make_data()`` gives the
+    storage object of each table."""
+    for ks_name, repl in SYSTEM_KEYSPACES.items():
+        schema.keyspaces[ks_name] = Keyspace(ks_name, dict(repl), True, system=True)
+    schema.keyspaces["system_virtual_schema"] = Keyspace(
+        "system_virtual_schema", {"class": _LOCAL}, True, system=True, listed=False)
+    for ks_name, tables in _SYSTEM_TABLES.items():
+        ks = schema.keyspaces[ks_name]
+        for tname, cols in tables.items():
+            columns: dict[str, Column] = {}
+            for name, typ, kind, pos, order in cols:
+                columns[name] = Column(name, _type_of(typ), kind, pos, order)
+            pk = [c for c in columns.values() if c.kind == "partition_key"]
+            ck = [c for c in columns.values() if c.kind == "clustering"]
+            options = dict(DEFAULT_TABLE_OPTIONS)
+            options["gc_grace_seconds"] = 0
+            table = Table(ks_name, tname, columns, pk, ck, _table_id(ks_name, tname), options,
+                          virtual=(ks_name, tname) in VIRTUAL_TABLES)
+            table.data = make_data()
+            ks.tables[tname] = table
+
+
+def _inet(address: str) -> Any:
+    return ipaddress.ip_address(address)
+
+
+def _table_flags(t: Table) -> set[str]:
+    return {"compound"}
+
+
+def system_rows(table: Table, schema: Schema, nodes: list[NodeInfo], coordinator: NodeInfo | None,
+                cluster_name: str = CLUSTER_NAME) -> list[dict[str, Any]]:
+    """The rows of one generated system table, as column-name -> value dicts."""
+    ks, name = table.keyspace, table.name
+    version = schema.version
+    if ks == "system":
+        if coordinator is None:
+            return []
+        if name == "local":
+            n = coordinator
+            return [{
+                "key": "local", "bootstrapped": "COMPLETED",
+                "broadcast_address": _inet(n.address), "broadcast_port": n.storage_port,
+                "cluster_name": cluster_name, "cql_version": CQL_VERSION,
+                "data_center": n.dc, "gossip_generation": n.gossip_generation,
+                "host_id": n.host_id, "listen_address": _inet(n.address),
+                "listen_port": n.storage_port,
+                "native_protocol_version": n.native_protocol_version,
+                "partitioner": PARTITIONER, "rack": n.rack,
+                "release_version": n.release_version, "rpc_address": _inet(n.address),
+                "rpc_port": n.port, "schema_version": n.schema_version or version,
+                "tokens": {str(t) for t in n.tokens} or None, "truncated_at": None,
+            }]
+        peers = [n for n in nodes if n.address != coordinator.address]
+        if name == "peers":
+            return [{
+                "peer": _inet(n.address), "data_center": n.dc, "host_id": n.host_id,
+                "preferred_ip": None, "rack": n.rack, "release_version": n.release_version,
+                "rpc_address": _inet(n.address), "schema_version": n.schema_version or version,
+                "tokens": {str(t) for t in n.tokens} or None,
+            } for n in peers]
+        if name == "peers_v2":
+            return [{
+                "peer": _inet(n.address), "peer_port": n.storage_port, "data_center": n.dc,
+                "host_id": n.host_id, "native_address": _inet(n.address),
+                "native_port": n.port, "preferred_ip": None, "preferred_port": None,
+                "rack": n.rack, "release_version": n.release_version,
+                "schema_version": n.schema_version or version,
+                "tokens": {str(t) for t in n.tokens} or None,
+            } for n in peers]
+        return []
+    if ks == "system_virtual_schema":
+        if name == "keyspaces":
+            return [{"keyspace_name": "system_virtual_schema"}]
+        if name == "tables":
+            return [{"keyspace_name": "system_virtual_schema", "table_name": t,
+                     "comment": f"virtual {t} table"} for t in _SYSTEM_TABLES[ks]]
+        out = []
+        for t, cols in _SYSTEM_TABLES[ks].items():
+            for cname, typ, kind, pos, order in cols:
+                out.append({"keyspace_name": ks, "table_name": t, "column_name": cname,
+                            "clustering_order": order, "column_name_bytes": cname.encode(),
+                            "kind": kind, "position": pos, "type": typ})
+        return out
+    # system_schema
+    kss = [k for k in schema.keyspaces.values() if k.listed]
+    if name == "keyspaces":
+        return [{"keyspace_name": k.name, "durable_writes": k.durable_writes,
+                 "replication": dict(k.replication)} for k in kss]
+    if name == "tables":
+        out = []
+        for k in kss:
+            for t in k.tables.values():
+                row = {"keyspace_name": k.name, "table_name": t.name}
+                for opt, default in DEFAULT_TABLE_OPTIONS.items():
+                    v = t.options.get(opt, default)
+                    row[opt] = dict(v) if isinstance(v, dict) else v
+                row["extensions"] = dict(t.options.get("extensions") or {}) or None
+                row["flags"] = set(t.flags)
+                row["id"] = t.id
+                out.append(row)
+        return out
+    if name == "columns":
+        out = []
+        for k in kss:
+            for t in k.tables.values():
+                for c in t.columns.values():
+                    out.append({"keyspace_name": k.name, "table_name": t.name,
+                                "column_name": c.name, "clustering_order": c.clustering_order,
+                                "column_name_bytes": c.name.encode("utf-8"), "kind": c.kind,
+                                "position": c.position, "type": c.type.cql_name})
+        return out
+    if name == "types":
+        return [{"keyspace_name": k.name, "type_name": u.name,
+                 "field_names": list(u.field_names),
+                 "field_types": [ft.cql_name for ft in u.field_types]}
+                for k in kss for u in k.types.values()]
+    if name == "indexes":
+        return [{"keyspace_name": k.name, "table_name": t.name, "index_name": ix.name,
+                 "kind": ix.kind, "options": dict(ix.options)}
+                for k in kss for t in k.tables.values() for ix in t.indexes.values()]
+    if name == "dropped_columns":
+        return [dict(row) for k in kss for t in k.tables.values()
+                for row in getattr(t, "dropped", ())]
+    return []
