@@ -62,6 +62,7 @@ __all__ = [
     "ConnectionBusy",
     "UnsupportedOperation",
     "HubError",
+    "RequestThrottled",
     # protocol (bytes) errors
     "ProtocolError",
     "TruncatedError",
@@ -376,6 +377,19 @@ class UnsupportedOperation(DriverException):
 
 class HubError(DriverException):
     """Misuse of the hub: e.g. a session used from a greenlet of another thread's hub."""
+
+
+class RequestThrottled(DriverException):
+    """The session's request throttler refused a request: its queue was full, or the request
+    waited longer than the throttler's ``max_wait``. Nothing was sent to any host, so
+    retrying later is always safe. ``reason`` is ``"queue full"`` or ``"timed out"``."""
+
+    def __init__(self, message: str = "", reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.args[0] if self.args else "", self.reason))
 
 
 # --------------------------------------------------------------------------------------------

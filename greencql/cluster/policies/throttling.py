@@ -30,9 +30,8 @@ import collections
 import enum
 import math
 from dataclasses import dataclass
-from typing import Any
 
-from greencql.errors import DriverException
+from greencql.errors import RequestThrottled
 
 __all__ = [
     "DEFAULT_MAX_QUEUE_SIZE",
@@ -49,19 +48,6 @@ DEFAULT_MAX_QUEUE_SIZE = 10_000
 
 # Refill arithmetic on floats can leave 0.9999999 of a token at exactly the announced time.
 _EPSILON = 1e-9
-
-
-class RequestThrottled(DriverException):
-    """The session's request throttler refused a request: its queue was full, or the request
-    waited longer than the throttler's ``max_wait``. Nothing was sent to any host, so
-    retrying later is always safe. ``reason`` is ``"queue full"`` or ``"timed out"``."""
-
-    def __init__(self, message: str = "", reason: str = "") -> None:
-        super().__init__(message)
-        self.reason = reason
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.args[0] if self.args else "", self.reason))
 
 
 class AdmissionStatus(enum.Enum):
