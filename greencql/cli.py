@@ -12,7 +12,9 @@ __all__ = ["main", "build_parser"]
 
 # Subcommands add themselves here: name -> (configure parser, run). Keeps this module free of
 # imports of the simulator or the cluster layer until a subcommand is actually used.
-_SUBCOMMANDS: dict[str, tuple[str, str]] = {}
+_SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "sim": ("greencql.testing.cli", "run a simulated Cassandra cluster"),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
