@@ -1,0 +1,89 @@
+"""Fork safety: a connection made before ``os.fork()`` is never used by the child.
+
+gunicorn's ``preload_app`` (and multiprocessing's fork start method) copies a process with its
+open sockets. If parent and child both read one CQL socket, each steals the other's response
+bytes; if both write, their frames interleave on the server. So, in the child, right after the
+fork (``os.register_at_fork(after_in_child=...)``):
+
+- every live connection (a WeakSet of them) is marked forked: any use raises
+  ``ConnectionShutdown('created in another process')``, and its pool makes new ones;
+- its file descriptor *in the child* is replaced, with ``dup2``, by one end of a socketpair
+  whose other end is closed. Nothing is written (no protocol message, no TLS close_notify, no
+  ``shutdown()``, which would end the parent's socket too); the fd number stays owned by the
+  socket object, so no later close can hit an unrelated file that reused the number; and a
+  reader greenlet that the child inherited (gevent and eventlet copy every greenlet) reads
+  end-of-file instead of the parent's bytes.
+
+:func:`current_pid` is the pid cached at import and refreshed in the child, so pools can
+check it per request for the price of a global lookup (redis-py's ``_checkpid``).
+
+Must not: touch the hub (the child's hub is re-initialised by gevent after our hook runs),
+raise from the hook, or close anything of the parent.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import weakref
+from typing import Protocol
+
+__all__ = ["ForkAware", "register", "unregister", "current_pid", "neutralize_fd", "live_count"]
+
+_log = logging.getLogger("greencql.pool")
+
+
+class ForkAware(Protocol):
+    def _after_fork_in_child(self) -> None:
+        """Mark forked and drop the fd copy; called in the child, must not raise."""
+
+
+_live: weakref.WeakSet[ForkAware] = weakref.WeakSet()
+_pid = os.getpid()
+
+
+def current_pid() -> int:
+    """This process's pid (cached; refreshed in a forked child before anything else runs)."""
+    return _pid
+
+
+def register(obj: ForkAware) -> None:
+    """Track ``obj`` until it is unregistered or garbage."""
+    _live.add(obj)
+
+
+def unregister(obj: ForkAware) -> None:
+    _live.discard(obj)
+
+
+def live_count() -> int:
+    """How many objects are tracked (tests)."""
+    return len(_live)
+
+
+def neutralize_fd(fd: int) -> None:
+    """Make ``fd`` (in this process only) a socket whose peer is gone: reads see end-of-file,
+    writes fail, and the parent's socket behind the old descriptor is untouched."""
+    import _socket  # the C module: never monkey-patched, no hub involved
+
+    a, b = _socket.socketpair()
+    try:
+        b.close()
+        os.dup2(a.fileno(), fd)
+    finally:
+        a.close()
+
+
+def _after_fork_in_child() -> None:
+    global _pid
+    _pid = os.getpid()
+    for obj in list(_live):
+        try:
+            obj._after_fork_in_child()
+        except Exception:  # the child must come up whatever one connection does
+            _log.exception("fork cleanup of %r failed", obj)
+    _live.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -1,0 +1,345 @@
+"""The connections to one host: borrow the least busy, grow under load, replace the dead,
+reconnect with backoff when all are gone, rebuild after a fork.
+
+Owns a small list of :class:`~greencql.pool.connection.Connection` objects to one
+``host:port`` and one background greenlet per job (opening a connection, the reconnection
+loop). Must not: choose hosts, retry requests, know keyspaces' statements or the cluster's
+policies (a reconnection schedule is injected; any object with ``new_schedule()`` works).
+
+Rules it keeps:
+
+- ``borrow()`` never blocks on a connect while one connection works: growth (when the least
+  busy connection has more than ``grow_threshold`` requests in flight and fewer than
+  ``max_connections`` are open) and replacement of dead connections happen in background
+  greenlets. Only when no connection is open and the host is not known to be down does
+  ``borrow()`` connect in the caller (one attempt shared by every concurrent borrower).
+- When the last connection dies and a replacement fails, the host is reported down (the
+  listener's ``on_down``) and ONE reconnection greenlet tries again after each delay of the
+  schedule; its first success reports the host up (``on_up``) and refills the pool.
+  ``borrow()`` on a down host raises ConnectionShutdown at once, naming the host.
+- After ``os.fork()`` the child's first ``borrow()`` notices the new pid, drops every
+  connection (forksafety has already cut them off without writing) and starts afresh.
+- ``shutdown()`` stops the background greenlets, closes every connection in order (in-flight
+  requests finish within the grace or fail with ConnectionShutdown) and leaves nothing
+  running.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from greencql.errors import ConnectionException, ConnectionShutdown, DriverException
+from greencql.hubs import Hub
+from greencql.pool import forksafety
+from greencql.pool.connection import Connection, EventCallback
+from greencql.pool.options import DEFAULT_PORT, ConnectionOptions, PoolOptions
+
+__all__ = ["HostPool", "PoolListener", "ConnectionFactory"]
+
+_log = logging.getLogger("greencql.pool")
+
+#: connection_factory(hub, host, port, options, *, on_event=..., on_close=...) -> Connection
+ConnectionFactory = Callable[..., Connection]
+
+
+class PoolListener:
+    """What a pool reports; subclass or pass any object with these methods (all optional).
+    Called from background greenlets or the borrower; they must not block."""
+
+    def on_up(self, pool: HostPool) -> None:
+        """The host answered again after being down."""
+
+    def on_down(self, pool: HostPool, error: BaseException | None) -> None:
+        """Every connection is gone and a new one could not be opened."""
+
+
+class HostPool:
+    """Connections to one host (see the module docstring).
+
+    ``listener``: an object with ``on_up(pool)`` / ``on_down(pool, error)``.
+    ``on_event``: given to every connection (pushed events; the control connection uses it).
+    ``connection_factory``: :meth:`Connection.connect` by default (tests inject their own).
+    """
+
+    def __init__(
+        self,
+        hub: Hub,
+        host: str,
+        port: int = DEFAULT_PORT,
+        options: PoolOptions | None = None,
+        connection_options: ConnectionOptions | None = None,
+        *,
+        listener: Any = None,
+        on_event: EventCallback | None = None,
+        connection_factory: ConnectionFactory | None = None,
+    ) -> None:
+        self.hub = hub
+        self.host = host
+        self.port = port
+        self.endpoint = f"{host}:{port}"
+        self.options = options or PoolOptions()
+        self.connection_options = connection_options or ConnectionOptions()
+        self._listener = listener
+        self._on_event = on_event
+        self._factory: ConnectionFactory = connection_factory or Connection.connect
+        self._connections: list[Connection] = []
+        self._opening = 0  # background connects in progress
+        self._connect_now: Any = None  # future shared by borrowers connecting in the caller
+        self._reconnector: Any = None
+        self._tasks: set[Any] = set()
+        self._is_down = False
+        self._is_shutdown = False
+        self._last_error: BaseException | None = None
+        self._pid = forksafety.current_pid()
+        self._generation = 0  # bumped by fork and shutdown: stale background work stops
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def is_down(self) -> bool:
+        """True between a failed reconnection (on_down) and the next success (on_up)."""
+        return self._is_down
+
+    @property
+    def is_shutdown(self) -> bool:
+        return self._is_shutdown
+
+    @property
+    def connections(self) -> list[Connection]:
+        """The open connections (a copy)."""
+        return [c for c in self._connections if c.is_open]
+
+    @property
+    def in_flight(self) -> int:
+        return sum(c.in_flight for c in self._connections)
+
+    @property
+    def last_error(self) -> BaseException | None:
+        """Why the last connect failed (None after a success)."""
+        return self._last_error
+
+    # ------------------------------------------------------------------ opening
+
+    def open(self, wait: bool = True) -> None:
+        """Open the core connections. With ``wait`` the first one is opened in the caller
+        (its error is raised, and the host reported down with reconnection started); the
+        others in the background."""
+        self._checkpid()
+        if self._is_shutdown:
+            raise self._shutdown_error()
+        missing = self.options.core_connections - len(self.connections) - self._opening
+        if missing <= 0:
+            return
+        if wait and not self.connections:
+            self._connect_in_caller()
+            missing -= 1
+        for _ in range(missing):
+            self._open_in_background()
+
+    def borrow(self) -> Connection:
+        """The open connection with the fewest requests in flight.
+
+        Raises ConnectionShutdown when the pool is shut down or the host is down
+        (reconnecting), or the error of the connect attempt when no connection was open."""
+        if self._pid != forksafety.current_pid():
+            self._after_fork()
+        best: Connection | None = None
+        least = 1 << 30
+        for conn in self._connections:
+            n = conn.in_flight
+            if n < least and conn.is_open:
+                best, least = conn, n
+        if best is None:
+            if self._is_shutdown or self._is_down:
+                raise self._shutdown_error()
+            return self._connect_in_caller()
+        if least >= self.options.grow_threshold and not self._is_shutdown:
+            total = len(self._connections) + self._opening
+            if total < self.options.max_connections:
+                self._open_in_background()
+        return best
+
+    # ------------------------------------------------------------------ closing
+
+    def shutdown(self, grace: float | None = None) -> None:
+        """Stop reconnecting, close every connection (in-flight requests finish within
+        ``grace``, else fail with ConnectionShutdown), and wait (bounded) for the background
+        greenlets."""
+        if self._is_shutdown:
+            return
+        self._is_shutdown = True
+        self._generation += 1
+        reconnector, self._reconnector = self._reconnector, None
+        if reconnector is not None:
+            reconnector.kill()
+        connections, self._connections = self._connections, []
+        for conn in connections:
+            conn.close(grace)
+        waiting = self._connect_now
+        if waiting is not None:
+            waiting.set_exception(self._shutdown_error())
+        timeout = self.connection_options.connect_timeout + 1.0
+        for task in list(self._tasks):
+            if not task.join(timeout):
+                task.kill()
+        self._tasks.clear()
+
+    # ------------------------------------------------------------------ internals
+
+    def _shutdown_error(self) -> ConnectionShutdown:
+        if self._is_shutdown:
+            why = "the pool is shut down"
+        else:
+            why = "the host is down (reconnecting)"
+            if self._last_error is not None:
+                why += f"; last error: {self._last_error}"
+        return ConnectionShutdown(f"no connection to {self.endpoint}: {why}", self.endpoint)
+
+    def _new_connection(self) -> Connection:
+        return self._factory(
+            self.hub,
+            self.host,
+            self.port,
+            self.connection_options,
+            on_event=self._on_event,
+            on_close=self._connection_closed,
+        )
+
+    def _connect_in_caller(self) -> Connection:
+        """Connect now, in the calling greenlet; concurrent callers share the attempt."""
+        waiting = self._connect_now
+        if waiting is not None:
+            return waiting.result(self.connection_options.connect_timeout + 1.0)
+        future = self._connect_now = self.hub.future()
+        generation = self._generation
+        try:
+            conn = self._new_connection()
+        except DriverException as exc:
+            self._connect_now = None
+            future.set_exception(exc)
+            self._connect_failed(exc)
+            raise
+        except BaseException as exc:
+            self._connect_now = None
+            future.set_exception(ConnectionException(f"connect to {self.endpoint} aborted"))
+            raise exc
+        self._connect_now = None
+        if generation != self._generation or self._is_shutdown:
+            conn.close(grace=0)
+            error = self._shutdown_error()
+            future.set_exception(error)
+            raise error
+        self._added(conn)
+        future.set_result(conn)
+        return conn
+
+    def _open_in_background(self) -> None:
+        self._opening += 1
+        generation = self._generation
+        task = self.hub.spawn(self._open_one, generation)
+        self._tasks.add(task)
+
+    def _open_one(self, generation: int) -> None:
+        try:
+            try:
+                conn = self._new_connection()
+            except DriverException as exc:
+                if generation == self._generation:
+                    self._connect_failed(exc)
+                return
+            if generation != self._generation or self._is_shutdown:
+                conn.close(grace=0)
+                return
+            self._added(conn)
+        finally:
+            if generation == self._generation:
+                self._opening -= 1
+            self._forget_current_task()
+
+    def _forget_current_task(self) -> None:
+        self._tasks = {t for t in self._tasks if not t.ready()}
+
+    def _added(self, conn: Connection) -> None:
+        self._last_error = None
+        self._connections.append(conn)
+        if self._is_down:
+            self._is_down = False
+            self._notify("on_up", self)
+
+    def _connect_failed(self, exc: BaseException) -> None:
+        self._last_error = exc
+        _log.debug("connect to %s failed: %s", self.endpoint, exc)
+        if not self.connections and not self._is_shutdown:
+            self._mark_down(exc)
+
+    def _mark_down(self, exc: BaseException | None) -> None:
+        if not self._is_down:
+            self._is_down = True
+            self._notify("on_down", self, exc)
+        if self._reconnector is None or self._reconnector.ready():
+            self._reconnector = self.hub.spawn(self._reconnect_loop, self._generation)
+
+    def _connection_closed(self, conn: Connection) -> None:
+        # from whoever closed it (reader, timer wheel, closer): never block here
+        try:
+            self._connections.remove(conn)
+        except ValueError:
+            pass
+        if self._is_shutdown or conn.state == "FORKED":
+            return
+        if len(self.connections) + self._opening < self.options.core_connections:
+            self._open_in_background()
+
+    def _reconnect_loop(self, generation: int) -> None:
+        schedule = self.options.reconnection.new_schedule()
+        for delay in schedule:
+            self.hub.sleep(delay)
+            if generation != self._generation or self._is_shutdown:
+                return
+            if self.connections:  # someone else got through meanwhile
+                return
+            try:
+                conn = self._new_connection()
+            except DriverException as exc:
+                self._last_error = exc
+                _log.debug("reconnect to %s failed: %s", self.endpoint, exc)
+                continue
+            if generation != self._generation or self._is_shutdown:
+                conn.close(grace=0)
+                return
+            self._added(conn)
+            for _ in range(self.options.core_connections - len(self.connections)):
+                self._open_in_background()
+            return
+        _log.warning("gave up reconnecting to %s: the schedule is exhausted", self.endpoint)
+
+    def _notify(self, name: str, *args: Any) -> None:
+        fn = getattr(self._listener, name, None)
+        if fn is None:
+            return
+        try:
+            fn(*args)
+        except Exception:
+            _log.exception("pool listener %s failed", name)
+
+    def _checkpid(self) -> None:
+        if self._pid != forksafety.current_pid():
+            self._after_fork()
+
+    def _after_fork(self) -> None:
+        """First use in a forked child: the inherited connections are cut off already;
+        forget them and every inherited background job, and start afresh."""
+        self._pid = forksafety.current_pid()
+        self._generation += 1
+        self._connections = []
+        self._opening = 0
+        self._connect_now = None
+        self._reconnector = None
+        self._tasks = set()
+        self._is_down = False
+
+    def __repr__(self) -> str:
+        state = "shutdown" if self._is_shutdown else "down" if self._is_down else "up"
+        return f"<HostPool {self.endpoint} {state} connections={len(self._connections)}>"
