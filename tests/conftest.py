@@ -35,7 +35,7 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
-__all__ = ["TEST_HUB", "hub"]
+__all__ = ["TEST_HUB", "hub", "import_cassandra_cluster"]
 
 _TESTS = Path(__file__).parent
 _HUB_FREE = "protocol"  # the one directory that runs without a hub
@@ -67,3 +67,23 @@ def hub():
     from greencql.hubs import get_hub
 
     return get_hub(TEST_HUB)
+
+
+def import_cassandra_cluster():
+    """``cassandra.cluster`` of the oracle (cassandra-driver), without a second hub library.
+
+    ``cassandra.cluster`` imports its eventlet reactor unconditionally, which imports eventlet
+    into a gevent (or thread) process; eventlet then hooks ``os.fork`` and warns on every
+    subprocess the suite spawns. Outside the eventlet process that reactor is hidden, so the
+    import fails inside cassandra-driver's own ``try``, as on a machine without eventlet.
+    """
+    import sys
+    import warnings
+
+    if TEST_HUB != "eventlet" and "cassandra.cluster" not in sys.modules:
+        sys.modules.setdefault("cassandra.io.eventletreactor", None)  # type: ignore[arg-type]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        import cassandra.cluster
+    return cassandra.cluster

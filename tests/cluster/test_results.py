@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import logging
 import uuid
-import warnings
 
 import pytest
 from cassandra import query as cq
+from conftest import import_cassandra_cluster
 
 from greencql.cluster.results import Page, ResultSet
 from greencql.cluster.rowfactories import (
@@ -32,11 +32,7 @@ from greencql.protocol.types import parse_type_string
 
 __all__: list[str] = []
 
-with warnings.catch_warnings():
-    # cassandra.cluster probes for an event loop and imports eventlet, which warns about
-    # itself being deprecated; only that warning is ignored, only here.
-    warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
-    from cassandra import cluster as cc
+cc = import_cassandra_cluster()
 
 NAMES = ("k", "v")
 

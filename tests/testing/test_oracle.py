@@ -23,9 +23,9 @@ import os
 import struct
 import threading
 import uuid
-import warnings
 
 import pytest
+from conftest import import_cassandra_cluster
 
 from greencql.testing import SimCluster
 
@@ -38,12 +38,10 @@ WAIT = 20.0
 
 
 def _driver():
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
-        warnings.filterwarnings("ignore", category=DeprecationWarning)
-        import cassandra.cluster
-        import cassandra.policies
-        import cassandra.query
+    import_cassandra_cluster()
+    import cassandra.policies
+    import cassandra.query
+
     return cassandra
 
 
