@@ -1,0 +1,474 @@
+"""The control connection: one connection per cluster that watches topology and schema.
+
+Owns :class:`ControlConnection`: choosing a host to watch from (contact points first, then the
+load-balancing plan), reading the topology (system.local, system.peers_v2 with a fallback to
+system.peers for servers older than Cassandra 4.0), the token map inputs (partitioner, each
+host's tokens), the schema tables handed to the metadata module, the REGISTERed events
+(TOPOLOGY_CHANGE, STATUS_CHANGE, SCHEMA_CHANGE) with debounced refreshes, schema agreement
+waits after DDL, and failing over to another host when its connection dies.
+
+It must not: keep the hosts or the schema itself (the :class:`~greencql.cluster.cluster.Cluster`
+and its metadata do; this module reads rows and hands them over), execute user requests, or
+block in an event callback (events arrive on the connection's reader greenlet: they only arm
+timers, and refreshes run in a greenlet of their own).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from greencql.cluster.host import EndPoint, Host
+from greencql.cluster.metadata.parse import (
+    FULL_SCHEMA_QUERIES,
+    VIRTUAL_SCHEMA_FIELDS,
+    SchemaRows,
+    refresh_queries,
+)
+from greencql.errors import (
+    ConnectionException,
+    DriverException,
+    InvalidRequest,
+    NoHostAvailable,
+    OperationTimedOut,
+    ServerException,
+)
+from greencql.protocol.constants import ConsistencyLevel
+from greencql.protocol.messages import (
+    ErrorResponse,
+    Query,
+    QueryParameters,
+    Register,
+    RowsResult,
+    SchemaChangeEvent,
+    StatusChangeEvent,
+    TopologyChangeEvent,
+)
+
+if TYPE_CHECKING:
+    from greencql.cluster.cluster import Cluster
+
+__all__ = [
+    "ControlConnection",
+    "PeerInfo",
+    "host_from_peer",
+    "DEFAULT_SCHEMA_AGREEMENT_INTERVAL",
+]
+
+_log = logging.getLogger("greencql.cluster.control")
+
+_LOCAL_QUERY = "SELECT * FROM system.local WHERE key='local'"
+_PEERS_V2_QUERY = "SELECT * FROM system.peers_v2"
+_PEERS_QUERY = "SELECT * FROM system.peers"
+_LOCAL_SCHEMA_VERSION = "SELECT schema_version FROM system.local WHERE key='local'"
+
+# more schema events than this in one debounce window: one full refresh instead
+_MAX_TARGETED_REFRESHES = 8
+
+#: seconds between two schema-version polls while waiting for agreement (cassandra-driver
+#: polls every 200 ms: agreement normally takes a gossip round or two)
+DEFAULT_SCHEMA_AGREEMENT_INTERVAL = 0.2
+
+_EVENT_TYPES = ("TOPOLOGY_CHANGE", "STATUS_CHANGE", "SCHEMA_CHANGE")
+
+
+@dataclass(frozen=True)
+class PeerInfo:
+    """One node as system.local / system.peers(_v2) describe it."""
+
+    endpoint: EndPoint
+    datacenter: str | None
+    rack: str | None
+    host_id: Any
+    release_version: str | None
+    tokens: tuple[str, ...]
+    schema_version: Any
+    broadcast_address: str | None = None
+    listen_address: str | None = None
+
+
+def _rows(response: Any) -> list[dict[str, Any]]:
+    if isinstance(response, ErrorResponse):
+        raise response.to_exception()
+    if not isinstance(response, RowsResult):
+        return []
+    names = [c.name for c in response.columns or ()]
+    return [dict(zip(names, row, strict=True)) for row in response.rows]
+
+
+def _addr(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value)
+    return None if text in ("0.0.0.0", "::") else text
+
+
+class ControlConnection:
+    """Watches the cluster through one connection; see the module docstring.
+
+    ``cluster`` provides: ``hub``, ``_connection_options()``, the refresh windows,
+    ``max_schema_agreement_wait``, ``control_connection_timeout``, and the callbacks
+    ``_topology_refreshed(local, peers, partitioner)``, ``_schema_refreshed(rows)``,
+    ``_on_status_event(up, endpoint)``, ``_control_host_candidates()``.
+    """
+
+    def __init__(self, cluster: Cluster) -> None:
+        self._cluster = cluster
+        self._hub = cluster.hub
+        self._connection: Any = None
+        self.host_endpoint: EndPoint | None = None
+        self._use_peers_v2 = True
+        self._timers: dict[str, Any] = {}
+        self._schema_events: list[SchemaChangeEvent] = []
+        #: ``fn(kind)`` called after each refresh ("topology" or "schema") and after each
+        #: (re)connection ("connected"): lets tests and tools wait for one without polling
+        self.listeners: list[Callable[[str], Any]] = []
+        self._refresh_lock = self._hub.lock()
+        self._reconnecting = False
+        self._shutdown = False
+        self._reconnect_task: Any = None
+        self.partitioner: str | None = None
+        self.cluster_name: str | None = None
+
+    # -- connecting --------------------------------------------------------------------------
+
+    @property
+    def connection(self) -> Any:
+        return self._connection
+
+    def connect(self, endpoints: Sequence[EndPoint],
+                errors: dict[Any, BaseException] | None = None) -> None:
+        """Connect to the first endpoint that answers and read everything; raise
+        NoHostAvailable naming each endpoint's error otherwise."""
+        errors = dict(errors or {})
+        for endpoint in endpoints:
+            if self._shutdown:
+                break
+            try:
+                self._open(endpoint)
+                return
+            except (DriverException, OSError) as exc:
+                _log.debug("control connection to %s failed: %s", endpoint, exc)
+                errors[endpoint] = exc
+        raise _unable_to_connect(errors)
+
+    def _open(self, endpoint: EndPoint) -> None:
+        cluster = self._cluster
+        options = cluster._connection_options(keyspace=None)
+        from greencql.pool.connection import Connection
+
+        conn = Connection.connect(
+            self._hub,
+            endpoint.address,
+            endpoint.port,
+            options,
+            on_event=self._on_event,
+            on_close=self._on_close,
+        )
+        try:
+            timeout = cluster.control_connection_timeout
+            response = conn.send(Register(list(_EVENT_TYPES)), timeout=timeout)
+            if isinstance(response, ErrorResponse):
+                raise response.to_exception()
+            self._connection = conn
+            self.host_endpoint = endpoint
+            cluster._negotiated(conn.version)
+            self.refresh_topology()
+            if cluster.schema_metadata_enabled:
+                self.refresh_schema()
+        except BaseException:
+            self._connection = None
+            conn.close(grace=0)
+            raise
+        _log.info("control connection to %s (protocol v%d)", endpoint, conn.version)
+        self._notify("connected")
+
+    def _on_close(self, conn: Any) -> None:
+        if conn is not self._connection or self._shutdown:
+            return
+        _log.warning(
+            "control connection to %s lost (%s); reconnecting to another host",
+            self.host_endpoint, conn.closed_reason,
+        )
+        self._connection = None
+        self._start_reconnect()
+
+    def _start_reconnect(self) -> None:
+        if self._reconnecting or self._shutdown:
+            return
+        self._reconnecting = True
+        self._reconnect_task = self._hub.spawn(self._reconnect_loop)
+
+    def _reconnect_loop(self) -> None:
+        try:
+            schedule = self._cluster.reconnection_policy.new_schedule()
+            while not self._shutdown:
+                errors: dict[Any, BaseException] = {}
+                for endpoint in self._cluster._control_host_candidates(self.host_endpoint):
+                    if self._shutdown:
+                        return
+                    try:
+                        self._open(endpoint)
+                        return
+                    except (DriverException, OSError) as exc:
+                        errors[endpoint] = exc
+                delay = next(schedule, None)
+                if delay is None:
+                    _log.error("control connection: giving up reconnecting: %s",
+                               _unable_to_connect(errors))
+                    return
+                _log.warning("control connection: no host reachable (%s); next try in %.2gs",
+                             _unable_to_connect(errors), delay)
+                self._hub.sleep(delay)
+        finally:
+            self._reconnecting = False
+
+    # -- queries -----------------------------------------------------------------------------
+
+    def _query(self, cql: str, consistency: ConsistencyLevel = ConsistencyLevel.ONE
+               ) -> list[dict[str, Any]]:
+        conn = self._connection
+        if conn is None:
+            raise ConnectionException("the control connection is not connected")
+        response = conn.send(
+            Query(cql, QueryParameters(consistency)),
+            timeout=self._cluster.control_connection_timeout,
+        )
+        return _rows(response)
+
+    def _peers(self) -> list[dict[str, Any]]:
+        if self._use_peers_v2:
+            try:
+                return self._query(_PEERS_V2_QUERY)
+            except (InvalidRequest, ServerException) as exc:
+                # Cassandra < 4.0 has no peers_v2 ("unconfigured table peers_v2")
+                _log.debug("system.peers_v2 unavailable (%s); using system.peers", exc)
+                self._use_peers_v2 = False
+        return self._query(_PEERS_QUERY)
+
+    def refresh_topology(self) -> None:
+        """Read system.local and the peers and hand them to the cluster."""
+        with self._refresh_lock:
+            local_rows = self._query(_LOCAL_QUERY)
+            peer_rows = self._peers()
+        endpoint = self.host_endpoint
+        assert endpoint is not None
+        local = None
+        if local_rows:
+            row = local_rows[0]
+            self.partitioner = row.get("partitioner") or self.partitioner
+            self.cluster_name = row.get("cluster_name") or self.cluster_name
+            local = _peer_info(row, endpoint, endpoint.port, is_local=True)
+        default_port = endpoint.port
+        peers = []
+        for row in peer_rows:
+            info = _peer_info(row, None, default_port, is_local=False)
+            if info is not None:
+                peers.append(info)
+        self._cluster._topology_refreshed(local, peers, self.partitioner)
+        self._notify("topology")
+
+    def refresh_schema(self) -> None:
+        """Read every schema table and hand the rows to the cluster's metadata."""
+        with self._refresh_lock:
+            rows = self._schema_rows(FULL_SCHEMA_QUERIES)
+        self._cluster.metadata.rebuild_schema(rows)
+        self._notify("schema")
+
+    def refresh_schema_change(
+        self, change_type: str, target: str, keyspace: str, name: str | None = None,
+        arg_types: Sequence[str] | None = None,
+    ) -> None:
+        """Refresh only what one schema change touched."""
+        with self._refresh_lock:
+            rows = (
+                SchemaRows()
+                if change_type.upper() == "DROPPED"
+                else self._schema_rows(refresh_queries(target, keyspace, name))
+            )
+        self._cluster.metadata.refresh(
+            target, keyspace, name, tuple(arg_types or ()), rows, change_type
+        )
+        self._notify("schema")
+
+    def _notify(self, kind: str) -> None:
+        for fn in list(self.listeners):
+            try:
+                fn(kind)
+            except Exception:
+                _log.exception("control connection listener %r failed", fn)
+
+    def _schema_rows(self, queries: Mapping[str, str]) -> SchemaRows:
+        results: dict[str, list[dict[str, Any]]] = {}
+        for field_name, cql in queries.items():
+            try:
+                results[field_name] = self._query(cql)
+            except (InvalidRequest, ServerException) as exc:
+                # a table this server lacks (virtual tables before 4.0, views disabled, ...)
+                if field_name not in VIRTUAL_SCHEMA_FIELDS:
+                    _log.debug("schema query %r failed: %s", cql, exc)
+                results[field_name] = []
+        return SchemaRows.from_results(results)
+
+    def schema_versions(self) -> tuple[Any, dict[EndPoint, Any]]:
+        """The control host's schema version and each peer's (by endpoint)."""
+        local = self._query(_LOCAL_SCHEMA_VERSION)
+        local_version = local[0].get("schema_version") if local else None
+        assert self.host_endpoint is not None
+        versions = {}
+        for row in self._peers():
+            info = _peer_info(row, None, self.host_endpoint.port, is_local=False)
+            if info is not None:
+                versions[info.endpoint] = info.schema_version
+        return local_version, versions
+
+    def wait_for_schema_agreement(
+        self, wait_time: float | None = None, is_up: Callable[[EndPoint], bool] | None = None
+    ) -> bool:
+        """Poll schema versions until every up node reports the control host's, or
+        ``wait_time`` (default: the cluster's max_schema_agreement_wait) passes; False then
+        (logged: a DDL may then not be visible everywhere yet)."""
+        cluster = self._cluster
+        wait = cluster.max_schema_agreement_wait if wait_time is None else wait_time
+        if wait <= 0:
+            return True
+        hub = self._hub
+        deadline = hub.monotonic() + wait
+        versions: Mapping[Any, Any] = {}
+        while True:
+            try:
+                local, peers = self.schema_versions()
+                if is_up is not None:
+                    peers = {e: v for e, v in peers.items() if is_up(e)}
+                versions = {self.host_endpoint: local, **peers}
+                if local is not None and all(v == local for v in peers.values()):
+                    return True
+            except (DriverException, OSError) as exc:
+                _log.debug("schema agreement poll failed: %s", exc)
+            if hub.monotonic() + DEFAULT_SCHEMA_AGREEMENT_INTERVAL > deadline:
+                _log.warning(
+                    "no schema agreement after %.3gs (versions: %s); continuing anyway",
+                    wait, {str(k): str(v) for k, v in versions.items()},
+                )
+                return False
+            hub.sleep(DEFAULT_SCHEMA_AGREEMENT_INTERVAL)
+
+    # -- events ------------------------------------------------------------------------------
+
+    def _on_event(self, event: Any) -> None:
+        cluster = self._cluster
+        if isinstance(event, TopologyChangeEvent):
+            self._debounce("topology", cluster.topology_event_refresh_window)
+        elif isinstance(event, StatusChangeEvent):
+            address, port = event.address
+            cluster._on_status_event(event.change_type == "UP", EndPoint(str(address), port))
+        elif isinstance(event, SchemaChangeEvent):
+            if cluster.schema_metadata_enabled:
+                self._schema_events.append(event)
+                self._debounce("schema", cluster.schema_event_refresh_window)
+
+    def _debounce(self, kind: str, window: float) -> None:
+        """Coalesce a burst of events into one refresh, ``window`` seconds after the first;
+        a negative window turns refreshes on events off."""
+        if window < 0 or kind in self._timers or self._shutdown:
+            return
+        self._timers[kind] = self._hub.call_later(window, self._fire, kind)
+
+    def _fire(self, kind: str) -> None:
+        self._timers.pop(kind, None)
+        self._hub.spawn(self._refresh, kind)
+
+    def _refresh(self, kind: str) -> None:
+        try:
+            if kind == "topology":
+                self.refresh_topology()
+                return
+            events, self._schema_events = self._schema_events, []
+            unique = list(dict.fromkeys(
+                (e.change_type, e.target, e.keyspace, e.name, tuple(e.arg_types or ()))
+                for e in events
+            ))
+            if not unique or len(unique) > _MAX_TARGETED_REFRESHES:
+                self.refresh_schema()
+                return
+            for change_type, target, keyspace, name, arg_types in unique:
+                self.refresh_schema_change(change_type, target, keyspace, name, arg_types)
+        except (DriverException, OSError) as exc:
+            _log.warning("%s refresh failed: %s", kind, exc)
+        except OperationTimedOut as exc:  # pragma: no cover - DriverException covers it
+            _log.warning("%s refresh timed out: %s", kind, exc)
+
+    def shutdown(self) -> None:
+        self._shutdown = True
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        conn = self._connection
+        self._connection = None
+        if conn is not None:
+            conn.close(grace=0)
+        task = self._reconnect_task
+        if task is not None and not task.ready():
+            task.kill()
+
+
+def _peer_info(row: Mapping[str, Any], endpoint: EndPoint | None, default_port: int,
+               *, is_local: bool) -> PeerInfo | None:
+    if endpoint is None:
+        # peers_v2: native_address/native_port; peers: rpc_address, falling back to peer
+        address = _addr(row.get("native_address")) or _addr(row.get("rpc_address"))
+        if address is None:
+            address = _addr(row.get("peer"))
+        if address is None:
+            return None
+        port = row.get("native_port") or default_port
+        endpoint = EndPoint(address, int(port))
+    tokens = row.get("tokens") or ()
+    return PeerInfo(
+        endpoint=endpoint,
+        datacenter=row.get("data_center"),
+        rack=row.get("rack"),
+        host_id=row.get("host_id"),
+        release_version=row.get("release_version"),
+        tokens=tuple(sorted(str(t) for t in tokens)),
+        schema_version=row.get("schema_version"),
+        broadcast_address=_addr(row.get("broadcast_address") if is_local else row.get("peer")),
+        listen_address=_addr(row.get("listen_address")) if is_local else None,
+    )
+
+
+def _explain(error: BaseException) -> str:
+    text = str(error)
+    cause = error.__cause__
+    if isinstance(cause, ConnectionRefusedError) or "refused" in text.lower():
+        return f"refused the connection ({text})"
+    if isinstance(error, OperationTimedOut) or "timed out" in text.lower():
+        return f"did not answer in time ({text})"
+    if isinstance(error, ServerException):
+        return f"answered {type(error).__name__}: {error.message}"
+    return text or type(error).__name__
+
+
+def _unable_to_connect(errors: Mapping[Any, BaseException]) -> NoHostAvailable:
+    """NoHostAvailable for a failed initial (or control) connection, leading with the first
+    host's cause and listing every host."""
+    if not errors:
+        return NoHostAvailable("Unable to connect to any servers: no contact point given", {})
+    parts = [f"{host} {_explain(exc)}" for host, exc in errors.items()]
+    hint = (
+        "; check that the nodes are running and that contact_points/port are right"
+    )
+    return NoHostAvailable(
+        "Unable to connect to any servers: " + "; ".join(parts) + hint, dict(errors)
+    )
+
+
+def host_from_peer(info: PeerInfo) -> Host:
+    """A new Host from a PeerInfo (the cluster updates existing hosts in place instead)."""
+    host = Host(info.endpoint, info.datacenter, info.rack, info.host_id, info.release_version,
+                info.tokens)
+    host.broadcast_address = info.broadcast_address
+    host.listen_address = info.listen_address
+    return host

@@ -1,0 +1,1473 @@
+"""Sessions and request execution: what happens between ``session.execute()`` and its rows.
+
+Owns :class:`Session` (execute, execute_async, prepare, set_keyspace, shutdown),
+:class:`ResponseFuture` (one request: query plan, retries, speculative executions, UNPREPARED
+re-prepare, the client timeout, throttling, callbacks), query traces (:class:`QueryTrace`,
+:class:`TraceUnavailable`) and the glue to the session's host pools. It must not parse bytes
+(the protocol layer decodes, the connection hands over message objects), must not decide
+policies (it asks them), and must not block in a connection's reader greenlet or a timer
+callback: anything that has to wait (schema agreement after DDL, re-preparing on all hosts)
+is spawned.
+
+Data flow of one request
+------------------------
+
+::
+
+    execute_async(query, params)                      caller's greenlet
+      -> statement normalised (str -> SimpleStatement, %s rendered by literals.bind_params,
+         PreparedStatement + params -> BoundStatement); options resolved: statement, then the
+         execution profile (consistency, serial, timeout, retry, row factory, speculation)
+      -> ResponseFuture created, client timeout armed on the hub's timer wheel
+      -> throttler admission (granted at once, queued with a bounded wait, or RequestThrottled)
+      -> query plan = profile.load_balancing_policy.make_query_plan(keyspace, statement)
+      -> _send_next(): first host of the plan whose pool lends a connection; the message is
+         built for the attempt's consistency and handed to connection.send_async()
+    connection reader greenlet                        (any greenlet / thread)
+      -> _Execution._on_response(response | exception)
+           rows/void/set_keyspace  -> done (a ResultSet; METADATA_CHANGED updates the prepared
+                                      statement's result metadata first)
+           schema_change           -> spawned: schema agreement wait + metadata refresh, done
+           Unprepared              -> PREPARE on the same connection, then the same request again
+           other error             -> policies.retry_decision(): RETRY (same host), RETRY_NEXT_HOST
+                                      (next host of the plan), IGNORE (empty result), RETHROW
+    timer wheel
+      -> client timeout: done with OperationTimedOut naming the hosts and the time waited
+      -> speculative execution (idempotent statements only): another execution on the next host
+
+States of a ResponseFuture
+--------------------------
+
+::
+
+    PENDING --admitted--> RUNNING --first result / final error / timeout--> DONE
+    PENDING --throttler rejects / timeout--> DONE (RequestThrottled / OperationTimedOut)
+
+While RUNNING it holds one or more executions in flight (several only with speculative
+execution). An execution that fails while others are in flight is dropped without failing the
+future; the future fails when the last one fails with nothing left to try. DONE is final: the
+first completion wins (the hub future enforces it), late responses are ignored, and their
+stream ids stay reserved by their connection until answered. On DONE the throttler slot is
+released and the timers are cancelled, exactly once.
+
+Waiting: ``result(timeout=None)`` waits the request timeout plus a margin, never forever while
+a request timeout is set; callbacks (``add_callbacks``) run in the greenlet that completes the
+future (a connection's reader or the timer wheel) and must not block.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from greencql.cluster.host import HostDistance
+from greencql.cluster.literals import Encoder, bind_params
+from greencql.cluster.policies.retry import RetryDecision, retry_decision
+from greencql.cluster.policies.throttling import (
+    AdmissionStatus,
+    RequestThrottler,
+    Ticket,
+)
+from greencql.cluster.profiles import EXEC_PROFILE_DEFAULT, ExecutionProfile
+from greencql.cluster.results import Page, ResultSet
+from greencql.cluster.rowfactories import dict_factory
+from greencql.cluster.statements import (
+    FETCH_SIZE_UNSET,
+    BatchStatement,
+    BoundStatement,
+    PreparedStatement,
+    SimpleStatement,
+    Statement,
+)
+from greencql.errors import (
+    ConnectionBusy,
+    ConnectionException,
+    DriverException,
+    NoHostAvailable,
+    OperationTimedOut,
+    ServerException,
+    Unprepared,
+)
+from greencql.protocol.constants import ConsistencyLevel, RowsFlag
+from greencql.protocol.messages import (
+    Batch,
+    BatchChild,
+    ErrorResponse,
+    Execute,
+    Prepare,
+    PreparedResult,
+    Query,
+    QueryParameters,
+    RowsResult,
+    SchemaChangeResult,
+    SetKeyspaceResult,
+)
+
+if TYPE_CHECKING:
+    from greencql.cluster.host import Host
+
+__all__ = [
+    "DEFAULT_FETCH_SIZE",
+    "DEFAULT_TRACE_WAIT",
+    "Session",
+    "ResponseFuture",
+    "QueryTrace",
+    "TraceEvent",
+    "TraceUnavailable",
+]
+
+_log = logging.getLogger("greencql.cluster.session")
+
+#: rows per page when neither the statement nor the session says (cassandra-driver's default)
+DEFAULT_FETCH_SIZE = 5000
+#: seconds get_query_trace() waits for the server to finish writing a trace (cassandra-driver
+#: waits 2 s; traces are written asynchronously after the response)
+DEFAULT_TRACE_WAIT = 2.0
+# result() waits this much longer than the request timeout: the timeout itself is delivered by
+# the timer wheel (up to a tick late, later on a busy hub), and result() must not be the one
+# that gives up first, with a vaguer message.
+_RESULT_MARGIN = 2.0
+# re-prepares of one execution before UNPREPARED is given to the caller: a server that answers
+# UNPREPARED right after preparing is broken, and looping would hide it
+_MAX_REPREPARES = 2
+
+_NOT_SET: Any = object()
+
+
+class TraceUnavailable(DriverException):
+    """The server did not (yet) make the trace of a request available: tracing was not asked
+    for, or system_traces had no complete session within ``max_wait`` seconds (traces are
+    written asynchronously; try again with a longer ``max_wait``)."""
+
+
+# --------------------------------------------------------------------------------------------
+# Throttling: the pure RequestThrottler, driven with hub timers and callbacks
+# --------------------------------------------------------------------------------------------
+
+
+class _Throttle:
+    """Admission for a session: callers are queued without blocking any greenlet.
+
+    ``acquire(cb)`` calls ``cb(None)`` once the request may go (maybe before returning), or
+    ``cb(RequestThrottled)`` when it is refused; the caller later calls :meth:`release`.
+    Waiters are woken by releases and by a timer at the throttler's announced ``until``.
+    """
+
+    def __init__(self, throttler: RequestThrottler, hub: Any) -> None:
+        self._throttler = throttler
+        self._hub = hub
+        # never held across a switch: plain arithmetic and dict updates only
+        self._lock = threading.Lock()
+        self._waiting: dict[Ticket, tuple[Callable[[BaseException | None], None], Any]] = {}
+
+    def acquire(self, cb: Callable[[BaseException | None], None]) -> Ticket | None:
+        with self._lock:
+            adm = self._throttler.try_acquire(self._hub.monotonic())
+            ticket = self._park(adm, cb)
+        self._finish(adm, cb)
+        return ticket
+
+    def _park(self, adm: Any, cb: Callable[[BaseException | None], None]) -> Ticket | None:
+        if adm.status is not AdmissionStatus.WAIT:
+            return None
+        delay = max(0.0, min(adm.until, 1e9) - self._hub.monotonic())
+        timer = None
+        if adm.until != float("inf"):
+            timer = self._hub.call_later(delay, self._signal, adm.ticket)
+        self._waiting[adm.ticket] = (cb, timer)
+        return adm.ticket  # type: ignore[no-any-return]
+
+    def _finish(self, adm: Any, cb: Callable[[BaseException | None], None]) -> None:
+        if adm.wake is not None:
+            self._signal(adm.wake)
+        if adm.status is AdmissionStatus.GRANTED:
+            cb(None)
+        elif adm.status is AdmissionStatus.REJECTED:
+            cb(adm.error)
+
+    def _signal(self, ticket: Ticket) -> None:
+        with self._lock:
+            entry = self._waiting.pop(ticket, None)
+            if entry is None:
+                return
+            cb, timer = entry
+            if timer is not None:
+                timer.cancel()
+            adm = self._throttler.try_acquire(self._hub.monotonic(), ticket)
+            self._park(adm, cb)
+        self._finish(adm, cb)
+
+    def release(self) -> None:
+        with self._lock:
+            wake = self._throttler.release()
+        if wake is not None:
+            self._signal(wake)
+
+    def cancel(self, ticket: Ticket) -> None:
+        with self._lock:
+            entry = self._waiting.pop(ticket, None)
+            if entry is None:
+                return
+            if entry[1] is not None:
+                entry[1].cancel()
+            wake = self._throttler.cancel(ticket)
+        if wake is not None:
+            self._signal(wake)
+
+
+# --------------------------------------------------------------------------------------------
+# One request
+# --------------------------------------------------------------------------------------------
+
+
+class _Execution:
+    """One attempt of a request on one connection of one host."""
+
+    __slots__ = ("connection", "done", "future", "host", "message", "reprepares")
+
+    def __init__(self, future: ResponseFuture, host: Host, connection: Any) -> None:
+        self.future = future
+        self.host = host
+        self.connection = connection
+        self.message: Any = None
+        self.reprepares = 0
+        self.done = False
+
+    def send(self, message: Any) -> None:
+        self.message = message
+        self.future._session._send(
+            self.connection,
+            message,
+            self._on_response,
+            self.future._result_metadata(),
+            self.future._remaining(),
+        )
+
+    def _on_response(self, response: Any) -> None:
+        try:
+            self.future._on_response(self, response)
+        except Exception as exc:  # a bug here must fail the request, not hang it
+            _log.exception("request handling failed on %s", self.host)
+            self.future._set_final_exception(exc)
+
+
+class ResponseFuture:
+    """The pending result of one request (cassandra-driver's name and methods).
+
+    ``result()`` returns a :class:`~greencql.cluster.results.ResultSet` or raises the typed
+    error; ``add_callbacks(callback, errback)`` calls one of them (with the ResultSet or the
+    exception) once done. Usable from any greenlet of the session's hub. Attributes:
+    ``query`` (the statement), ``coordinator_host`` (the host that answered),
+    ``attempted_hosts``, ``warnings`` (server warnings), ``custom_payload`` (the server's),
+    ``is_schema_agreed`` (after DDL), ``timeout``.
+    """
+
+    def __init__(
+        self,
+        session: Session,
+        statement: Any,
+        profile: ExecutionProfile,
+        timeout: float | None,
+        *,
+        consistency: ConsistencyLevel,
+        serial_consistency: ConsistencyLevel | None,
+        fetch_size: int | None,
+        paging_state: bytes | None,
+        timestamp: int | None,
+        custom_payload: Mapping[str, bytes] | None,
+        trace: bool,
+        message: Any = None,
+        host: Host | None = None,
+    ) -> None:
+        self._session = session
+        self._hub = session.hub
+        self.query = statement
+        self._profile = profile
+        self.timeout = timeout
+        self._consistency = consistency
+        self._serial = serial_consistency
+        self._fetch_size = fetch_size
+        self._paging_state = paging_state
+        self._timestamp = timestamp
+        self._custom_payload = dict(custom_payload) if custom_payload else None
+        self._trace = trace
+        # a fixed message (PREPARE, internal queries) instead of one built from the statement
+        self._fixed_message = message
+        self._target_host = host
+        policy = getattr(statement, "retry_policy", None) or profile.retry_policy
+        self._retry_policy = policy
+        self._idempotent = bool(getattr(statement, "is_idempotent", False))
+        self._retry_num = 0
+        self._plan: Iterator[Host] | None = None
+        self._executions: list[_Execution] = []
+        self._lock = threading.Lock()
+        self._waiter = self._hub.future()
+        self._started = self._hub.monotonic()
+        self._deadline = None if timeout is None else self._started + timeout
+        self._timer: Any = None
+        self._spec_plan: Any = None
+        self._spec_timer: Any = None
+        self._ticket: Ticket | None = None
+        self._admitted = False
+        self._released = False
+        self._completed = False
+        self._errors: dict[Any, BaseException] = {}
+        self.attempted_hosts: list[Host] = []
+        self.coordinator_host: Host | None = None
+        self.warnings: tuple[str, ...] | None = None
+        self.custom_payload: Mapping[str, bytes | None] | None = None
+        self.is_schema_agreed = True
+        self._tracing_ids: list[uuid.UUID] = []
+        self._response: Any = None
+        self._row_factory: Any = profile.row_factory
+        # set on the futures of later pages: complete with a results.Page, and report
+        # tracing ids to the first page's future
+        self._page_of: ResponseFuture | None = None
+
+    # -- public API --------------------------------------------------------------------------
+
+    def result(self, timeout: float | None = None) -> Any:
+        """The result (a ResultSet, or what the request returns), or raise its error.
+
+        ``timeout`` bounds this wait; by default it is the request timeout plus a margin, so a
+        caller is never parked forever while a request timeout is set.
+        """
+        if timeout is None and self.timeout is not None:
+            remaining = self._deadline - self._hub.monotonic()  # type: ignore[operator]
+            timeout = max(0.0, remaining) + _RESULT_MARGIN
+        try:
+            return self._waiter.result(timeout)
+        except OperationTimedOut as exc:
+            if self._waiter.done():
+                raise
+            raise OperationTimedOut(
+                f"gave up waiting for the result after {timeout:.3g}s (request still running "
+                f"on {self._hosts_text()}); pass a longer timeout= to result()",
+                host=self._last_host(),
+                timeout=timeout,
+            ) from exc
+
+    def done(self) -> bool:
+        return bool(self._waiter.done())
+
+    def add_callback(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> ResponseFuture:
+        """Call ``fn(result, *args, **kwargs)`` on success (at once if already done)."""
+        return self.add_callbacks(fn, None, args, kwargs)
+
+    def add_errback(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> ResponseFuture:
+        """Call ``fn(exception, *args, **kwargs)`` on failure (at once if already done)."""
+        return self.add_callbacks(None, fn, errback_args=args, errback_kwargs=kwargs)
+
+    def add_callbacks(
+        self,
+        callback: Callable[..., Any] | None,
+        errback: Callable[..., Any] | None,
+        callback_args: Sequence[Any] = (),
+        callback_kwargs: Mapping[str, Any] | None = None,
+        errback_args: Sequence[Any] = (),
+        errback_kwargs: Mapping[str, Any] | None = None,
+    ) -> ResponseFuture:
+        """Call ``callback(result, ...)`` or ``errback(exception, ...)`` once done, from the
+        greenlet that completes the request (callbacks must not block)."""
+
+        def on_done(fut: Any) -> None:
+            try:
+                value = fut.result(0)
+            except BaseException as exc:
+                if errback is not None:
+                    errback(exc, *errback_args, **(errback_kwargs or {}))
+                return
+            if callback is not None:
+                callback(value, *callback_args, **(callback_kwargs or {}))
+
+        self._waiter.add_done_callback(on_done)
+        return self
+
+    @property
+    def has_more_pages(self) -> bool:
+        response = self._response
+        return isinstance(response, RowsResult) and response.paging_state is not None
+
+    @property
+    def paging_state(self) -> bytes | None:
+        response = self._response
+        return response.paging_state if isinstance(response, RowsResult) else None
+
+    def get_query_trace_ids(self) -> list[uuid.UUID]:
+        return list(self._tracing_ids)
+
+    def get_query_trace(
+        self, max_wait: float | None = None, query_cl: ConsistencyLevel = ConsistencyLevel.ONE
+    ) -> QueryTrace:
+        """The server's trace of this request (executed with ``trace=True``), read from
+        system_traces, waiting up to ``max_wait`` seconds (default 2) for it to be complete;
+        raises :class:`TraceUnavailable` otherwise."""
+        self.result()
+        if not self._tracing_ids:
+            if self._trace:
+                raise TraceUnavailable(
+                    "tracing was requested but the server sent no trace id with the answer "
+                    "(it may not support tracing); nothing to fetch"
+                )
+            raise TraceUnavailable(
+                "no trace for this request: execute it with trace=True"
+            )
+        trace = QueryTrace(self._tracing_ids[-1], self._session)
+        trace.populate(DEFAULT_TRACE_WAIT if max_wait is None else max_wait, query_cl)
+        return trace
+
+    def get_all_query_traces(
+        self, max_wait_per: float | None = None, query_cl: ConsistencyLevel = ConsistencyLevel.ONE
+    ) -> list[QueryTrace]:
+        self.result()
+        out = []
+        for trace_id in self._tracing_ids:
+            trace = QueryTrace(trace_id, self._session)
+            trace.populate(DEFAULT_TRACE_WAIT if max_wait_per is None else max_wait_per, query_cl)
+            out.append(trace)
+        return out
+
+    def __repr__(self) -> str:
+        state = "done" if self.done() else "running"
+        return (f"<ResponseFuture {state} query={_query_text(self.query)!r} "
+                f"hosts={self._hosts_text()}>")
+
+    # -- starting ----------------------------------------------------------------------------
+
+    def _start(self) -> None:
+        if self.timeout is not None:
+            self._timer = self._hub.call_later(self.timeout, self._on_timeout)
+        throttle = self._session._throttle
+        if throttle is None:
+            self._admitted = True
+            self._begin()
+            return
+        ticket = throttle.acquire(self._on_admission)
+        with self._lock:
+            if not self._admitted and not self._completed:
+                self._ticket = ticket
+
+    def _on_admission(self, error: BaseException | None) -> None:
+        if error is not None:
+            self._set_final_exception(error)
+            return
+        with self._lock:
+            self._ticket = None
+            self._admitted = True
+            already_done = self._completed
+        if already_done:  # timed out while queued, and admitted in the same breath
+            self._release()
+            return
+        self._begin()
+
+    def _begin(self) -> None:
+        session = self._session
+        if self._target_host is not None:
+            self._plan = iter((self._target_host,))
+        else:
+            keyspace = getattr(self.query, "keyspace", None) or session.keyspace
+            self._plan = self._profile.load_balancing_policy.make_query_plan(
+                keyspace, self.query if isinstance(self.query, Statement) else None
+            )
+        if not self._send_next():
+            self._fail_no_host()
+
+    # -- sending -----------------------------------------------------------------------------
+
+    def _send_next(self) -> bool:
+        """Start an execution on the next host of the plan that lends a connection; False if
+        the plan is exhausted."""
+        assert self._plan is not None
+        session = self._session
+        for host in self._plan:
+            if self._completed:
+                return True
+            connection, error = session._borrow(host)
+            if connection is None:
+                self._errors[host] = error  # type: ignore[assignment]
+                continue
+            self._start_execution(host, connection)
+            return True
+        return False
+
+    def _start_execution(self, host: Host, connection: Any) -> None:
+        execution = _Execution(self, host, connection)
+        with self._lock:
+            self._executions.append(execution)
+        self.attempted_hosts.append(host)
+        try:
+            message = self._message()
+            execution.send(message)
+        except ConnectionException as exc:
+            # closed or out of stream ids before anything was written: safe to go elsewhere
+            self._on_error(execution, exc, request_sent=False)
+            return
+        except Exception as exc:
+            # encoding refused (e.g. a feature the negotiated version lacks): final
+            self._drop(execution)
+            self._set_final_exception(exc)
+            return
+        self._maybe_speculate(host)
+
+    def _message(self) -> Any:
+        if self._fixed_message is not None:
+            return self._fixed_message
+        return self._session._build_message(self)
+
+    def _result_metadata(self) -> Any:
+        query = self.query
+        if isinstance(query, BoundStatement):
+            return query.prepared_statement.result_metadata
+        return None
+
+    def _remaining(self) -> float | None:
+        if self._deadline is None:
+            return None
+        return max(0.001, self._deadline - self._hub.monotonic())
+
+    # -- speculative execution ---------------------------------------------------------------
+
+    def _maybe_speculate(self, host: Host) -> None:
+        if not self._idempotent or self._target_host is not None:
+            return
+        if self._spec_plan is None:
+            policy = self._profile.speculative_execution_policy
+            keyspace = getattr(self.query, "keyspace", None) or self._session.keyspace
+            self._spec_plan = policy.new_plan(keyspace, self.query)
+        delay = self._spec_plan.next_execution(host)
+        if delay >= 0 and not self._completed:
+            self._spec_timer = self._hub.call_later(delay, self._speculate)
+
+    def _speculate(self) -> None:
+        if self._completed:
+            return
+        _log.debug("starting a speculative execution of %r", _query_text(self.query))
+        self._send_next()
+
+    # -- responses ---------------------------------------------------------------------------
+
+    def _on_response(self, execution: _Execution, response: Any) -> None:
+        if execution.done:
+            return
+        if self._completed:
+            execution.done = True
+            return
+        if isinstance(response, BaseException):
+            sent = not isinstance(response, ConnectionBusy)
+            self._on_error(execution, response, request_sent=sent)
+            return
+        if isinstance(response, ErrorResponse):
+            error = response.to_exception()
+            if isinstance(error, Unprepared):
+                self._reprepare(execution, error)
+                return
+            self._on_error(execution, error, request_sent=True)
+            return
+        self._drop(execution)
+        self.coordinator_host = execution.host
+        self._note_response(response)
+        if isinstance(response, RowsResult):
+            self._on_rows(response)
+        elif isinstance(response, SchemaChangeResult):
+            self._session.hub.spawn(self._after_schema_change, response, execution.host)
+        elif isinstance(response, SetKeyspaceResult):
+            self._session._keyspace_changed(response.keyspace)
+            self._set_final_result(self._session._empty_result(self))
+        elif isinstance(response, PreparedResult):
+            self._set_final_result(response)
+        else:
+            self._set_final_result(self._session._empty_result(self))
+
+    def _note_response(self, response: Any) -> None:
+        self._response = response
+        if response.warnings:
+            self.warnings = tuple(response.warnings)
+            _log.warning(
+                "server warning from %s: %s", self.coordinator_host, "; ".join(response.warnings)
+            )
+        if response.custom_payload:
+            self.custom_payload = response.custom_payload
+        if response.tracing_id is not None:
+            self._tracing_ids.append(response.tracing_id)
+            if self._page_of is not None:
+                self._page_of._tracing_ids.append(response.tracing_id)
+
+    def _on_rows(self, response: RowsResult) -> None:
+        query = self.query
+        md = response.metadata
+        if isinstance(query, BoundStatement) and md.flags & RowsFlag.METADATA_CHANGED:
+            ps = query.prepared_statement
+            ps.result_metadata = md
+            ps.result_metadata_id = md.result_metadata_id
+            _log.debug("result metadata of %r changed; updated", ps.query_string)
+        self._set_final_result(self._session._make_result(self, response))
+
+    def _after_schema_change(self, response: SchemaChangeResult, host: Host) -> None:
+        try:
+            self.is_schema_agreed = self._session.cluster._on_schema_change_result(
+                response, host, self._deadline
+            )
+        except Exception as exc:
+            _log.warning("after schema change %s: %s", response, exc)
+            self.is_schema_agreed = False
+        self._set_final_result(self._session._empty_result(self))
+
+    def _on_error(self, execution: _Execution, error: BaseException, request_sent: bool) -> None:
+        host = execution.host
+        self._errors[host] = error
+        self._drop(execution)
+        if isinstance(error, OperationTimedOut):
+            # the connection's copy of our own deadline: final, like the timer's
+            self._on_timeout()
+            return
+        if isinstance(error, ConnectionException) and not isinstance(error, ConnectionBusy):
+            self._session._connection_failed(host, execution.connection, error)
+        consistency = self._consistency
+        decision, new_cl = retry_decision(
+            self._retry_policy,
+            self.query,
+            consistency,
+            error,
+            self._retry_num,
+            idempotent=self._idempotent,
+            request_sent=request_sent,
+        )
+        if isinstance(error, ServerException):
+            _log.debug("%s from %s: %s (retry %d: %s)", type(error).__name__, host, error,
+                       self._retry_num, decision.name)
+        if decision is RetryDecision.RETHROW:
+            if not self._in_flight():
+                self._set_final_exception(error)
+            return
+        if decision is RetryDecision.IGNORE:
+            self._set_final_result(self._session._empty_result(self))
+            return
+        self._retry_num += 1
+        if new_cl is not None:
+            self._consistency = ConsistencyLevel(new_cl)
+        if decision is RetryDecision.RETRY:
+            connection, borrow_error = self._session._borrow(host)
+            if connection is not None:
+                self._start_execution(host, connection)
+                return
+            self._errors[host] = borrow_error  # type: ignore[assignment]
+        if not self._send_next() and not self._in_flight():
+            self._fail_no_host()
+
+    def _reprepare(self, execution: _Execution, error: Unprepared) -> None:
+        """UNPREPARED from a host (restarted, or evicted the statement): prepare it there on
+        the same connection, then send the request again; the caller never sees it."""
+        ps = self._session._prepared_for(execution.message, error)
+        if ps is None or execution.reprepares >= _MAX_REPREPARES:
+            self._on_error(execution, error, request_sent=True)
+            return
+        execution.reprepares += 1
+        _log.debug("re-preparing %r on %s", ps.query_string, execution.host)
+        session = self._session
+
+        def on_prepared(response: Any) -> None:
+            if execution.done or self._completed:
+                return
+            try:
+                if isinstance(response, PreparedResult):
+                    session._update_prepared(ps, response)
+                    try:
+                        execution.send(self._message())
+                    except ConnectionException as exc:
+                        self._on_error(execution, exc, request_sent=False)
+                elif isinstance(response, ErrorResponse):
+                    self._on_error(execution, response.to_exception(), request_sent=True)
+                else:
+                    self._on_error(execution, response, request_sent=True)
+            except Exception as exc:
+                self._drop(execution)
+                self._set_final_exception(exc)
+
+        try:
+            session._send(
+                execution.connection,
+                session._prepare_message(ps.query_string, ps.keyspace),
+                on_prepared,
+                None,
+                self._remaining(),
+            )
+        except ConnectionException as exc:
+            self._on_error(execution, exc, request_sent=False)
+
+    # -- completion --------------------------------------------------------------------------
+
+    def _drop(self, execution: _Execution) -> None:
+        execution.done = True
+        with self._lock:
+            try:
+                self._executions.remove(execution)
+            except ValueError:
+                pass
+
+    def _in_flight(self) -> bool:
+        with self._lock:
+            return bool(self._executions)
+
+    def _fail_no_host(self) -> None:
+        self._set_final_exception(_no_host_available(self._errors, self.attempted_hosts))
+
+    def _on_timeout(self) -> None:
+        if self._completed:
+            return
+        waited = self._hub.monotonic() - self._started
+        with self._lock:
+            ticket = self._ticket
+            in_flight = [e.host for e in self._executions]
+        if ticket is not None and self._session._throttle is not None:
+            self._session._throttle.cancel(ticket)
+            message = (
+                f"Client request timeout: still queued by the request throttler after "
+                f"{waited:.3g}s (timeout={self.timeout}); lower the load or raise the "
+                "throttler's limits"
+            )
+            host = None
+        else:
+            host = in_flight[-1] if in_flight else self._last_host()
+            where = ", ".join(str(h) for h in in_flight) or self._hosts_text()
+            message = (
+                f"Client request timeout: no answer from {where} after {waited:.3g}s "
+                f"(timeout={self.timeout}); the request may still have been applied. Raise "
+                "timeout= (per request or in the execution profile) or check the host's load"
+            )
+        self._set_final_exception(OperationTimedOut(message, host=host, timeout=self.timeout))
+
+    def _set_final_result(self, value: Any) -> None:
+        if self._complete():
+            self._waiter.set_result(value)
+
+    def _set_final_exception(self, exc: BaseException) -> None:
+        if self._complete():
+            self._waiter.set_exception(exc)
+
+    def _complete(self) -> bool:
+        """Claim completion (once), cancel timers and free the throttler slot *before* the
+        waiter wakes anyone: a callback that starts the next request finds the slot free."""
+        with self._lock:
+            if self._completed:
+                return False
+            self._completed = True
+        self._finish()
+        return True
+
+    def _finish(self) -> None:
+        for timer in (self._timer, self._spec_timer):
+            if timer is not None:
+                timer.cancel()
+        with self._lock:
+            for execution in self._executions:
+                execution.done = True
+            self._executions.clear()
+        self._release()
+
+    def _release(self) -> None:
+        with self._lock:
+            if not self._admitted or self._released:
+                return
+            self._released = True
+        throttle = self._session._throttle
+        if throttle is not None:
+            throttle.release()
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _last_host(self) -> Host | None:
+        return self.attempted_hosts[-1] if self.attempted_hosts else None
+
+    def _hosts_text(self) -> str:
+        hosts = list(dict.fromkeys(self.attempted_hosts))
+        return ", ".join(str(h) for h in hosts) if hosts else "no host yet"
+
+
+def _query_text(query: Any) -> str:
+    """What logs and reprs may show of a statement: CQL with its markers, never bound or
+    rendered values (they may be personal data or secrets)."""
+    if isinstance(query, BoundStatement):
+        return query.prepared_statement.query_string
+    if isinstance(query, SimpleStatement):
+        return getattr(query, "_template", None) or query.query_string
+    if isinstance(query, BatchStatement):
+        return f"BATCH of {len(query)} ({query.batch_type.name})"
+    return type(query).__name__
+
+
+def _unable_to_connect_pools(errors: Mapping[Any, BaseException], keyspace: str | None
+                             ) -> NoHostAvailable:
+    first = next(iter(errors.values()))
+    parts = "; ".join(f"{h}: {_describe(e)}" for h, e in errors.items())
+    hint = ""
+    if isinstance(first, ServerException) and keyspace:
+        hint = f" (does keyspace {keyspace!r} exist?)"
+    return NoHostAvailable(f"Unable to open a connection to any host{hint}: {parts}",
+                           dict(errors))
+
+
+def _describe(error: BaseException) -> str:
+    text = str(error) or type(error).__name__
+    if isinstance(error, ServerException):
+        return f"{type(error).__name__} ({error.message or text})"
+    if isinstance(error, ConnectionException):
+        return text
+    return f"{type(error).__name__}: {text}"
+
+
+def _no_host_available(errors: Mapping[Any, BaseException], attempted: Sequence[Any]
+                       ) -> NoHostAvailable:
+    """A NoHostAvailable whose message leads with the most telling cause."""
+    if not errors:
+        return NoHostAvailable(
+            "No host available: the query plan was empty (every host is down or ignored by "
+            "the load-balancing policy; check the cluster and the policy's local_dc)",
+            {},
+        )
+    sent = [h for h in dict.fromkeys(attempted) if h in errors]
+    last_host = sent[-1] if sent else list(errors)[-1]
+    last = errors[last_host]
+    n = len(errors)
+    hosts = "host" if n == 1 else f"{n} hosts"
+    message = (
+        f"All {hosts} tried failed; last: {last_host}: {_describe(last)}"
+        if sent
+        else f"No connection to any of {hosts}; last: {last_host}: {_describe(last)}"
+    )
+    return NoHostAvailable(message, dict(errors))
+
+
+# --------------------------------------------------------------------------------------------
+# Traces
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TraceEvent:
+    """One row of system_traces.events."""
+
+    description: str | None
+    datetime: Any
+    source: Any
+    source_elapsed: int | None
+    thread_name: str | None
+
+
+@dataclass
+class QueryTrace:
+    """The trace of one request (system_traces.sessions and events), as cassandra-driver's
+    ``QueryTrace``: ``trace_id``, ``request_type``, ``duration`` (microseconds), ``coordinator``,
+    ``parameters``, ``started_at``, ``client`` and ``events``."""
+
+    trace_id: uuid.UUID
+    _session: Any = field(repr=False, default=None)
+    request_type: str | None = None
+    duration: int | None = None
+    coordinator: Any = None
+    parameters: Mapping[str, str] | None = None
+    started_at: Any = None
+    client: Any = None
+    events: list[TraceEvent] = field(default_factory=list)
+
+    def populate(self, max_wait: float = DEFAULT_TRACE_WAIT,
+                 query_cl: ConsistencyLevel = ConsistencyLevel.ONE) -> None:
+        """Read the trace, retrying until its session row is complete (duration set) or
+        ``max_wait`` seconds have passed; raise TraceUnavailable then."""
+        session = self._session
+        hub = session.hub
+        deadline = hub.monotonic() + max_wait
+        attempt = 0
+        while True:
+            rows = session._system_query(
+                "SELECT * FROM system_traces.sessions WHERE session_id = %s",
+                (self.trace_id,),
+                query_cl,
+            )
+            if rows and rows[0].get("duration") is not None:
+                row = rows[0]
+                self.request_type = row.get("request")
+                self.duration = row.get("duration")
+                self.coordinator = row.get("coordinator")
+                self.parameters = row.get("parameters")
+                self.started_at = row.get("started_at")
+                self.client = row.get("client")
+                events = session._system_query(
+                    "SELECT * FROM system_traces.events WHERE session_id = %s",
+                    (self.trace_id,),
+                    query_cl,
+                )
+                self.events = [
+                    TraceEvent(
+                        e.get("activity"),
+                        e.get("event_id"),
+                        e.get("source"),
+                        e.get("source_elapsed"),
+                        e.get("thread"),
+                    )
+                    for e in events
+                ]
+                return
+            remaining = deadline - hub.monotonic()
+            if remaining <= 0:
+                raise TraceUnavailable(
+                    f"trace {self.trace_id} was not available after {max_wait}s (the server "
+                    "writes traces asynchronously, and some servers or simulators write none); "
+                    "retry get_query_trace() with a longer max_wait"
+                )
+            attempt += 1
+            hub.sleep(min(remaining, 0.003 * 2**attempt))
+
+    def __str__(self) -> str:
+        return (f"<QueryTrace {self.trace_id} {self.request_type} duration={self.duration}us "
+                f"events={len(self.events)}>")
+
+
+# --------------------------------------------------------------------------------------------
+# The session
+# --------------------------------------------------------------------------------------------
+
+
+class Session:
+    """Executes requests on a cluster; made by :meth:`Cluster.connect`.
+
+    A session owns one connection pool per host the load-balancing policies do not ignore,
+    and optionally a working keyspace (``USE`` on every connection). Methods and attributes
+    follow cassandra-driver's ``Session``: ``execute``, ``execute_async``, ``prepare``,
+    ``set_keyspace``, ``shutdown``, ``default_fetch_size``, ``default_timeout``,
+    ``default_consistency_level``, ``row_factory`` (read-through to the default execution
+    profile). ``hub`` is the hub the session runs on.
+    """
+
+    def __init__(self, cluster: Any, keyspace: str | None, hub: Any) -> None:
+        self.cluster = cluster
+        self.hub = hub
+        self.keyspace = keyspace
+        self.default_fetch_size: int | None = DEFAULT_FETCH_SIZE
+        self.encoder = Encoder()
+        self.is_shutdown = False
+        self._pools: dict[Host, Any] = {}
+        self._pools_lock = threading.Lock()
+        self._prepared_cache: dict[tuple[str | None, str], PreparedStatement] = {}
+        throttler = cluster.request_throttler
+        self._throttle = _Throttle(throttler, hub) if throttler is not None else None
+
+    # -- configuration -----------------------------------------------------------------------
+
+    @property
+    def protocol_version(self) -> int:
+        return int(self.cluster.protocol_version)
+
+    def get_execution_profile(self, name: Any) -> ExecutionProfile:
+        return self.cluster._profile(name)  # type: ignore[no-any-return]
+
+    def execution_profile_clone_update(self, ep: Any, **kwargs: Any) -> ExecutionProfile:
+        """A copy of profile ``ep`` (a name or a profile) with ``kwargs`` changed."""
+        profile = ep if isinstance(ep, ExecutionProfile) else self.get_execution_profile(ep)
+        return profile.replace(**kwargs)
+
+    @property
+    def default_timeout(self) -> float | None:
+        return self.cluster._profile(EXEC_PROFILE_DEFAULT).request_timeout  # type: ignore[no-any-return]
+
+    @property
+    def default_consistency_level(self) -> ConsistencyLevel:
+        return self.cluster._profile(EXEC_PROFILE_DEFAULT).consistency_level  # type: ignore[no-any-return]
+
+    @property
+    def row_factory(self) -> Any:
+        return self.cluster._profile(EXEC_PROFILE_DEFAULT).row_factory
+
+    # -- executing ---------------------------------------------------------------------------
+
+    def execute(
+        self,
+        query: Any,
+        parameters: Sequence[Any] | Mapping[str, Any] | None = None,
+        timeout: Any = _NOT_SET,
+        trace: bool = False,
+        custom_payload: Mapping[str, bytes] | None = None,
+        execution_profile: Any = EXEC_PROFILE_DEFAULT,
+        paging_state: bytes | None = None,
+        host: Host | None = None,
+    ) -> Any:
+        """Run ``query`` (CQL text or a statement) and return its ResultSet; raise its typed
+        error. ``parameters`` fill ``%s``/``%(name)s`` markers (text) or bind markers
+        (prepared). ``timeout`` overrides the profile's request timeout; ``host`` pins the
+        request to one host."""
+        return self.execute_async(
+            query, parameters, trace, custom_payload, timeout, execution_profile,
+            paging_state, host,
+        ).result()
+
+    def execute_async(
+        self,
+        query: Any,
+        parameters: Sequence[Any] | Mapping[str, Any] | None = None,
+        trace: bool = False,
+        custom_payload: Mapping[str, bytes] | None = None,
+        timeout: Any = _NOT_SET,
+        execution_profile: Any = EXEC_PROFILE_DEFAULT,
+        paging_state: bytes | None = None,
+        host: Host | None = None,
+    ) -> ResponseFuture:
+        """Start ``query`` and return its :class:`ResponseFuture` at once (argument order as
+        cassandra-driver's ``execute_async``)."""
+        future = self._create_future(
+            query, parameters, trace, custom_payload, timeout, execution_profile,
+            paging_state, host,
+        )
+        future._start()
+        return future
+
+    def _create_future(
+        self,
+        query: Any,
+        parameters: Any,
+        trace: bool,
+        custom_payload: Mapping[str, bytes] | None,
+        timeout: Any,
+        execution_profile: Any,
+        paging_state: bytes | None,
+        host: Host | None,
+    ) -> ResponseFuture:
+        if self.is_shutdown:
+            raise DriverException("the session is shut down; create a new one with connect()")
+        profile = self.cluster._profile(execution_profile)
+        statement = self._statement(query, parameters)
+        if timeout is _NOT_SET:
+            timeout = statement.timeout
+            if timeout is None:
+                timeout = profile.request_timeout
+        consistency = statement.consistency_level
+        if consistency is None:
+            consistency = profile.consistency_level
+        serial = statement.serial_consistency_level or profile.serial_consistency_level
+        fetch_size = statement.fetch_size
+        if fetch_size is FETCH_SIZE_UNSET:
+            fetch_size = self.default_fetch_size
+        if isinstance(statement, BatchStatement) or not fetch_size or fetch_size < 0:
+            fetch_size = None
+        timestamp = statement.timestamp
+        if timestamp is None:
+            generator = self.cluster.timestamp_generator
+            if generator is not None:
+                timestamp = generator()
+        payload = statement.custom_payload
+        if custom_payload:
+            payload = {**(payload or {}), **custom_payload}
+        return ResponseFuture(
+            self,
+            statement,
+            profile,
+            timeout,
+            consistency=consistency,
+            serial_consistency=serial,
+            fetch_size=fetch_size,  # type: ignore[arg-type]
+            paging_state=paging_state if paging_state is not None else statement.paging_state,
+            timestamp=timestamp,
+            custom_payload=payload,
+            trace=trace or statement.trace,
+            host=host,
+        )
+
+    def _statement(self, query: Any, parameters: Any) -> Statement:
+        if isinstance(query, str):
+            query = SimpleStatement(query)
+        if isinstance(query, PreparedStatement):
+            return query.bind(parameters)
+        if isinstance(query, SimpleStatement):
+            if parameters:
+                rendered = bind_params(query.query_string, parameters, self.encoder)
+                copy = SimpleStatement.__new__(SimpleStatement)
+                copy.__dict__.update(query.__dict__)
+                copy._query_string = rendered
+                copy._template = query.query_string  # type: ignore[attr-defined]
+                return copy
+            return query
+        if isinstance(query, (BoundStatement, BatchStatement)):
+            if parameters:
+                raise ValueError(
+                    f"parameters cannot be given with a {type(query).__name__}: bind them "
+                    "(prepared.bind(values)) or add them to the batch"
+                )
+            return query
+        raise TypeError(
+            "query must be CQL text, a SimpleStatement, PreparedStatement, BoundStatement or "
+            f"BatchStatement, not {type(query).__name__}"
+        )
+
+    def _build_message(self, future: ResponseFuture) -> Any:
+        """The request message of one attempt (consistency may differ between retries)."""
+        st = future.query
+        version = self.protocol_version
+        consistency = future._consistency
+        serial = future._serial
+        payload = future._custom_payload
+        trace = future._trace
+        if isinstance(st, BoundStatement):
+            ps = st.prepared_statement
+            md = ps.result_metadata
+            params = QueryParameters(
+                consistency,
+                st.values,
+                skip_metadata=bool(md is not None and md.columns),
+                page_size=future._fetch_size,
+                paging_state=future._paging_state,
+                serial_consistency=serial,
+                timestamp=future._timestamp,
+            )
+            return Execute(
+                ps.query_id,
+                params,
+                ps.result_metadata_id if version >= 5 else None,
+                custom_payload=payload,
+                tracing=trace,
+            )
+        if isinstance(st, BatchStatement):
+            children = [
+                BatchChild("prepared" if e.is_prepared else "query", e.statement, e.values)
+                for e in st.entries
+            ]
+            return Batch(
+                st.batch_type,
+                children,
+                consistency,
+                serial,
+                future._timestamp,
+                st.keyspace if version >= 5 and st.keyspace else None,
+                custom_payload=payload,
+                tracing=trace,
+            )
+        params = QueryParameters(
+            consistency,
+            None,
+            page_size=future._fetch_size,
+            paging_state=future._paging_state,
+            serial_consistency=serial,
+            timestamp=future._timestamp,
+            keyspace=st.keyspace if version >= 5 and st.keyspace else None,
+        )
+        return Query(st.query_string, params, custom_payload=payload, tracing=trace)
+
+    # -- results -----------------------------------------------------------------------------
+
+    def _make_result(self, future: ResponseFuture, response: Any) -> Any:
+        page = Page.from_response(response, future._row_factory)
+        if future._page_of is not None:
+            return page
+        fetch = None
+        if page.paging_state is not None:
+            fetch = functools.partial(self._fetch_page, future)
+        return ResultSet(
+            page,
+            fetch,
+            response_future=future,
+            row_factory=future._row_factory,
+            query=future.query,
+        )
+
+    def _empty_result(self, future: ResponseFuture) -> Any:
+        return self._make_result(future, None)
+
+    def _fetch_page(self, future: ResponseFuture, paging_state: bytes) -> Page:
+        """The page after ``paging_state`` of ``future``'s request, synchronously (what a
+        ResultSet calls while iterating)."""
+        nxt = ResponseFuture(
+            self,
+            future.query,
+            future._profile,
+            future.timeout,
+            consistency=future._consistency,
+            serial_consistency=future._serial,
+            fetch_size=future._fetch_size,
+            paging_state=paging_state,
+            timestamp=future._timestamp,
+            custom_payload=future._custom_payload,
+            trace=future._trace,
+            host=future._target_host,
+        )
+        nxt._row_factory = future._row_factory
+        nxt._page_of = future
+        nxt._start()
+        page = nxt.result()
+        future._response = nxt._response
+        return page  # type: ignore[no-any-return]
+
+    # -- preparing ---------------------------------------------------------------------------
+
+    def prepare(
+        self,
+        query: str | SimpleStatement,
+        custom_payload: Mapping[str, bytes] | None = None,
+        keyspace: str | None = None,
+    ) -> PreparedStatement:
+        """Prepare ``query`` (on one host, then on every other up host) and return its
+        :class:`PreparedStatement`; the same text in the same keyspace is prepared once per
+        session. ``keyspace`` (v5) prepares against another keyspace than the session's."""
+        if isinstance(query, SimpleStatement):
+            keyspace = keyspace or query.keyspace
+            query = query.query_string
+        if keyspace is not None and self.protocol_version < 5 and keyspace != self.keyspace:
+            raise ValueError(
+                f"prepare(keyspace=...) needs protocol v5 (negotiated v{self.protocol_version}); "
+                "qualify the table names in the query instead"
+            )
+        effective_ks = keyspace or self.keyspace
+        key = (effective_ks, query)
+        cached = self._prepared_cache.get(key)
+        if cached is not None:
+            return cached
+        message = self._prepare_message(query, keyspace)
+        if custom_payload:
+            message = Prepare(query, message.keyspace, custom_payload=dict(custom_payload))
+        profile = self.cluster._profile(EXEC_PROFILE_DEFAULT)
+        future = ResponseFuture(
+            self, None, profile, profile.request_timeout,
+            consistency=profile.consistency_level, serial_consistency=None, fetch_size=None,
+            paging_state=None, timestamp=None, custom_payload=None, trace=False,
+            message=message,
+        )
+        # Idempotent: preparing twice is harmless, so connection errors move to the next host.
+        future._idempotent = True
+        future._start()
+        response = future.result()
+        ps = PreparedStatement.from_result(response, query, effective_ks, self.protocol_version)
+        ps = self.cluster._register_prepared(ps)
+        self._prepared_cache[key] = ps
+        if self.cluster.prepare_on_all_hosts:
+            self._prepare_on_other_hosts(message, future.coordinator_host)
+        return ps
+
+    def _prepare_message(self, query: str, keyspace: str | None) -> Prepare:
+        if self.protocol_version >= 5 and keyspace:
+            return Prepare(query, keyspace)
+        return Prepare(query)
+
+    def _prepare_on_other_hosts(self, message: Prepare, done_on: Host | None) -> None:
+        """Prepare on every other up host, in parallel, waiting a bounded time: a host that
+        misses it answers UNPREPARED later, which costs a round trip, not an error."""
+        waiters = []
+        for host, _pool in list(self._pools.items()):
+            if host == done_on or host.is_up is False:
+                continue
+            connection, _error = self._borrow(host)
+            if connection is None:
+                continue
+            waiter = self.hub.future()
+            self._send(connection, message, waiter.set_result, None, self.cluster.connect_timeout)
+            waiters.append((host, waiter))
+        deadline = self.hub.monotonic() + self.cluster.connect_timeout
+        for host, waiter in waiters:
+            try:
+                response = waiter.result(max(0.0, deadline - self.hub.monotonic()))
+            except OperationTimedOut:
+                _log.debug("preparing on %s timed out", host)
+                continue
+            if not isinstance(response, PreparedResult):
+                _log.debug("preparing on %s failed: %s", host, response)
+
+    def _prepared_for(self, message: Any, error: Unprepared) -> PreparedStatement | None:
+        query_id = getattr(error, "statement_id", None)
+        if query_id is None and isinstance(message, Execute):
+            query_id = message.query_id
+        ps = self.cluster._prepared_statements.get(query_id)
+        if ps is None and isinstance(message, Execute):
+            ps = self.cluster._prepared_statements.get(message.query_id)
+        if ps is None:
+            _log.warning(
+                "UNPREPARED for unknown statement id %s: cannot re-prepare",
+                query_id.hex() if isinstance(query_id, bytes) else query_id,
+            )
+        return ps  # type: ignore[no-any-return]
+
+    def _update_prepared(self, ps: PreparedStatement, response: PreparedResult) -> None:
+        if response.query_id != ps.query_id:
+            raise DriverException(
+                f"re-preparing {ps.query_string!r} returned another statement id "
+                f"({response.query_id.hex()} instead of {ps.query_id.hex()}): the statement "
+                "or its keyspace changed meaning; prepare it again"
+            )
+        if response.result_metadata_id is not None:
+            ps.result_metadata = response.result_metadata
+            ps.result_metadata_id = response.result_metadata_id
+
+    # -- keyspace ----------------------------------------------------------------------------
+
+    def set_keyspace(self, keyspace: str) -> None:
+        """``USE keyspace`` on every connection of this session (and new ones)."""
+        from greencql.cluster.literals import cql_quote_identifier
+
+        self.execute(f"USE {cql_quote_identifier(keyspace)}")
+        # USE reached one connection; apply it to every other one before returning, so the
+        # next request cannot land on a connection still in the old keyspace
+        for pool in list(self._pools.values()):
+            self._pool_keyspace(pool, keyspace)
+
+    def _keyspace_changed(self, keyspace: str) -> None:
+        if keyspace == self.keyspace:
+            return
+        self.keyspace = keyspace
+        self._prepared_cache.clear()
+        # runs on a reader greenlet: USE on every other connection happens elsewhere
+        for pool in list(self._pools.values()):
+            self.hub.spawn(self._pool_keyspace, pool, keyspace)
+
+    def _pool_keyspace(self, pool: Any, keyspace: str) -> None:
+        try:
+            pool.set_keyspace(keyspace)
+        except Exception as exc:
+            _log.warning("setting keyspace %r on %s failed: %s", keyspace, pool, exc)
+
+    # -- system queries (control connection, traces) -----------------------------------------
+
+    def _system_query(self, cql: str, parameters: Any, consistency: ConsistencyLevel
+                      ) -> list[dict[str, Any]]:
+        stmt = SimpleStatement(cql, consistency_level=consistency)
+        future = self._create_future(
+            stmt, parameters, False, None, _NOT_SET, EXEC_PROFILE_DEFAULT, None, None
+        )
+        future._row_factory = dict_factory
+        future._start()
+        return list(future.result())
+
+    # -- pools -------------------------------------------------------------------------------
+
+    def _open_pools(self, wait_for_all: bool = False) -> None:
+        """Open a pool to every host some policy does not ignore; wait (bounded by the
+        connect timeout) until one (or, with ``wait_for_all``, every) pool is ready."""
+        cluster = self.cluster
+        hosts = cluster.metadata.all_hosts()
+        for host in hosts:
+            self._add_pool(host)
+        pools = list(self._pools.items())
+        if not pools:
+            raise NoHostAvailable(
+                "No host to connect to: every known host is ignored by the load-balancing "
+                "policy (check local_dc / the host filter)", {}
+            )
+        deadline = self.hub.monotonic() + cluster.connect_timeout
+        ready = []
+        for host, pool in pools:
+            remaining = max(0.0, deadline - self.hub.monotonic())
+            if pool.wait_ready(remaining if (wait_for_all or not ready) else 0):
+                ready.append(host)
+        if not ready:
+            errors = {h: p.last_error or ConnectionException("not connected", host=h)
+                      for h, p in pools}
+            raise _unable_to_connect_pools(errors, self.keyspace)
+
+    def _add_pool(self, host: Host) -> None:
+        if self.is_shutdown or self.cluster._distance(host) == HostDistance.IGNORED:
+            return
+        with self._pools_lock:
+            if host in self._pools:
+                return
+            pool = self.cluster._new_pool(self, host, self.keyspace)
+            self._pools[host] = pool
+        pool.start()
+
+    def _remove_pool(self, host: Host) -> None:
+        with self._pools_lock:
+            pool = self._pools.pop(host, None)
+        if pool is not None:
+            self.hub.spawn(pool.shutdown)
+
+    def _update_pools(self) -> None:
+        for host in self.cluster.metadata.all_hosts():
+            if self.cluster._distance(host) == HostDistance.IGNORED:
+                self._remove_pool(host)
+            else:
+                self._add_pool(host)
+
+    def _has_connections(self, host: Host) -> bool:
+        pool = self._pools.get(host)
+        return pool is not None and bool(pool.has_connections)
+
+    def _host_up_event(self, host: Host) -> None:
+        pool = self._pools.get(host)
+        if pool is None:
+            self._add_pool(host)
+        else:
+            pool.reconnect_now()
+
+    def _reprepare_on(self, host: Host) -> None:
+        """Prepare every known statement on a host that came back (it forgot them); a miss
+        only costs an UNPREPARED round trip later, so errors are logged, not raised."""
+        statements = list(self.cluster._prepared_statements.values())
+        if not statements:
+            return
+        connection, error = self._borrow(host)
+        if connection is None:
+            _log.debug("re-preparing on %s: no connection (%s)", host, error)
+            return
+        waiters = []
+        for ps in statements:
+            waiter = self.hub.future()
+            try:
+                self._send(connection, self._prepare_message(ps.query_string, ps.keyspace),
+                           waiter.set_result, None, self.cluster.connect_timeout)
+            except DriverException as exc:
+                _log.debug("re-preparing on %s: %s", host, exc)
+                return
+            waiters.append(waiter)
+        deadline = self.hub.monotonic() + self.cluster.connect_timeout
+        for waiter in waiters:
+            try:
+                waiter.result(max(0.0, deadline - self.hub.monotonic()))
+            except OperationTimedOut:
+                return
+
+    def _borrow(self, host: Host) -> tuple[Any, BaseException | None]:
+        pool = self._pools.get(host)
+        if pool is None:
+            return None, ConnectionException(
+                f"no connection pool for {host} (down, or ignored by the load-balancing "
+                "policy)", host=host
+            )
+        try:
+            return pool.borrow(), None
+        except DriverException as exc:
+            return None, exc
+
+    def _send(
+        self,
+        connection: Any,
+        message: Any,
+        callback: Callable[[Any], None],
+        result_metadata: Any,
+        timeout: float | None,
+    ) -> None:
+        connection.send_async(message, callback, result_metadata=result_metadata, timeout=timeout)
+
+    def _connection_failed(self, host: Host, connection: Any, error: BaseException) -> None:
+        _log.debug("connection to %s failed during a request: %s", host, error)
+
+    def shutdown(self) -> None:
+        """Close every pool of this session. Idempotent."""
+        if self.is_shutdown:
+            return
+        self.is_shutdown = True
+        with self._pools_lock:
+            pools = list(self._pools.values())
+            self._pools.clear()
+        for pool in pools:
+            try:
+                pool.shutdown()
+            except Exception as exc:
+                _log.debug("closing %s: %s", pool, exc)
+        self.cluster._session_closed(self)
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.shutdown()
+
+    def __repr__(self) -> str:
+        return f"<Session keyspace={self.keyspace!r} hosts={len(self._pools)}>"
+
