@@ -1,80 +1,165 @@
 """greencql: a CQL client that lives on the gevent or eventlet hub.
 
 This module re-exports what users may touch; everything else is internal. Importing it opens
-nothing and detects no hub: that happens in ``Cluster.connect()``, so an application imported
-before gunicorn's worker monkey-patches (``--preload``) still gets the right hub.
+nothing, detects no hub and imports nothing else: each name is imported on first use
+(PEP 562), so ``import greencql`` is safe before a program monkey-patches (gunicorn
+``--preload``, a demo that patches first) and ``from greencql import Cluster`` still works.
+The hub is detected in ``Cluster.connect()``.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0.dev0"
 
-from greencql.cluster.cluster import Cluster
-from greencql.cluster.concurrent import (
-    ExecutionResult,
-    execute_concurrent,
-    execute_concurrent_async,
-    execute_concurrent_with_args,
-)
-from greencql.cluster.host import EndPoint, Host, HostDistance
-from greencql.cluster.policies import (
-    ConstantReconnectionPolicy,
-    ConstantSpeculativeExecutionPolicy,
-    DCAwareRoundRobinPolicy,
-    DowngradingConsistencyRetryPolicy,
-    ExponentialReconnectionPolicy,
-    FallthroughRetryPolicy,
-    HostFilterPolicy,
-    NeverRetryPolicy,
-    RackAwareRoundRobinPolicy,
-    RequestThrottled,
-    RequestThrottler,
-    RetryDecision,
-    RetryPolicy,
-    RoundRobinPolicy,
-    TokenAwarePolicy,
-)
-from greencql.cluster.profiles import EXEC_PROFILE_DEFAULT, ExecutionProfile
-from greencql.cluster.results import ResultSet
-from greencql.cluster.rowfactories import (
-    dict_factory,
-    named_tuple_factory,
-    ordered_dict_factory,
-    tuple_factory,
-)
-from greencql.cluster.session import (
-    QueryTrace,
-    ResponseFuture,
-    Session,
-    TraceUnavailable,
-)
-from greencql.cluster.statements import (
-    UNSET_VALUE,
-    BatchStatement,
-    BatchType,
-    BoundStatement,
-    PreparedStatement,
-    SimpleStatement,
-)
-from greencql.errors import (
-    AlreadyExists,
-    AuthenticationFailed,
-    ConfigurationException,
-    ConnectionException,
-    DriverException,
-    InvalidRequest,
-    NoHostAvailable,
-    OperationTimedOut,
-    ReadFailure,
-    ReadTimeout,
-    ServerException,
-    SyntaxException,
-    Unauthorized,
-    Unavailable,
-    Unprepared,
-    WriteFailure,
-    WriteTimeout,
-)
-from greencql.protocol.auth import PlainTextAuthProvider
-from greencql.protocol.constants import ConsistencyLevel
+if TYPE_CHECKING:
+    from greencql.cluster.cluster import Cluster
+    from greencql.cluster.concurrent import (
+        ExecutionResult,
+        execute_concurrent,
+        execute_concurrent_async,
+        execute_concurrent_with_args,
+    )
+    from greencql.cluster.host import EndPoint, Host, HostDistance
+    from greencql.cluster.policies import (
+        ConstantReconnectionPolicy,
+        ConstantSpeculativeExecutionPolicy,
+        DCAwareRoundRobinPolicy,
+        DowngradingConsistencyRetryPolicy,
+        ExponentialReconnectionPolicy,
+        FallthroughRetryPolicy,
+        HostFilterPolicy,
+        NeverRetryPolicy,
+        RackAwareRoundRobinPolicy,
+        RequestThrottled,
+        RequestThrottler,
+        RetryDecision,
+        RetryPolicy,
+        RoundRobinPolicy,
+        TokenAwarePolicy,
+    )
+    from greencql.cluster.profiles import EXEC_PROFILE_DEFAULT, ExecutionProfile
+    from greencql.cluster.results import ResultSet
+    from greencql.cluster.rowfactories import (
+        dict_factory,
+        named_tuple_factory,
+        ordered_dict_factory,
+        tuple_factory,
+    )
+    from greencql.cluster.session import (
+        QueryTrace,
+        ResponseFuture,
+        Session,
+        TraceUnavailable,
+    )
+    from greencql.cluster.statements import (
+        UNSET_VALUE,
+        BatchStatement,
+        BatchType,
+        BoundStatement,
+        PreparedStatement,
+        SimpleStatement,
+    )
+    from greencql.errors import (
+        AlreadyExists,
+        AuthenticationFailed,
+        ConfigurationException,
+        ConnectionException,
+        DriverException,
+        InvalidRequest,
+        NoHostAvailable,
+        OperationTimedOut,
+        ReadFailure,
+        ReadTimeout,
+        ServerException,
+        SyntaxException,
+        Unauthorized,
+        Unavailable,
+        Unprepared,
+        WriteFailure,
+        WriteTimeout,
+    )
+    from greencql.protocol.auth import PlainTextAuthProvider
+    from greencql.protocol.constants import ConsistencyLevel
+
+# name -> module that defines it
+_LAZY: dict[str, str] = {
+    "Cluster": "greencql.cluster.cluster",
+    "ExecutionResult": "greencql.cluster.concurrent",
+    "execute_concurrent": "greencql.cluster.concurrent",
+    "execute_concurrent_async": "greencql.cluster.concurrent",
+    "execute_concurrent_with_args": "greencql.cluster.concurrent",
+    "EndPoint": "greencql.cluster.host",
+    "Host": "greencql.cluster.host",
+    "HostDistance": "greencql.cluster.host",
+    "ConstantReconnectionPolicy": "greencql.cluster.policies",
+    "ConstantSpeculativeExecutionPolicy": "greencql.cluster.policies",
+    "DCAwareRoundRobinPolicy": "greencql.cluster.policies",
+    "DowngradingConsistencyRetryPolicy": "greencql.cluster.policies",
+    "ExponentialReconnectionPolicy": "greencql.cluster.policies",
+    "FallthroughRetryPolicy": "greencql.cluster.policies",
+    "HostFilterPolicy": "greencql.cluster.policies",
+    "NeverRetryPolicy": "greencql.cluster.policies",
+    "RackAwareRoundRobinPolicy": "greencql.cluster.policies",
+    "RequestThrottled": "greencql.cluster.policies",
+    "RequestThrottler": "greencql.cluster.policies",
+    "RetryDecision": "greencql.cluster.policies",
+    "RetryPolicy": "greencql.cluster.policies",
+    "RoundRobinPolicy": "greencql.cluster.policies",
+    "TokenAwarePolicy": "greencql.cluster.policies",
+    "EXEC_PROFILE_DEFAULT": "greencql.cluster.profiles",
+    "ExecutionProfile": "greencql.cluster.profiles",
+    "ResultSet": "greencql.cluster.results",
+    "dict_factory": "greencql.cluster.rowfactories",
+    "named_tuple_factory": "greencql.cluster.rowfactories",
+    "ordered_dict_factory": "greencql.cluster.rowfactories",
+    "tuple_factory": "greencql.cluster.rowfactories",
+    "QueryTrace": "greencql.cluster.session",
+    "ResponseFuture": "greencql.cluster.session",
+    "Session": "greencql.cluster.session",
+    "TraceUnavailable": "greencql.cluster.session",
+    "UNSET_VALUE": "greencql.cluster.statements",
+    "BatchStatement": "greencql.cluster.statements",
+    "BatchType": "greencql.cluster.statements",
+    "BoundStatement": "greencql.cluster.statements",
+    "PreparedStatement": "greencql.cluster.statements",
+    "SimpleStatement": "greencql.cluster.statements",
+    "AlreadyExists": "greencql.errors",
+    "AuthenticationFailed": "greencql.errors",
+    "ConfigurationException": "greencql.errors",
+    "ConnectionException": "greencql.errors",
+    "DriverException": "greencql.errors",
+    "InvalidRequest": "greencql.errors",
+    "NoHostAvailable": "greencql.errors",
+    "OperationTimedOut": "greencql.errors",
+    "ReadFailure": "greencql.errors",
+    "ReadTimeout": "greencql.errors",
+    "ServerException": "greencql.errors",
+    "SyntaxException": "greencql.errors",
+    "Unauthorized": "greencql.errors",
+    "Unavailable": "greencql.errors",
+    "Unprepared": "greencql.errors",
+    "WriteFailure": "greencql.errors",
+    "WriteTimeout": "greencql.errors",
+    "PlainTextAuthProvider": "greencql.protocol.auth",
+    "ConsistencyLevel": "greencql.protocol.constants",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'greencql' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "__version__",

@@ -63,6 +63,7 @@ __all__ = [
     "UnsupportedOperation",
     "HubError",
     "RequestThrottled",
+    "TraceUnavailable",
     # protocol (bytes) errors
     "ProtocolError",
     "TruncatedError",
@@ -390,6 +391,12 @@ class RequestThrottled(DriverException):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.args[0] if self.args else "", self.reason))
+
+
+class TraceUnavailable(DriverException):
+    """The server did not (yet) make the trace of a request available: tracing was not asked
+    for, or system_traces had no complete session within ``max_wait`` seconds (traces are
+    written asynchronously; try again with a longer ``max_wait``)."""
 
 
 # --------------------------------------------------------------------------------------------

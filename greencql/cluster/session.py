@@ -91,6 +91,7 @@ from greencql.errors import (
     NoHostAvailable,
     OperationTimedOut,
     ServerException,
+    TraceUnavailable,
     Unprepared,
 )
 from greencql.protocol.constants import ConsistencyLevel, RowsFlag
@@ -138,11 +139,6 @@ _MAX_REPREPARES = 2
 
 _NOT_SET: Any = object()
 
-
-class TraceUnavailable(DriverException):
-    """The server did not (yet) make the trace of a request available: tracing was not asked
-    for, or system_traces had no complete session within ``max_wait`` seconds (traces are
-    written asynchronously; try again with a longer ``max_wait``)."""
 
 
 # --------------------------------------------------------------------------------------------
