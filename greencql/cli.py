@@ -14,6 +14,7 @@ __all__ = ["main", "build_parser"]
 # imports of the simulator or the cluster layer until a subcommand is actually used.
 _SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "sim": ("greencql.testing.cli", "run a simulated Cassandra cluster"),
+    "demo": ("greencql.demo", "the demo: greencql against an embedded simulated cluster"),
 }
 
 
