@@ -6,7 +6,8 @@ numbers, it asserts nothing about speed.
 Measured:
 
 1. encoding an EXECUTE with 3 bind values (int, text, uuid), header included, in µs per
-   request; and the typed encoding of the 3 values alone;
+   request; the typed encoding of the 3 values alone; and a QUERY (CQL text, page size 5000,
+   no values), header included;
 2. decoding a RESULT/ROWS body of 5000 rows x 10 columns (int, bigint, text, double, boolean,
    uuid, timestamp, blob, list<int>, map<text, int>) in rows per second, metadata included.
 
@@ -54,6 +55,8 @@ BIND_VALUES = (42, "some text value", uuid.UUID("6ba7b810-9dad-11d1-80b4-00c04fd
 BIND_TYPES = ("int", "text", "uuid")
 VERSION = 4
 CL_ONE = 1
+QUERY_TEXT = "SELECT c_int, c_text FROM ks.tbl WHERE k = 42"
+PAGE_SIZE = 5000
 
 
 def best_of(fn, number: int, repeat: int) -> float:
@@ -118,7 +121,12 @@ def driver_measure(body: bytes, number: int, repeat: int, handlers: list[str]) -
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from cassandra import cqltypes
-        from cassandra.protocol import ExecuteMessage, ProtocolHandler, _ProtocolHandler
+        from cassandra.protocol import (
+            ExecuteMessage,
+            ProtocolHandler,
+            QueryMessage,
+            _ProtocolHandler,
+        )
 
     out: dict = {}
     ser = [cqltypes.lookup_casstype(n) for n in ("Int32Type", "UTF8Type", "UUIDType")]
@@ -134,6 +142,10 @@ def driver_measure(body: bytes, number: int, repeat: int, handlers: list[str]) -
             msg = ExecuteMessage(QUERY_ID, encode_values(), CL_ONE)
             return handler.encode_message(msg, 1, VERSION, None, False)
 
+        def encode_query(handler=handler):
+            msg = QueryMessage(QUERY_TEXT, CL_ONE, fetch_size=PAGE_SIZE)
+            return handler.encode_message(msg, 1, VERSION, None, False)
+
         def decode(handler=handler):
             return handler.decode_message(VERSION, {}, 1, 0, 0x08, body, None, None)
 
@@ -142,6 +154,7 @@ def driver_measure(body: bytes, number: int, repeat: int, handlers: list[str]) -
         out[label] = {
             "execute_us": best_of(encode_execute, number * 20, repeat) * 1e6,
             "values_us": best_of(encode_values, number * 20, repeat) * 1e6,
+            "query_us": best_of(encode_query, number * 20, repeat) * 1e6,
             "rows_per_s": ROWS / best_of(decode, max(1, number // 10), repeat),
             "handler_is_cython": handler is not _ProtocolHandler,
         }
@@ -206,6 +219,7 @@ def greencql_measure(body: bytes, number: int, repeat: int) -> dict:
         from greencql.protocol.frames import encode_frame
         from greencql.protocol.messages import (
             Execute,
+            Query,
             QueryParameters,
             decode_response,
             encode_request,
@@ -219,11 +233,16 @@ def greencql_measure(body: bytes, number: int, repeat: int) -> dict:
             msg = Execute(QUERY_ID, QueryParameters(CL_ONE, values=encode_values()))
             return encode_frame(VERSION, 0, 1, Opcode.EXECUTE, encode_request(msg, VERSION))
 
+        def encode_query():
+            msg = Query(QUERY_TEXT, QueryParameters(CL_ONE, page_size=PAGE_SIZE))
+            return encode_frame(VERSION, 0, 1, Opcode.QUERY, encode_request(msg, VERSION))
+
         def decode():
             return decode_response(Opcode.RESULT, 0, body, VERSION)
 
         assert len(decode().rows) == ROWS
         out["execute_us"] = best_of(encode_execute, number * 20, repeat) * 1e6
+        out["query_us"] = best_of(encode_query, number * 20, repeat) * 1e6
         out["rows_per_s"] = ROWS / best_of(decode, max(1, number // 10), repeat)
 
     def decode_rows_only():
@@ -290,6 +309,7 @@ def main() -> None:
 
     line("EXECUTE, 3 values, encode (µs)", "execute_us", ".2f")
     line("3 typed values, encode (µs)", "values_us", ".2f")
+    line("QUERY, page size, encode (µs)", "query_us", ".2f")
     line("ROWS 5000x10 decode (rows/s)", "rows_per_s", ",.0f")
     line("  decode_rows only (rows/s)", "rows_only_per_s", ",.0f")
     print()
@@ -300,6 +320,8 @@ def main() -> None:
         parts = []
         if "execute_us" in ours and d.get("execute_us"):
             parts.append(f"EXECUTE encode x{d['execute_us'] / ours['execute_us']:.2f}")
+        if "query_us" in ours and d.get("query_us"):
+            parts.append(f"QUERY encode x{d['query_us'] / ours['query_us']:.2f}")
         parts.append(f"value encode x{d['values_us'] / ours['values_us']:.2f}")
         if "rows_per_s" in ours:
             parts.append(f"ROWS decode x{ours['rows_per_s'] / d['rows_per_s']:.2f}")

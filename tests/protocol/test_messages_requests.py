@@ -9,8 +9,13 @@ against bodies written by hand from the spec.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import inspect
 import io
+import pickle
 import struct
+from collections.abc import Sequence
 
 import pytest
 from cassandra.protocol import (
@@ -26,10 +31,11 @@ from cassandra.protocol import (
     _ProtocolHandler,
 )
 from cassandra.query import BatchType as CassBatchType
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from greencql.errors import MalformedError, UnsupportedOperation
+from greencql.errors import MalformedError, UnsupportedOperation, UnsupportedProtocolVersion
+from greencql.protocol import messages
 from greencql.protocol.constants import BatchType, ConsistencyLevel, HeaderFlag, Opcode
 from greencql.protocol.messages import (
     AuthResponse,
@@ -435,3 +441,239 @@ def test_round_trip_every_flag(data, version):
     ):
         body = encode_request(msg, version)
         assert decode_request(msg.opcode, body, version, request_flags(msg)) == msg
+
+
+# -- the fast path of QUERY / EXECUTE against the generic encoder ---------------------------------
+#
+# encode_request encodes QUERY and EXECUTE with a one-pass encoder (_fast_statement) and leaves
+# the rare shapes and every refused input to the generic encoder (_encode_request_generic), the
+# reference. These tests hold the two to the same bytes and the same errors; the tests above
+# hold both to cassandra-driver's bytes.
+
+
+def _outcome(fn, *args):
+    """('ok', bytes) or ('raise', exception type, message)."""
+    try:
+        return ("ok", fn(*args))
+    except Exception as exc:
+        return ("raise", type(exc), str(exc))
+
+
+def _fast_only(msg, version):
+    return messages._fast_statement(msg, version)
+
+
+def _generic(msg, version):
+    return messages._encode_request_generic(msg, version)
+
+
+# valid values of every kind the fast path accepts, bytes-likes and long values included
+def fast_value(version: int):
+    return st.one_of(
+        st.binary(max_size=12),
+        st.none(),
+        *([st.just(UNSET)] if version >= 4 else []),
+        st.binary(max_size=12).map(bytearray),
+        st.binary(max_size=12).map(memoryview),
+        st.integers(1020, 1030).map(lambda n: b"v" * n),  # around the length-prefix table's end
+    )
+
+
+# what encode_request must refuse exactly as the generic encoder does
+odd_value = st.one_of(st.just(UNSET), st.text(max_size=3), st.integers(), st.just([1, 2]))
+
+
+@st.composite
+def any_params(draw, version: int, *, valid: bool):
+    """QueryParameters over every flag that ``version`` has; with valid=False, sometimes an
+    out-of-range or wrong-typed field or a field the version does not have."""
+
+    def bad() -> bool:
+        return not valid and draw(st.integers(0, 19)) == 0
+
+    def maybe(strategy, bad_strategy=None):
+        if bad_strategy is not None and bad():
+            return draw(bad_strategy)
+        return draw(st.one_of(st.none(), strategy))
+
+    raw = draw(st.lists(fast_value(version), max_size=6))
+    if raw and bad():
+        raw[draw(st.integers(0, len(raw) - 1))] = draw(odd_value)
+    values_kind = draw(st.sampled_from(["none", "list", "tuple", "list", "tuple", "dict", "seq"]))
+    values = {
+        "none": None,
+        "list": raw,
+        "tuple": tuple(raw),
+        "dict": {f"v{i}": v for i, v in enumerate(raw)},
+        "seq": _SeqOf(raw),
+    }[values_kind]
+    v5 = version >= 5 or bad()
+    return QueryParameters(
+        draw(st.integers(-2, 0x1_0001)) if bad() else draw(consistencies),
+        values=values,
+        skip_metadata=draw(st.sampled_from([False, True, 0, 1])),
+        page_size=maybe(st.integers(-(2**31), 2**31 - 1), st.just(2**31)),
+        paging_state=maybe(st.binary(max_size=20), st.just("state")),
+        serial_consistency=maybe(
+            st.sampled_from([ConsistencyLevel.SERIAL, ConsistencyLevel.LOCAL_SERIAL]),
+            st.sampled_from([-1, 0x10000]),
+        ),
+        timestamp=maybe(st.integers(-(2**63), 2**63 - 1), st.just(2**63)),
+        keyspace=maybe(st.text(min_size=1, max_size=8), st.just("\ud800")) if v5 else None,
+        now_in_seconds=maybe(st.integers(-(2**31), 2**31 - 1), st.just(2**31)) if v5 else None,
+    )
+
+
+class _SeqOf(Sequence):
+    """A Sequence that is neither list nor tuple (goes the generic way)."""
+
+    def __init__(self, items):
+        self._items = list(items)
+
+    def __len__(self):
+        return len(self._items)
+
+    def __getitem__(self, i):
+        return self._items[i]
+
+
+def _statement(data, p):
+    if data.draw(st.booleans()):
+        return Query(data.draw(st.text(max_size=30)), p)
+    md_id = data.draw(st.sampled_from([None, b"\x99", b"md-id"]))
+    return Execute(data.draw(st.binary(max_size=16)), p, md_id)
+
+
+@settings(max_examples=400, deadline=None)
+@given(data=st.data(), version=st.sampled_from((3, 4, 5, 3, 4, 5, 2, 6)), valid=st.booleans())
+def test_encode_request_same_as_generic(data, version, valid):
+    """Same bytes, or the same exception with the same message, whatever the message."""
+    p = data.draw(any_params(min(max(version, 3), 5), valid=valid))
+    msg = _statement(data, p)
+    if data.draw(st.integers(0, 9)) == 0:
+        payload = data.draw(st.dictionaries(st.text(max_size=4), st.binary(max_size=4), max_size=2))
+        msg = dataclasses.replace(msg, custom_payload=payload, tracing=data.draw(st.booleans()))
+    ours = _outcome(encode_request, msg, version)
+    assert ours == _outcome(_generic, msg, version)
+    fast = msg.custom_payload is None and _outcome(_fast_only, msg, version)[0] == "ok"
+    event(f"{ours[0]}, {'fast path' if fast else 'generic path'}")
+
+
+def _as_decoded(msg, version):
+    """``msg`` as decode_request gives it back (tuples of bytes, a bool, no v3/v4 md id)."""
+    p = msg.params
+    values = p.values
+    if values is not None:
+        values = tuple(bytes(v) if isinstance(v, bytearray | memoryview) else v for v in values)
+    p = dataclasses.replace(p, values=values, skip_metadata=bool(p.skip_metadata))
+    if isinstance(msg, Execute) and version < 5:
+        return dataclasses.replace(msg, params=p, result_metadata_id=None)
+    return dataclasses.replace(msg, params=p)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), version=st.sampled_from(VERSIONS))
+def test_fast_path_covers_common_shapes(data, version):
+    """Positional values in a list or tuple (or none) with every flag, in every version: the
+    fast encoder itself, not a fallback, gives the generic encoder's bytes."""
+    p = data.draw(any_params(version, valid=True))
+    if isinstance(p.values, dict):
+        p = dataclasses.replace(p, values=list(p.values.values()))
+    elif isinstance(p.values, _SeqOf):
+        p = dataclasses.replace(p, values=tuple(p.values))
+    msg = _statement(data, p)
+    if version >= 5 and isinstance(msg, Execute) and msg.result_metadata_id is None:
+        msg = dataclasses.replace(msg, result_metadata_id=b"md")
+    body = _fast_only(msg, version)
+    assert body == _generic(msg, version)
+    assert decode_request(msg.opcode, body, version) == _as_decoded(msg, version)
+
+
+@pytest.mark.parametrize("make", [lambda p: Query("q", p), lambda p: Execute(b"id", p, b"md")])
+@pytest.mark.parametrize("version", VERSIONS)
+def test_fast_path_keeps_validation(make, version):
+    """What the generic encoder refuses, encode_request refuses the same way."""
+    cases = [
+        (QueryParameters(1, values=[None] * 0x10000), ValueError, "65535"),
+        (QueryParameters(1, values=(None,) * 0x10000), ValueError, "65535"),
+        (QueryParameters(0x10000), ValueError, "short"),
+        (QueryParameters(-1), ValueError, "short"),
+        (QueryParameters(1, serial_consistency=0x10000), ValueError, "short"),
+    ]
+    if version < 4:
+        cases.append((QueryParameters(1, values=[b"a", UNSET]), UnsupportedOperation, "UNSET"))
+    if version < 5:
+        cases.append((QueryParameters(1, keyspace="ks"), UnsupportedOperation, "v5"))
+        cases.append((QueryParameters(1, now_in_seconds=1), UnsupportedOperation, "v5"))
+    for p, exc, match in cases:
+        with pytest.raises(exc, match=match):
+            encode_request(make(p), version)
+    # still encodable right at the limit
+    body = encode_request(make(QueryParameters(1, values=[None] * 0xFFFF)), version)
+    assert body == _generic(make(QueryParameters(1, values=[None] * 0xFFFF)), version)
+
+
+def test_fast_path_refuses_what_it_does_not_cover():
+    """Named values and a custom payload are the generic encoder's; so is a bad version."""
+    with pytest.raises(messages._Generic):
+        _fast_only(Query("q", QueryParameters(1, values={"a": b"1"})), 4)
+    for version in (2, 6):
+        with pytest.raises(UnsupportedProtocolVersion):
+            encode_request(Query("q", QueryParameters(1)), version)
+    with pytest.raises(ValueError, match="65535"):
+        encode_request(Execute(b"x" * 0x10000, QueryParameters(1)), 4)
+    with pytest.raises(ValueError, match="result_metadata_id"):
+        encode_request(Execute(b"id", QueryParameters(1)), 5)
+    with pytest.raises(UnsupportedOperation, match="v4"):
+        encode_request(Query("q", QueryParameters(1), custom_payload={}), 3)
+    assert encode_request(Query("q", QueryParameters(1), custom_payload={}), 4).startswith(
+        b"\x00\x00"
+    )
+
+
+# -- the hand-written __init__ of QueryParameters, Query and Execute ------------------------------
+
+
+@pytest.mark.parametrize("cls", [QueryParameters, Query, Execute])
+def test_hand_written_init_matches_the_fields(cls):
+    """Same parameters (names, order, defaults, keyword-only) as the dataclass would generate,
+    and every field in the instance __dict__."""
+    params = list(inspect.signature(cls).parameters.values())
+    fields = [f for f in dataclasses.fields(cls) if f.init]
+    # the generated __init__ puts keyword-only fields after the positional ones
+    expected = [f for f in fields if not f.kw_only] + [f for f in fields if f.kw_only]
+    assert [p.name for p in params] == [f.name for f in expected]
+    for p, f in zip(params, expected, strict=True):
+        assert p.kind == (
+            inspect.Parameter.KEYWORD_ONLY if f.kw_only else inspect.Parameter.POSITIONAL_OR_KEYWORD
+        )
+        assert p.default == (
+            inspect.Parameter.empty if f.default is dataclasses.MISSING else f.default
+        )
+
+
+def test_hand_written_init_keeps_the_dataclass_behaviour():
+    p = QueryParameters(ConsistencyLevel.ONE, values=(b"1",), page_size=10)
+    assert vars(p) == {f.name: getattr(p, f.name) for f in dataclasses.fields(p)}
+    assert p == QueryParameters(ConsistencyLevel.ONE, (b"1",), False, 10)
+    assert hash(p) == hash(QueryParameters(ConsistencyLevel.ONE, (b"1",), page_size=10))
+    assert p != QueryParameters(ConsistencyLevel.ONE, values=(b"1",))
+    assert repr(p).startswith("QueryParameters(consistency=<ConsistencyLevel.ONE: 1>, values=")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        p.page_size = 1  # type: ignore[misc]
+    q = Execute(b"id", p, custom_payload={"a": b"b"}, tracing=True)
+    assert (q.query_id, q.params, q.result_metadata_id, q.custom_payload, q.tracing) == (
+        b"id",
+        p,
+        None,
+        {"a": b"b"},
+        True,
+    )
+    with pytest.raises(TypeError):
+        Execute(b"id", p, None, {"a": b"b"})  # custom_payload is keyword-only
+    with pytest.raises(TypeError):
+        QueryParameters()  # consistency is required
+    assert pickle.loads(pickle.dumps(q)) == q
+    assert copy.deepcopy(q) == q
+    assert dataclasses.replace(p, page_size=None) == QueryParameters(ConsistencyLevel.ONE, (b"1",))
+    assert Query("q", p) == Query(query="q", params=p) != Query("q", p, tracing=True)
