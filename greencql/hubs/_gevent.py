@@ -30,13 +30,16 @@ from gevent._hub_local import get_hub_if_exists
 
 from greencql.errors import HubError, OperationTimedOut
 from greencql.hubs.base import (
+    DEFAULT_LISTEN_BACKLOG,
     DEFAULT_TLS_HANDSHAKE_TIMEOUT,
     _call_logged,
     _connect_tcp,
+    _listen_tcp,
     _literal_addrinfo,
     _QueueAdapter,
     _run_logged,
     _tls_handshake,
+    _tls_server_handshake,
 )
 from greencql.hubs.timerwheel import TimerWheel, WheelTimer
 
@@ -240,6 +243,30 @@ class GeventHub:
             )
 
         return _tls_handshake(wrap, sock, ssl_context, server_hostname, timeout)
+
+    def listen_tcp(
+        self,
+        host: str,
+        port: int,
+        backlog: int = DEFAULT_LISTEN_BACKLOG,
+        reuse_address: bool = True,
+    ) -> Any:
+        return _listen_tcp(
+            gevent.socket.socket, self.getaddrinfo, host, port, backlog, reuse_address
+        )
+
+    def wrap_tls_server(
+        self,
+        sock: Any,
+        ssl_context: ssl.SSLContext,
+        timeout: float | None = DEFAULT_TLS_HANDSHAKE_TIMEOUT,
+    ) -> Any:
+        def wrap() -> Any:
+            return gevent.ssl.SSLSocket(
+                sock=sock, server_side=True, do_handshake_on_connect=False, _context=ssl_context
+            )
+
+        return _tls_server_handshake(wrap, sock, timeout)
 
     # -- timers ----------------------------------------------------------------------------
 

@@ -22,14 +22,17 @@ from typing import Any
 
 from greencql.errors import OperationTimedOut
 from greencql.hubs.base import (
+    DEFAULT_LISTEN_BACKLOG,
     DEFAULT_TLS_HANDSHAKE_TIMEOUT,
     TaskExit,
     _call_logged,
     _connect_tcp,
+    _listen_tcp,
     _literal_addrinfo,
     _QueueAdapter,
     _run_logged,
     _tls_handshake,
+    _tls_server_handshake,
 )
 from greencql.hubs.timerwheel import TimerWheel, WheelTimer
 
@@ -256,6 +259,26 @@ class ThreadHub:
             )
 
         return _tls_handshake(wrap, sock, ssl_context, server_hostname, timeout)
+
+    def listen_tcp(
+        self,
+        host: str,
+        port: int,
+        backlog: int = DEFAULT_LISTEN_BACKLOG,
+        reuse_address: bool = True,
+    ) -> socket.socket:
+        return _listen_tcp(socket.socket, self.getaddrinfo, host, port, backlog, reuse_address)
+
+    def wrap_tls_server(
+        self,
+        sock: socket.socket,
+        ssl_context: ssl.SSLContext,
+        timeout: float | None = DEFAULT_TLS_HANDSHAKE_TIMEOUT,
+    ) -> ssl.SSLSocket:
+        def wrap() -> ssl.SSLSocket:
+            return ssl_context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+
+        return _tls_server_handshake(wrap, sock, timeout)
 
     def timer_wheel(self) -> TimerWheel:
         wheel = self._wheel

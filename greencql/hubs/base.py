@@ -12,8 +12,15 @@ Timeout conventions (one rule per kind of wait, the same on every hub):
 - waits that *produce a value* raise: ``Future.result`` raises
   :class:`greencql.errors.OperationTimedOut` (the client's own timeout), ``Queue.get`` raises the
   stdlib ``queue.Empty`` (and ``Queue.put`` raises ``queue.Full``), as every Python queue does;
-- connecting (``connect_tcp``, ``wrap_tls``) raises :class:`greencql.errors.ConnectionException`
-  chained ``from`` the socket error (refused, timed out, unresolvable, certificate refused).
+- connecting (``connect_tcp``, ``wrap_tls``, ``wrap_tls_server``) raises
+  :class:`greencql.errors.ConnectionException` chained ``from`` the socket error (refused, timed
+  out, unresolvable, certificate refused); ``listen_tcp`` raises the socket's own ``OSError``
+  (address in use, cannot assign): a server's setup error, not a broken connection.
+
+Sockets shared between tasks: to wake a task blocked on a socket (``recv``, ``accept``), shut
+the socket down (``shutdown(SHUT_RDWR)``) and let that task close it when it wakes. Closing a
+socket another greenlet waits on leaves eventlet's hub watching a dead file descriptor, and a
+thread blocked in ``accept()``/``recv()`` is woken by shutdown, not by close.
 
 No adapter ever raises gevent's or eventlet's ``Timeout`` out of its own waits, and none catches
 them: a ``gevent.Timeout`` / ``eventlet.Timeout`` started by the application, ``GreenletExit``
@@ -35,6 +42,7 @@ if TYPE_CHECKING:
     from greencql.hubs.timerwheel import TimerWheel
 
 __all__ = [
+    "DEFAULT_LISTEN_BACKLOG",
     "DEFAULT_TLS_HANDSHAKE_TIMEOUT",
     "Event",
     "Future",
@@ -54,6 +62,11 @@ _log = logging.getLogger("greencql.hubs")
 #: cassandra-driver's default connect_timeout (5 s): a handshake is a few round trips, so
 #: anything slower is a dead or overloaded peer, not a slow network.
 DEFAULT_TLS_HANDSHAKE_TIMEOUT = 5.0
+
+#: Pending connections a listening socket queues before the kernel refuses more. Python's
+#: ``socketserver`` and gevent's ``StreamServer`` use small values too; a test server that
+#: accepts bursts of hundreds of connections asks for more.
+DEFAULT_LISTEN_BACKLOG = 128
 
 
 class TaskExit(BaseException):
@@ -257,6 +270,34 @@ class Hub(Protocol):
         (even if ``ssl_context.check_hostname`` is off). On failure ``sock`` is closed and
         ``ConnectionException`` raised from the SSL/socket error."""
 
+    def listen_tcp(
+        self,
+        host: str,
+        port: int,
+        backlog: int = DEFAULT_LISTEN_BACKLOG,
+        reuse_address: bool = True,
+    ) -> socket.socket:
+        """A TCP socket of this hub's kind bound to ``host:port`` (port 0: any free one, read
+        it with ``getsockname()``) and listening; its ``accept()`` waits cooperatively and
+        returns sockets of the same kind. ``host`` is an IP literal, a name (its first
+        address) or ``""`` (every IPv4 interface). ``reuse_address`` sets SO_REUSEADDR, so a
+        restarted server can bind again while old connections sit in TIME_WAIT. Raises
+        ``OSError`` (address in use...). Stop an accept loop with ``shutdown()``, not
+        ``close()`` (see the module docstring)."""
+
+    def wrap_tls_server(
+        self,
+        sock: socket.socket,
+        ssl_context: ssl.SSLContext,
+        timeout: float | None = DEFAULT_TLS_HANDSHAKE_TIMEOUT,
+    ) -> ssl.SSLSocket:
+        """The server side of TLS over an accepted ``sock``, handshake done within
+        ``timeout`` (a client that connects and never speaks cannot hold a task forever);
+        the returned socket is in blocking mode. One task may read while another writes. On
+        failure ``sock`` is closed and ``ConnectionException`` raised from the SSL/socket
+        error. ``shutdown()`` on the result wakes a blocked reader, whose next read then
+        raises ``ValueError`` or returns ``b""``."""
+
     def call_later(self, delay: float, fn: Callable[..., object], *args: Any) -> TimerHandle:
         """Call ``fn(*args)`` after ``delay`` seconds on the timer wheel of the current
         thread's hub. Callbacks must not block (spawn if they need to)."""
@@ -448,6 +489,62 @@ def _tls_handshake(
         sock.close()
         what = "timed out" if isinstance(exc, TimeoutError) else str(exc)
         raise ConnectionException(f"TLS handshake with {host} failed: {what}", host=host) from exc
+    except BaseException:
+        tls.close()
+        sock.close()
+        raise
+
+
+def _listen_tcp(
+    new_socket: Callable[[int, int, int], Any],
+    getaddrinfo: Callable[..., list[tuple[Any, ...]]],
+    host: str,
+    port: int,
+    backlog: int,
+    reuse_address: bool,
+) -> Any:
+    """The bind-and-listen shared by every hub; ``new_socket`` makes the hub's kind of socket."""
+    if host == "":
+        family, sockaddr = socket.AF_INET, ("", port)
+    else:
+        infos = getaddrinfo(host, port, 0, socket.SOCK_STREAM)
+        if not infos:
+            raise OSError(f"{host!r} resolved to no address")
+        family, _type, _proto, _canon, sockaddr = infos[0]
+    sock = new_socket(family, socket.SOCK_STREAM, 0)
+    try:
+        if reuse_address:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(sockaddr)
+        sock.listen(backlog)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _tls_server_handshake(wrap: Callable[[], Any], sock: Any, timeout: float | None) -> Any:
+    """Run a TLS server handshake on the socket ``wrap()`` returns; shared by every hub.
+
+    ``wrap`` builds the hub's SSL socket with ``server_side=True`` and
+    ``do_handshake_on_connect=False`` so the handshake runs here, under ``timeout``.
+    """
+    peer = _peer_name(sock)
+    try:
+        tls = wrap()
+    except (OSError, ValueError) as exc:
+        sock.close()
+        raise ConnectionException(f"cannot start TLS with {peer}: {exc}", host=peer) from exc
+    try:
+        tls.settimeout(timeout)
+        tls.do_handshake()
+        tls.settimeout(None)
+        return tls
+    except (OSError, ValueError) as exc:
+        tls.close()
+        sock.close()
+        what = "timed out" if isinstance(exc, TimeoutError) else str(exc)
+        raise ConnectionException(f"TLS handshake with {peer} failed: {what}", host=peer) from exc
     except BaseException:
         tls.close()
         sock.close()

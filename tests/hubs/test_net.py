@@ -301,3 +301,181 @@ def test_hostname_matching_rules():
             _check_hostname(cert, bad)
     with pytest.raises(ssl.CertificateError):
         _check_hostname({}, "db.example.com")
+
+
+# -- the server side: listen_tcp, wrap_tls_server ---------------------------------------------
+
+
+def _serve_once(hub, srv, handler):
+    """Spawn a task that accepts one connection and runs ``handler(conn)``; returns the task
+    and a list that receives the handler's result (or the exception it raised)."""
+    out = []
+
+    def run():
+        conn, _ = srv.accept()
+        try:
+            out.append(handler(conn))
+        except Exception as exc:  # reported to the test through ``out``
+            out.append(exc)
+        finally:
+            conn.close()
+
+    return hub.spawn(run), out
+
+
+def test_listen_tcp_accepts_cooperatively(hub):
+    srv = hub.listen_tcp("127.0.0.1", 0)
+    try:
+        host, port = srv.getsockname()
+        assert host == "127.0.0.1" and port > 0
+        assert srv.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR)
+        # the accepting task waits on the hub while this one connects
+        task, out = _serve_once(hub, srv, lambda conn: conn.recv(4))
+        sock = hub.connect_tcp("127.0.0.1", port, timeout=WAIT)
+        try:
+            sock.sendall(b"ping")
+            assert task.join(WAIT)
+            assert out == [b"ping"]
+        finally:
+            sock.close()
+    finally:
+        srv.close()
+
+
+def test_listen_tcp_address_in_use_and_options(hub):
+    srv = hub.listen_tcp("127.0.0.1", 0, backlog=4, reuse_address=False)
+    try:
+        assert not srv.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR)
+        with pytest.raises(OSError):
+            hub.listen_tcp("127.0.0.1", srv.getsockname()[1])
+    finally:
+        srv.close()
+
+
+def test_listen_tcp_ipv6_and_names(hub):
+    try:
+        srv6 = hub.listen_tcp("::1", 0)
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    try:
+        assert srv6.family == socket.AF_INET6
+    finally:
+        srv6.close()
+    srv = hub.listen_tcp("", 0)
+    try:
+        assert srv.family == socket.AF_INET and srv.getsockname()[0] == "0.0.0.0"
+    finally:
+        srv.close()
+
+
+def test_listen_tcp_shutdown_wakes_a_blocked_accept(hub):
+    srv = hub.listen_tcp("127.0.0.1", 0)
+    woke = []
+
+    def accept_loop():
+        try:
+            srv.accept()
+        except (OSError, ValueError, EOFError) as exc:  # what each hub raises
+            woke.append(exc)
+        finally:
+            srv.close()  # the waiting task closes, as the hub contract says
+
+    task = hub.spawn(accept_loop)
+    hub.sleep(0.05)  # let it block in accept()
+    srv.shutdown(socket.SHUT_RDWR)
+    assert task.join(WAIT)
+    assert len(woke) == 1 and srv.fileno() == -1
+
+
+@pytest.fixture
+def server_ctx(certs):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(certs[1])
+    return ctx
+
+
+def test_wrap_tls_server_handshake_and_concurrent_read_write(hub, certs, server_ctx):
+    """One task blocks reading the server's TLS socket while another writes to it; a
+    shutdown() from a third wakes the reader."""
+    srv = hub.listen_tcp("127.0.0.1", 0)
+    port = srv.getsockname()[1]
+    ready = hub.event()
+    state = {}
+
+    def serve(conn):
+        tls = hub.wrap_tls_server(conn, server_ctx, timeout=WAIT)
+        state["tls"] = tls
+        assert tls.gettimeout() is None and tls.version() in ("TLSv1.2", "TLSv1.3")
+        ready.set()
+        got = []
+        try:
+            while True:
+                data = tls.recv(64)
+                if not data:
+                    break
+                got.append(data)
+        except (OSError, ValueError):
+            pass  # shut down under us: what the hub contract promises
+        finally:
+            tls.close()
+        return b"".join(got)
+
+    task, out = _serve_once(hub, srv, serve)
+    client = hub.wrap_tls(
+        hub.connect_tcp("127.0.0.1", port, timeout=WAIT),
+        _client_ctx(certs[0]),
+        server_hostname="localhost",
+        timeout=WAIT,
+    )
+    try:
+        assert ready.wait(WAIT)
+        hub.sleep(0.05)  # the reader is now blocked in recv()
+        writer = hub.spawn(state["tls"].sendall, b"from the server")
+        assert writer.join(WAIT) and writer.exception is None
+        assert client.recv(64) == b"from the server"
+        client.sendall(b"from the client")
+        hub.sleep(0.05)
+        state["tls"].shutdown(socket.SHUT_RDWR)
+        assert task.join(WAIT)
+        assert out == [b"from the client"]
+    finally:
+        client.close()
+        srv.close()
+
+
+def test_wrap_tls_server_handshake_times_out(hub, server_ctx):
+    srv = hub.listen_tcp("127.0.0.1", 0)
+    port = srv.getsockname()[1]
+    accepted = []
+
+    def serve(conn):
+        accepted.append(conn)
+        hub.wrap_tls_server(conn, server_ctx, timeout=0.1)
+
+    task, out = _serve_once(hub, srv, serve)
+    silent = hub.connect_tcp("127.0.0.1", port, timeout=WAIT)  # never speaks TLS
+    try:
+        assert task.join(WAIT)
+        (exc,) = out
+        assert isinstance(exc, ConnectionException) and "timed out" in str(exc)
+        assert isinstance(exc.__cause__, TimeoutError)
+        assert accepted[0].fileno() == -1  # closed
+    finally:
+        silent.close()
+        srv.close()
+
+
+def test_wrap_tls_server_refuses_plain_text(hub, server_ctx):
+    srv = hub.listen_tcp("127.0.0.1", 0)
+    port = srv.getsockname()[1]
+    task, out = _serve_once(hub, srv, lambda conn: hub.wrap_tls_server(conn, server_ctx))
+    plain = hub.connect_tcp("127.0.0.1", port, timeout=WAIT)
+    try:
+        plain.sendall(b"\x04\x00\x00\x00\x05\x00\x00\x00\x00" * 8)  # a CQL frame, not TLS
+        assert task.join(WAIT)
+        (exc,) = out
+        assert isinstance(exc, ConnectionException)
+        assert isinstance(exc.__cause__, ssl.SSLError)
+    finally:
+        plain.close()
+        srv.close()
