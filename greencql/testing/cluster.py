@@ -66,8 +66,8 @@ class SimCluster:
     ``racks``: racks per datacenter (nodes dealt round-robin). ``auth``: (user, password) turns
     on PasswordAuthenticator. ``tls``: serve TLS with a fresh test CA (:attr:`certs`).
     ``port``: the native port (0: any free one). ``addresses``: 'loopback-aliases' (node i on
-    127.0.0.i, one port) or 'distinct-ports' (all on 127.0.0.1, consecutive ports; system.peers
-    cannot describe that layout, so drivers discover only the contact point there). ``hub``:
+    127.0.0.i, one port) or 'distinct-ports' (all on 127.0.0.1, consecutive ports; only
+    system.peers_v2 can describe that layout: drivers reading system.peers see one peer). ``hub``:
     a hub name or object (default: the detected hub).
     """
 

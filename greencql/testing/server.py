@@ -8,9 +8,9 @@ encodes the answers; responses leave through one per-connection write queue, flu
 whichever task finds it idle, so a burst of pipelined requests costs one ``sendall``).
 
 What it must not do: parse CQL or keep data (the engine does), decide topology or tokens (the
-cluster does), import gevent or eventlet (the hub adapter provides sockets; the two gaps in the
-hub interface, a listening socket and server-side TLS, are bridged here: see
-:func:`_socket_module` and :class:`_MemoryTLS`).
+cluster does), import gevent or eventlet (the hub provides the listening socket and the
+server-side TLS; :func:`_socket_module` bridges the one gap left, adopting an existing file
+descriptor as a cooperative socket, for the cluster's background thread).
 
 Faithfulness notes: prepared statements are per node (a restarted node forgets them and
 answers EXECUTE with Unprepared 0x2500 carrying the id, as Cassandra does); a too-high
@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from greencql.errors import (
+    ConnectionException,
     ProtocolError,
     ServerException,
     UnsupportedProtocolVersion,
@@ -90,6 +91,9 @@ _COMPRESSION = ("snappy", "lz4")
 _RECV_SIZE = 256 * 1024
 _RECV_MIN = 4096
 _LISTEN_BACKLOG = 1024
+#: a client that connects to a TLS node and does not finish its handshake within this long is
+#: dropped (it would otherwise hold a reader task forever)
+_TLS_HANDSHAKE_TIMEOUT = 10.0
 #: stop() waits this long for the accept loop to close the listener (it takes microseconds)
 _STOP_JOIN_TIMEOUT = 5.0
 _PROTOCOL_ERROR = 0x000A
@@ -117,9 +121,10 @@ _RESPONSE_NAMES = {
 def _socket_module(hub: Any) -> Any:
     """The socket module whose sockets cooperate with ``hub``.
 
-    The Hub protocol offers connect_tcp but no listening socket yet; the adapters keep the
-    green socket module they connect with, so take it from them (no gevent/eventlet import
-    here). The thread hub uses the stdlib module as found at call time.
+    Only for ``socket(fileno=...)``: adopting an existing descriptor (the cluster thread's
+    stop signal), which the Hub protocol does not offer. The adapters keep the green socket
+    module they connect with, so take it from them (no gevent/eventlet import here). The
+    thread hub uses the stdlib module as found at call time.
     """
     listen = getattr(hub, "socket_module", None)
     if listen is not None:
@@ -147,69 +152,6 @@ class _NoLock:
 
 
 _NO_LOCK = _NoLock()
-
-
-class _MemoryTLS:
-    """Server-side TLS over any (green) socket, with an ``ssl.SSLObject`` and memory BIOs.
-
-    Green hubs need a TLS socket that waits cooperatively; the hub interface only wraps
-    client sockets, so the server side drives OpenSSL through memory buffers and does its IO
-    on the hub's own socket. ``send_lock`` keeps concurrent flushes in order.
-    """
-
-    def __init__(self, sock: Any, context: ssl.SSLContext, send_lock: Any) -> None:
-        self._sock = sock
-        self._in = ssl.MemoryBIO()
-        self._out = ssl.MemoryBIO()
-        self._obj = context.wrap_bio(self._in, self._out, server_side=True)
-        self._send_lock = send_lock
-
-    def do_handshake(self) -> None:
-        while True:
-            try:
-                self._obj.do_handshake()
-                self._flush()
-                return
-            except ssl.SSLWantReadError:
-                self._flush()
-                data = self._sock.recv(_RECV_SIZE)
-                if not data:
-                    raise ConnectionResetError("peer closed during the TLS handshake") from None
-                self._in.write(data)
-
-    def _flush(self) -> None:
-        with self._send_lock:
-            data = self._out.read()
-            if data:
-                self._sock.sendall(data)
-
-    def recv(self, n: int) -> bytes:
-        while True:
-            try:
-                data = self._obj.read(n)
-                if self._out.pending:
-                    self._flush()
-                return data
-            except ssl.SSLWantReadError:
-                if self._out.pending:
-                    self._flush()
-                raw = self._sock.recv(_RECV_SIZE)
-                if not raw:
-                    return b""
-                self._in.write(raw)
-            except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
-                return b""
-
-    def sendall(self, data: bytes) -> None:
-        self._obj.write(data)
-        self._flush()
-
-    def shutdown(self, how: int) -> None:
-        self._sock.shutdown(how)
-
-    def close(self) -> None:
-        self._sock.close()
-
 
 # -- results to bytes --------------------------------------------------------------------------
 
@@ -330,8 +272,10 @@ class _Connection:
                     break
                 if frames:
                     self._process(frames)
-        except (OSError, ValueError, EOFError):
-            pass  # reset by the peer, or shut down under us by stop() (eventlet: EOFError)
+        except (OSError, ValueError, EOFError, ConnectionException):
+            # reset by the peer, shut down under us by stop() (eventlet: EOFError; a TLS
+            # socket: ValueError), or a failed TLS handshake
+            pass
         finally:
             self.close()
             try:
@@ -342,20 +286,7 @@ class _Connection:
     def _start_tls(self) -> None:
         ctx = self.node._tls_context
         assert ctx is not None
-        if self.node.hub.name == "thread":
-            tls: Any = ctx.wrap_socket(self.sock, server_side=True,
-                                       do_handshake_on_connect=False)
-            try:
-                tls.settimeout(10.0)
-                tls.do_handshake()
-                tls.settimeout(None)
-            except BaseException:
-                tls.close()
-                raise
-        else:
-            tls = _MemoryTLS(self.sock, ctx, self.node.hub.lock())
-            tls.do_handshake()
-        self.sock = tls
+        self.sock = self.node.hub.wrap_tls_server(self.sock, ctx, timeout=_TLS_HANDSHAKE_TIMEOUT)
 
     def _process(self, frames: list[Any]) -> None:
         out: list[tuple[Any, ...]] = []
@@ -597,7 +528,7 @@ class _Connection:
             result = engine.execute_prepared(
                 qid, p.values, consistency=p.consistency, timestamp=p.timestamp,
                 page_size=p.page_size, paging_state=p.paging_state, now=time.time(),
-                coordinator=node.address)
+                coordinator=node.host_id)
             if type(result).__name__ == "Rows":
                 rec.response = "ROWS"
                 cols = _columns(result.columns)
@@ -610,7 +541,7 @@ class _Connection:
             result = engine.execute(
                 msg.query, keyspace=p.keyspace or self.keyspace, values=p.values,
                 consistency=p.consistency, timestamp=p.timestamp, page_size=p.page_size,
-                paging_state=p.paging_state, now=time.time(), coordinator=node.address)
+                paging_state=p.paging_state, now=time.time(), coordinator=node.host_id)
             if type(result).__name__ == "Rows":
                 rec.response = "ROWS"
                 body = _rows_body(result, _Columns(result.columns), version, False)
@@ -639,7 +570,7 @@ class _Connection:
                   list(c.values)) for c in msg.statements],
                 msg.batch_type, keyspace=msg.keyspace or self.keyspace,
                 consistency=msg.consistency, timestamp=msg.timestamp, now=time.time(),
-                coordinator=node.address)
+                coordinator=node.host_id)
             if type(result).__name__ == "Rows":
                 rec.response = "ROWS"
                 body = _rows_body(result, _Columns(result.columns), version, False)
@@ -860,15 +791,7 @@ class SimNode:
         port 0). Raises OSError if the address is taken."""
         if self._listener is not None:
             return self.port
-        mod = _socket_module(self.hub)
-        sock = mod.socket(_stdsocket.AF_INET, _stdsocket.SOCK_STREAM)
-        try:
-            sock.setsockopt(_stdsocket.SOL_SOCKET, _stdsocket.SO_REUSEADDR, 1)
-            sock.bind((self.address, self.port))
-            sock.listen(_LISTEN_BACKLOG)
-        except BaseException:
-            sock.close()
-            raise
+        sock = self.hub.listen_tcp(self.address, self.port, backlog=_LISTEN_BACKLOG)
         self.port = sock.getsockname()[1]
         self._listener = sock
         return self.port

@@ -27,6 +27,9 @@ from greencql.testing.schema import (
 
 __all__ = [
     "NodeInfo",
+    "NodeRef",
+    "find_node",
+    "storage_ports",
     "SYSTEM_KEYSPACES",
     "VIRTUAL_TABLES",
     "install_system_keyspaces",
@@ -41,6 +44,8 @@ CLUSTER_NAME = "greencql"
 RELEASE_VERSION = "4.0.13"
 CQL_VERSION = "3.4.5"
 PARTITIONER = "org.apache.cassandra.dht.Murmur3Partitioner"
+#: Cassandra's default storage (gossip) port
+DEFAULT_STORAGE_PORT = 7000
 _LOCAL = STRATEGY_PREFIX + "LocalStrategy"
 _SIMPLE = STRATEGY_PREFIX + "SimpleStrategy"
 
@@ -50,7 +55,10 @@ class NodeInfo:
     """One node of the simulated cluster as the system tables describe it.
 
     ``schema_version`` None means "the engine's current schema version" (set it to simulate
-    schema disagreement). ``tokens`` are ints or decimal strings."""
+    schema disagreement). ``tokens`` are ints or decimal strings. ``port`` is the native
+    (CQL) port; ``storage_port`` None means 7000, or 7000, 7001, ... (in native port order)
+    for nodes sharing one address, as a single-address cluster must be configured (see
+    :func:`storage_ports`)."""
 
     address: str
     host_id: uuid.UUID
@@ -60,7 +68,7 @@ class NodeInfo:
     rack: str = "rack1"
     release_version: str = RELEASE_VERSION
     schema_version: uuid.UUID | None = None
-    storage_port: int = 7000
+    storage_port: int | None = None
     native_protocol_version: str = "5"
     gossip_generation: int = 1700000000
     extra: dict[str, Any] = field(default_factory=dict)
@@ -219,6 +227,44 @@ def install_system_keyspaces(schema: Schema, make_data: Any) -> None:
             ks.tables[tname] = table
 
 
+#: How a caller names the coordinator: its NodeInfo, its host id, (address, native port), or
+#: an address alone (the first node on it: enough when every node has its own address).
+NodeRef = NodeInfo | uuid.UUID | tuple[str, int] | str
+
+
+def find_node(nodes: list[NodeInfo], ref: NodeRef | None) -> NodeInfo | None:
+    """The node ``ref`` names, else ``None``."""
+    if ref is None:
+        return None
+    if isinstance(ref, NodeInfo):
+        ref = ref.host_id
+    if isinstance(ref, uuid.UUID):
+        return next((n for n in nodes if n.host_id == ref), None)
+    if isinstance(ref, tuple):
+        address, port = ref
+        return next((n for n in nodes if n.address == address and n.port == port), None)
+    return next((n for n in nodes if n.address == ref), None)
+
+
+def storage_ports(nodes: list[NodeInfo]) -> dict[uuid.UUID, int]:
+    """The storage port of every node (by host id). Nodes that leave ``storage_port`` unset
+    get 7000, except where several share an address: those must listen on distinct storage
+    ports, so they get 7000, 7001, ... in the order of their native ports (this also keeps
+    the (peer, peer_port) key of system.peers_v2 unique)."""
+    by_address: dict[str, list[NodeInfo]] = {}
+    for n in nodes:
+        by_address.setdefault(n.address, []).append(n)
+    out: dict[uuid.UUID, int] = {}
+    for group in by_address.values():
+        group.sort(key=lambda n: n.port)
+        for rank, n in enumerate(group):
+            if n.storage_port is not None:
+                out[n.host_id] = n.storage_port
+            else:
+                out[n.host_id] = DEFAULT_STORAGE_PORT + (rank if len(group) > 1 else 0)
+    return out
+
+
 def _inet(address: str) -> Any:
     return ipaddress.ip_address(address)
 
@@ -229,38 +275,47 @@ def _table_flags(t: Table) -> set[str]:
 
 def system_rows(table: Table, schema: Schema, nodes: list[NodeInfo], coordinator: NodeInfo | None,
                 cluster_name: str = CLUSTER_NAME) -> list[dict[str, Any]]:
-    """The rows of one generated system table, as column-name -> value dicts."""
+    """The rows of one generated system table, as column-name -> value dicts, as
+    ``coordinator`` (one of ``nodes``) serves them."""
     ks, name = table.keyspace, table.name
     version = schema.version
     if ks == "system":
         if coordinator is None:
             return []
+        ports = storage_ports(nodes)
         if name == "local":
             n = coordinator
+            storage_port = ports.get(n.host_id, n.storage_port or DEFAULT_STORAGE_PORT)
             return [{
                 "key": "local", "bootstrapped": "COMPLETED",
-                "broadcast_address": _inet(n.address), "broadcast_port": n.storage_port,
+                "broadcast_address": _inet(n.address), "broadcast_port": storage_port,
                 "cluster_name": cluster_name, "cql_version": CQL_VERSION,
                 "data_center": n.dc, "gossip_generation": n.gossip_generation,
                 "host_id": n.host_id, "listen_address": _inet(n.address),
-                "listen_port": n.storage_port,
+                "listen_port": storage_port,
                 "native_protocol_version": n.native_protocol_version,
                 "partitioner": PARTITIONER, "rack": n.rack,
                 "release_version": n.release_version, "rpc_address": _inet(n.address),
                 "rpc_port": n.port, "schema_version": n.schema_version or version,
                 "tokens": {str(t) for t in n.tokens} or None, "truncated_at": None,
             }]
-        peers = [n for n in nodes if n.address != coordinator.address]
+        # the coordinator is told apart by host id: with distinct ports, peers share its address
+        peers = [n for n in nodes if n.host_id != coordinator.host_id]
         if name == "peers":
+            # keyed by address alone: nodes sharing an address share one row (the first
+            # node's), as in Cassandra, which overwrites it; peers_v2 lists them all
+            by_address: dict[str, NodeInfo] = {}
+            for n in peers:
+                by_address.setdefault(n.address, n)
             return [{
                 "peer": _inet(n.address), "data_center": n.dc, "host_id": n.host_id,
                 "preferred_ip": None, "rack": n.rack, "release_version": n.release_version,
                 "rpc_address": _inet(n.address), "schema_version": n.schema_version or version,
                 "tokens": {str(t) for t in n.tokens} or None,
-            } for n in peers]
+            } for n in by_address.values()]
         if name == "peers_v2":
             return [{
-                "peer": _inet(n.address), "peer_port": n.storage_port, "data_center": n.dc,
+                "peer": _inet(n.address), "peer_port": ports[n.host_id], "data_center": n.dc,
                 "host_id": n.host_id, "native_address": _inet(n.address),
                 "native_port": n.port, "preferred_ip": None, "preferred_port": None,
                 "rack": n.rack, "release_version": n.release_version,

@@ -411,6 +411,62 @@ def test_paging_with_limit_and_concurrent_writes(e: Engine) -> None:
         run(e, "SELECT k FROM t", page_size=3, paging_state=b"garbage")
 
 
+def test_empty_collections_inside_collections_are_values(e: Engine) -> None:
+    # '{}' and '[]' are empty values, not null, inside a collection, a tuple or a frozen
+    # column (Cassandra: Sets.Literal prepares an empty map for a map receiver); only a
+    # top-level non-frozen collection stores "no element" as null
+    run(e, "CREATE TABLE t (k int PRIMARY KEY, l frozen<list<frozen<map<text, int>>>>, "
+           "s set<frozen<set<int>>>, m map<int, frozen<list<int>>>, "
+           "tp tuple<int, frozen<list<int>>>, fl frozen<list<int>>, fm frozen<map<int, int>>, "
+           "nl list<int>)")
+    run(e, "INSERT INTO t (k, l, s, m, tp, fl, fm, nl) VALUES "
+           "(1, [{}, {'a': 1}], {{}, {1}}, {1: []}, (1, []), [], {}, [])")
+    run(e, "INSERT INTO t (k, l) VALUES (2, [{}])")
+    run(e, "UPDATE t SET m[2] = [] WHERE k = 1")
+    got = rows(e, "SELECT l, s, m, tp, fl, fm, nl FROM t WHERE k = 1")
+    assert got == [([{}, {"a": 1}], {frozenset(), frozenset({1})}, {1: [], 2: []}, (1, []),
+                     [], {}, None)]
+    assert rows(e, "SELECT l FROM t WHERE k = 2") == [([{}],)]
+    # the bytes sent to clients decode, with cassandra-driver's codecs, to the same values
+    from cassandra.cqltypes import ListType, MapType
+
+    r = run(e, "SELECT l, fl FROM t WHERE k = 1")
+    l_bytes, fl_bytes = r.encoded_rows()[0]
+    l_type = ListType.apply_parameters([MapType.apply_parameters([UTF8Type, Int32Type])])
+    assert l_type.deserialize(l_bytes, 4) == [{}, {"a": 1}]
+    assert fl_bytes == b"\x00\x00\x00\x00"  # an empty frozen list, not null
+    # a bound value says the same as the literal
+    run(e, "INSERT INTO t (k, l, fl) VALUES (4, ?, ?)", l_type.serialize([{}], 4),
+        ListType.apply_parameters([Int32Type]).serialize([], 4))
+    assert rows(e, "SELECT l, fl FROM t WHERE k = 4") == [([{}], [])]
+    with pytest.raises(InvalidRequest, match="null is not supported inside collections"):
+        run(e, "INSERT INTO t (k, l) VALUES (3, [null])")
+    with pytest.raises(InvalidRequest, match="null is not supported inside collections"):
+        run(e, "INSERT INTO t (k, m) VALUES (3, {1: null})")
+
+
+def test_rejected_writes_leave_nothing(e: Engine) -> None:
+    run(e, "CREATE TABLE t (k int PRIMARY KEY, l list<int>, m map<int, int>)")
+    with pytest.raises(InvalidRequest):
+        run(e, "INSERT INTO t (k, l) VALUES (1, [1, null])")
+    with pytest.raises(InvalidRequest):
+        run(e, "UPDATE t SET m = {1: 1}, l = [null] WHERE k = 2")
+    with pytest.raises(InvalidRequest):
+        run(e, "BEGIN BATCH INSERT INTO t (k) VALUES (3); INSERT INTO t (k, l) VALUES (4, [null]) "
+               "APPLY BATCH")
+    with pytest.raises(InvalidRequest):
+        e.execute_batch([("INSERT INTO t (k) VALUES (5)", None),
+                         ("UPDATE t SET m[?] = 1 WHERE k = 6", [None])], keyspace="ks", now=NOW)
+    assert rows(e, "SELECT k FROM t") == []
+
+
+def test_terms_are_bound_per_row(e: Engine) -> None:
+    run(e, "CREATE TABLE t (k int PRIMARY KEY, u timeuuid)")
+    run(e, "UPDATE t SET u = now() WHERE k IN (1, 2)")
+    (u1,), (u2,) = rows(e, "SELECT u FROM t WHERE k IN (1, 2)")
+    assert u1 != u2
+
+
 # -- system tables ---------------------------------------------------------------------------------
 
 
@@ -430,6 +486,46 @@ def test_system_local_and_peers(e: Engine) -> None:
     assert v2.column_names[:2] == ["peer", "peer_port"] and len(v2.column_names) == 12
     with pytest.raises(Unauthorized):
         e.execute("INSERT INTO system.local (key) VALUES ('x')")
+
+
+def _by_name(r) -> list[dict]:
+    return [dict(zip(r.column_names, row, strict=True)) for row in r.rows]
+
+
+def test_system_tables_with_distinct_ports() -> None:
+    # three nodes on one address, told apart by their native ports
+    infos = [NodeInfo("127.0.0.1", uuid.UUID(int=i), (i * 10,), port=9041 + i)
+             for i in (1, 2, 3)]
+    e = Engine(infos)
+    for info in infos:
+        for ref in (("127.0.0.1", info.port), info.host_id, info):
+            local = _by_name(e.execute("SELECT * FROM system.local", coordinator=ref))[0]
+            assert (local["host_id"], local["rpc_port"]) == (info.host_id, info.port)
+            v2 = _by_name(e.execute("SELECT * FROM system.peers_v2", coordinator=ref))
+            others = [n for n in infos if n is not info]
+            assert sorted((p["host_id"], str(p["native_address"]), p["native_port"])
+                          for p in v2) == [(n.host_id, "127.0.0.1", n.port) for n in others]
+            # each node's storage port, the same as its own system.local says
+            assert sorted(p["peer_port"] for p in v2) == [
+                7000 + i for i, n in enumerate(infos) if n is not info]
+            assert local["listen_port"] == local["broadcast_port"] == 7000 + infos.index(info)
+            # system.peers is keyed by address alone: the two peers share one row
+            peers = _by_name(e.execute("SELECT * FROM system.peers", coordinator=ref))
+            assert [str(p["peer"]) for p in peers] == ["127.0.0.1"]
+            assert peers[0]["host_id"] in {n.host_id for n in others}
+    # an address alone names the first node on it
+    local = _by_name(e.execute("SELECT host_id FROM system.local", coordinator="127.0.0.1"))
+    assert local == [{"host_id": infos[0].host_id}]
+
+
+def test_system_tables_storage_ports_one_node_per_address(e: Engine) -> None:
+    v2 = _by_name(e.execute("SELECT peer, peer_port, native_port FROM system.peers_v2",
+                            coordinator=("127.0.0.2", 9042)))
+    assert [(str(p["peer"]), p["peer_port"], p["native_port"]) for p in v2] == [
+        ("127.0.0.1", 7000, 9042)]
+    e2 = Engine([NodeInfo("10.0.0.1", uuid.UUID(int=1), (0,), storage_port=7001)])
+    local = _by_name(e2.execute("SELECT listen_port FROM system.local"))
+    assert local == [{"listen_port": 7001}]
 
 
 def test_system_schema_matches_reference(e: Engine) -> None:

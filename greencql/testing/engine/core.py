@@ -54,6 +54,8 @@ from greencql.testing.schema import (
 from greencql.testing.system_tables import (
     CLUSTER_NAME,
     NodeInfo,
+    NodeRef,
+    find_node,
     install_system_keyspaces,
     system_rows,
 )
@@ -88,7 +90,10 @@ class Engine:
     """Keyspaces, tables, data and prepared statements shared by all nodes of a SimCluster.
 
     ``nodes`` describes the topology for the system tables; ``execute(...,
-    coordinator=address)`` says which node runs the request (system.local vs system.peers).
+    coordinator=...)`` says which node runs the request (system.local vs system.peers): its
+    host id, (address, native port), NodeInfo, or an address alone (the first node there;
+    ambiguous when nodes share an address and differ by port). No or an unknown coordinator
+    means the first node.
     """
 
     def __init__(self, nodes: Sequence[NodeInfo] = (), *, cluster_name: str = CLUSTER_NAME,
@@ -168,7 +173,7 @@ class Engine:
                 values: Sequence[Any] | dict[str, Any] | None = None,
                 consistency: Any = None, timestamp: int | None = None,
                 page_size: int | None = None, paging_state: bytes | None = None,
-                now: float = 0.0, coordinator: str | None = None) -> Result:
+                now: float = 0.0, coordinator: NodeRef | None = None) -> Result:
         """Run one CQL statement (a QUERY message). ``values`` are serialized bytes, None
         (null) or :data:`UNSET` per marker (a dict for named values); already-decoded Python
         values are accepted too, for tests."""
@@ -202,7 +207,7 @@ class Engine:
     def execute_prepared(self, prepared_id: bytes, values: Sequence[Any] | dict[str, Any] | None
                          = None, *, consistency: Any = None, timestamp: int | None = None,
                          page_size: int | None = None, paging_state: bytes | None = None,
-                         now: float = 0.0, coordinator: str | None = None,
+                         now: float = 0.0, coordinator: NodeRef | None = None,
                          keyspace: str | None = None) -> Result:
         """Run a prepared statement (an EXECUTE message); unknown ids raise Unprepared."""
         with self._lock:
@@ -227,7 +232,7 @@ class Engine:
     def execute_batch(self, statements: Sequence[tuple[str | bytes, Any]], batch_type: str | int
                       = BATCH_LOGGED, *, keyspace: str | None = None, consistency: Any = None,
                       timestamp: int | None = None, now: float = 0.0,
-                      coordinator: str | None = None) -> Result:
+                      coordinator: NodeRef | None = None) -> Result:
         """Run a protocol BATCH: each item is (query text or prepared id bytes, values)."""
         btype = _BATCH_TYPES.get(batch_type, batch_type) if isinstance(batch_type, int) \
             else str(batch_type).upper()
@@ -357,7 +362,7 @@ class Engine:
 
     def _run(self, plan: Any, stmt: Any, values: Any, keyspace: str | None,
              timestamp: int | None, page_size: int | None, paging_state: bytes | None,
-             now: float, coordinator: str | None) -> Result:
+             now: float, coordinator: NodeRef | None) -> Result:
         kind = plan.kind
         if kind == "select":
             ctx = Ctx(self._values(values, plan.bind_specs), plan.bind_specs, now, self)
@@ -382,16 +387,17 @@ class Engine:
 
     # -- system tables ------------------------------------------------------------------------
 
-    def _coordinator(self, address: str | None) -> NodeInfo | None:
-        for n in self._nodes:
-            if n.address == address:
-                return n
-        return self._nodes[0] if self._nodes else None
+    def _coordinator(self, ref: NodeRef | None) -> NodeInfo | None:
+        node = find_node(self._nodes, ref)
+        if node is None and self._nodes:
+            return self._nodes[0]
+        return node
 
-    def _refresh_system(self, table: Table, coordinator: str | None) -> None:
+    def _refresh_system(self, table: Table, coordinator: NodeRef | None) -> None:
         node = self._coordinator(coordinator)
-        key = (table.keyspace, table.name, node.address if node else None)
-        stamp = (self.schema.generation, self._topology_gen, key[2])
+        # by host id: nodes on distinct ports share an address but not their system.local
+        stamp: tuple[Any, ...] = (self.schema.generation, self._topology_gen,
+                                  node.host_id if node else None)
         if table.keyspace == "system_schema" or table.keyspace == "system_virtual_schema":
             stamp = (self.schema.generation, -1, None)
         cached = self._sys_cache.get((table.keyspace, table.name, None))

@@ -5,7 +5,9 @@ LWT rules) with Cassandra's messages, compiling the SET/VALUES operations (plain
 collection append/prepend/remove/element set, counter increments), applying them to storage
 with timestamps and TTLs (table default_time_to_live included), range and row deletions, and
 lightweight transactions (IF NOT EXISTS / IF EXISTS / IF conditions) with their
-``[applied]`` result rows. Batches check every condition before applying anything.
+``[applied]`` result rows. Batches check every condition before applying anything, and every
+write (single or batched) binds and validates all its values before storing any: a rejected
+statement leaves no partial row behind.
 """
 
 from __future__ import annotations
@@ -368,11 +370,41 @@ class ModifyPlan:
         except (ProtocolError, ValueError, TypeError) as exc:
             raise InvalidRequest(f"Invalid partition key: {exc}") from exc
 
-    def apply(self, engine: Any, ctx: Ctx, ts: int) -> None:
-        now = ctx.now
-        ttl, exp = self._ttl_exp(ctx, now)
+    def evaluate(self, ctx: Ctx) -> tuple[Any, ...]:
+        """Everything the write takes from the statement and its values (targets, TTL, the
+        value and key of each operation), computed before anything is stored: a statement,
+        or a batch, rejected for its values leaves no trace (as in Cassandra, which builds
+        the whole mutation first)."""
+        targets = self.targets(ctx)
+        ttl, exp = self._ttl_exp(ctx, ctx.now)
+        return targets, ttl, exp, self._op_values(ctx)
+
+    def _op_values(self, ctx: Ctx) -> list[tuple[Any, Any]]:
+        values = []
+        for op in self.ops:
+            value = op.fn(ctx) if op.fn is not None else None
+            key = op.key_fn(ctx) if op.key_fn is not None else None
+            if op.kind in ("del_elem", "set_elem") and (key is None or key is UNSET):
+                if op.kind == "del_elem":
+                    raise InvalidRequest(f"Invalid null value for {op.col.name} element")
+                what = "key" if op.col.type.name == "map" else "index"
+                raise InvalidRequest(f"Invalid null value for {what} of {op.col.name}")
+            if op.col.type.is_counter and op.kind in ("add", "sub") and (
+                    value is None or value is _EMPTY):
+                raise InvalidRequest("Invalid null value for counter increment")
+            values.append((value, key))
+        return values
+
+    def apply(self, engine: Any, ctx: Ctx, ts: int, evaluated: tuple[Any, ...] | None = None
+              ) -> None:
+        """Store the write (``evaluated``: what :meth:`evaluate` returned, if already done)."""
+        targets, ttl, exp, values = evaluated or self.evaluate(ctx)
         table = self.table
-        for key, ck, pred in self.targets(ctx):
+        for i, (key, ck, pred) in enumerate(targets):
+            if i:
+                # terms are bound once per row written, as Cassandra binds them: now() and
+                # uuid() differ between the rows of one IN; the checks passed for the first
+                values = self._op_values(ctx)
             p = self.partition(key)
             if self.delete_row and not self.ops:
                 if ck is not None and table.clustering:
@@ -394,10 +426,10 @@ class ModifyPlan:
                 r = rows[0]
                 if ts > p.shadow(r) and (r.marker is None or r.marker[0] <= ts):
                     r.marker = (ts, exp, ttl)
-            for op in self.ops:
+            for op, (value, kv) in zip(self.ops, values, strict=True):
                 target_rows = [p.static] if op.col.kind == "static" else rows
                 for r in target_rows:
-                    self._apply_op(engine, ctx, p, r, op, ts, ttl, exp)
+                    self._apply_op(engine, ctx, p, r, op, value, kv, ts, ttl, exp)
 
     def _make_row(self, p: Partition, ck: tuple[bytes, ...]) -> Row:
         try:
@@ -405,8 +437,8 @@ class ModifyPlan:
         except (ProtocolError, ValueError, TypeError) as exc:
             raise InvalidRequest(f"Invalid clustering key: {exc}") from exc
 
-    def _apply_op(self, engine: Any, ctx: Ctx, p: Partition, r: Row, op: _Op, ts: int,
-                  ttl: int | None, exp: float | None) -> None:
+    def _apply_op(self, engine: Any, ctx: Ctx, p: Partition, r: Row, op: _Op, value: Any,
+                  kv: Any, ts: int, ttl: int | None, exp: float | None) -> None:
         shadow = p.shadow(r)
         if ts <= shadow:
             return
@@ -422,9 +454,6 @@ class ModifyPlan:
                 r.cells[name] = Cell(None, ts)
             return
         if kind == "del_elem":
-            kv = op.key_fn(ctx)  # type: ignore[misc]
-            if kv is None or kv is UNSET:
-                raise InvalidRequest(f"Invalid null value for {name} element")
             m = r.cells.get(name)
             if not isinstance(m, Multi):
                 return
@@ -439,14 +468,11 @@ class ModifyPlan:
                                          f"{len(items)}")
                 m.remove(items[kv][0], ts)
             return
-        value = op.fn(ctx)  # type: ignore[misc]
         if value is UNSET:
             return
         if value is _EMPTY:
             value = None if t.multicell else _empty_value(t)
         if t.is_counter:
-            if value is None:
-                raise InvalidRequest("Invalid null value for counter increment")
             delta = value if kind == "add" else -value
             c = r.cells.get(name)
             base = c.value if isinstance(c, Cell) and c.value is not None else 0
@@ -501,10 +527,6 @@ class ModifyPlan:
                         m.remove(k, ts)
             return
         if kind == "set_elem":
-            kv = op.key_fn(ctx)  # type: ignore[misc]
-            if kv is None or kv is UNSET:
-                what = "key" if t.name == "map" else "index"
-                raise InvalidRequest(f"Invalid null value for {what} of {name}")
             if t.name == "map":
                 k = t.params[0].sort_key(kv)
                 if value is None:
@@ -523,8 +545,7 @@ class ModifyPlan:
                     m.put(k, None, value, ts, exp, ttl)
             return
         if kind == "set_field":
-            i = op.key_fn(ctx)  # type: ignore[misc]
-            m.put(i, None, value, ts, exp, ttl)
+            m.put(kv, None, value, ts, exp, ttl)
             return
 
     def _add_elems(self, engine: Any, m: Multi, t: ColType, value: Any, ts: int,
@@ -747,10 +768,14 @@ class BatchPlan:
                                       for c in pk_cols if c.name not in {x.name for x in cols}]
                         return Rows((spec, *extra, *cols), [(False, *extra_vals, *row)], None)
                     return Rows((spec,), [(False,)], None)
-            for p, ctx in zip(self.plans, ctxs, strict=True):
-                p.apply(engine, ctx, ts)
+            evaluated = [p.evaluate(ctx) for p, ctx in zip(self.plans, ctxs, strict=True)]
+            for p, ctx, ev in zip(self.plans, ctxs, evaluated, strict=True):
+                p.apply(engine, ctx, ts, ev)
             return Rows((spec,), [(True,)], None)
-        for p, ctx in zip(self.plans, ctxs, strict=True):
-            p.apply(engine, ctx, p.resolve_ts(ctx, ts))
+        # every statement is validated before the first one is stored
+        stamped = [(p.resolve_ts(ctx, ts), p.evaluate(ctx))
+                   for p, ctx in zip(self.plans, ctxs, strict=True)]
+        for p, ctx, (pts, ev) in zip(self.plans, ctxs, stamped, strict=True):
+            p.apply(engine, ctx, pts, ev)
         return Void()
 

@@ -273,9 +273,14 @@ def _const_fn(value: Any) -> TermFn:
 
 
 def compile_term(term: Any, t: ColType, name: str, binder: Binder,
-                 spec_name: str | None = None) -> TermFn:
+                 spec_name: str | None = None, *, nested: bool = False) -> TermFn:
     """A function of the context giving the Python value of ``term`` for type ``t`` (None
-    for null, UNSET for an unset marker)."""
+    for null, UNSET for an unset marker).
+
+    ``nested``: the term is an element of a collection, tuple or UDT literal. An empty
+    collection literal is null only for a top-level non-frozen collection (which stores its
+    elements one by one, so "no element" and null are the same thing); a frozen or nested one
+    is an empty value, as in Cassandra (``[{}]`` is a list holding one empty map)."""
     if isinstance(term, ast.Const):
         value = convert_const(term, t, name)
         return _const_fn(value)
@@ -294,7 +299,7 @@ def compile_term(term: Any, t: ColType, name: str, binder: Binder,
     if isinstance(term, ast.FuncTerm):
         return _compile_func(term, t, name, binder)
     if isinstance(term, ast.CollectionLit):
-        return _compile_collection(term, t, name, binder)
+        return _compile_collection(term, t, name, binder, nested or t.frozen)
     if isinstance(term, ast.TupleLit):
         if t.name != "tuple":
             if len(term.items) == 1:
@@ -304,7 +309,7 @@ def compile_term(term: Any, t: ColType, name: str, binder: Binder,
             raise InvalidRequest(f"Invalid tuple literal for {name}: too many elements. Type "
                                  f"{t.cql_name} expects {len(t.params)} but got "
                                  f"{len(term.items)}")
-        fns = [compile_term(x, p, name, binder, f"{name}[{i}]")
+        fns = [compile_term(x, p, name, binder, f"{name}[{i}]", nested=True)
                for i, (x, p) in enumerate(zip(term.items, t.params, strict=False))]
         pad = (None,) * (len(t.params) - len(fns))
         return lambda ctx: tuple(f(ctx) for f in fns) + pad
@@ -319,7 +324,8 @@ def compile_term(term: Any, t: ColType, name: str, binder: Binder,
             if fname not in fields:
                 raise InvalidRequest(f"Unknown field '{fname}' in value of user defined type "
                                      f"{t.udt_name}")
-            fns2.append((fname, compile_term(ft, fields[fname], f"{name}.{fname}", binder)))
+            fns2.append((fname, compile_term(ft, fields[fname], f"{name}.{fname}", binder,
+                                             nested=True)))
         proto_cls = t.proto.value_class
         names = t.field_names
 
@@ -352,26 +358,34 @@ def _hashable(v: Any) -> Any:
 
 
 def _compile_collection(term: ast.CollectionLit, t: ColType, name: str,
-                        binder: Binder) -> TermFn:
+                        binder: Binder, keep_empty: bool) -> TermFn:
+    """``keep_empty``: an empty literal is an empty value (frozen or nested), not null."""
     n = t.name
     if term.kind == "list" and n == "list":
-        fns = [compile_term(x, t.params[0], name, binder, f"value({name})") for x in term.items]
-        return lambda ctx: [_no_null(f(ctx)) for f in fns] or None
+        fns = [compile_term(x, t.params[0], name, binder, f"value({name})", nested=True)
+               for x in term.items]
+        if not fns:
+            return (lambda ctx: []) if keep_empty else _const_fn(None)
+        return lambda ctx: [_no_null(f(ctx)) for f in fns]
     if term.kind == "set" and n == "set":
-        fns = [compile_term(x, t.params[0], name, binder, f"value({name})") for x in term.items]
-        return lambda ctx: {_hashable(_no_null(f(ctx))) for f in fns} or None
+        fns = [compile_term(x, t.params[0], name, binder, f"value({name})", nested=True)
+               for x in term.items]
+        return lambda ctx: {_hashable(_no_null(f(ctx))) for f in fns}
     if term.kind == "list" and n == "set":
         raise InvalidRequest(f"Invalid list literal for {name} of type {t.cql_name}")
     if term.kind == "map" and n in ("map", "set") and not term.items:
-        return _const_fn(None)
+        # '{}' is the empty map or the empty set, whichever the receiver is
+        if not keep_empty:
+            return _const_fn(None)
+        make = set if n == "set" else dict
+        return lambda ctx: make()
     if term.kind == "map" and n == "map":
-        pairs = [(compile_term(k, t.params[0], name, binder, f"key({name})"),
-                  compile_term(v, t.params[1], name, binder, f"value({name})"))
+        pairs = [(compile_term(k, t.params[0], name, binder, f"key({name})", nested=True),
+                  compile_term(v, t.params[1], name, binder, f"value({name})", nested=True))
                  for k, v in term.items]
 
         def build(ctx: Ctx) -> Any:
-            out = {_hashable(_no_null(kf(ctx))): _no_null(vf(ctx)) for kf, vf in pairs}
-            return out or None
+            return {_hashable(_no_null(kf(ctx))): _no_null(vf(ctx)) for kf, vf in pairs}
 
         return build
     if term.kind == "set" and n == "udt":
