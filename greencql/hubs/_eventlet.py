@@ -41,6 +41,7 @@ from greencql.hubs.base import (
     DEFAULT_TLS_HANDSHAKE_TIMEOUT,
     _call_logged,
     _connect_tcp,
+    _EventDoneTask,
     _listen_tcp,
     _literal_addrinfo,
     _QueueAdapter,
@@ -48,7 +49,7 @@ from greencql.hubs.base import (
     _tls_handshake,
     _tls_server_handshake,
 )
-from greencql.hubs.timerwheel import TimerWheel, WheelTimer
+from greencql.hubs.timerwheel import PerLoopWheels
 
 __all__ = ["EventletHub", "EventletTask", "EventletEvent", "EventletFuture"]
 
@@ -176,7 +177,7 @@ class EventletFuture:
             self._callbacks.append(fn)
 
 
-class EventletTask:
+class EventletTask(_EventDoneTask):
     """An eventlet GreenThread running one function (see :class:`greencql.hubs.base.Task`)."""
 
     __slots__ = ("_done", "_exception", "_gt")
@@ -207,20 +208,6 @@ class EventletTask:
         if block:
             self._done.wait(timeout)
 
-    def join(self, timeout: float | None = None) -> bool:
-        return self._done.wait(timeout)
-
-    def ready(self) -> bool:
-        return self._done.is_set()
-
-    @property
-    def dead(self) -> bool:
-        return self._done.is_set()
-
-    @property
-    def exception(self) -> BaseException | None:
-        return self._exception
-
     def __repr__(self) -> str:
         return f"<EventletTask {self._gt!r} {'dead' if self.dead else 'running'}>"
 
@@ -231,10 +218,11 @@ def _new_queue(maxsize: int) -> _QueueAdapter:
     return _QueueAdapter(q, q.queue, maxsize > 0)
 
 
-class EventletHub:
+class EventletHub(PerLoopWheels):
     """The :class:`greencql.hubs.base.Hub` of eventlet."""
 
     name = "eventlet"
+    _current_loop = staticmethod(_get_hub)
 
     def spawn(self, fn: Callable[..., object], *args: Any, **kwargs: Any) -> EventletTask:
         task = EventletTask()
@@ -330,20 +318,6 @@ class EventletHub:
 
     # -- timers ----------------------------------------------------------------------------
 
-    def timer_wheel(self) -> TimerWheel:
-        hub = _get_hub()
-        try:
-            return hub._greencql_wheel
-        except AttributeError:
-            wheel = hub._greencql_wheel = TimerWheel(self)
-            return wheel
-
-    def call_later(self, delay: float, fn: Callable[..., object], *args: Any) -> WheelTimer:
-        try:
-            wheel = _get_hub()._greencql_wheel
-        except AttributeError:
-            wheel = self.timer_wheel()
-        return wheel.call_later(delay, fn, *args)
 
     # -- ownership -------------------------------------------------------------------------
 

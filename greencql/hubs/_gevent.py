@@ -41,7 +41,7 @@ from greencql.hubs.base import (
     _tls_handshake,
     _tls_server_handshake,
 )
-from greencql.hubs.timerwheel import TimerWheel, WheelTimer
+from greencql.hubs.timerwheel import PerLoopWheels
 
 __all__ = ["GeventHub", "GeventTask", "GeventFuture"]
 
@@ -157,10 +157,11 @@ def _private_resolver(hub: Any) -> Any:
     return None
 
 
-class GeventHub:
+class GeventHub(PerLoopWheels):
     """The :class:`greencql.hubs.base.Hub` of gevent."""
 
     name = "gevent"
+    _current_loop = staticmethod(_get_hub)
 
     def spawn(self, fn: Callable[..., object], *args: Any, **kwargs: Any) -> GeventTask:
         task = GeventTask()
@@ -270,20 +271,6 @@ class GeventHub:
 
     # -- timers ----------------------------------------------------------------------------
 
-    def timer_wheel(self) -> TimerWheel:
-        hub = _get_hub()
-        try:
-            return hub._greencql_wheel
-        except AttributeError:
-            wheel = hub._greencql_wheel = TimerWheel(self)
-            return wheel
-
-    def call_later(self, delay: float, fn: Callable[..., object], *args: Any) -> WheelTimer:
-        try:
-            wheel = _get_hub()._greencql_wheel
-        except AttributeError:
-            wheel = self.timer_wheel()
-        return wheel.call_later(delay, fn, *args)
 
     # -- ownership -------------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ from greencql.hubs.base import (
     TaskExit,
     _call_logged,
     _connect_tcp,
+    _EventDoneTask,
     _listen_tcp,
     _literal_addrinfo,
     _QueueAdapter,
@@ -49,7 +50,7 @@ _GUARD = _thread.allocate_lock()
 _PENDING, _RESULT, _EXCEPTION = 0, 1, 2
 
 
-class ThreadTask:
+class ThreadTask(_EventDoneTask):
     """A daemon thread running one function.
 
     ``kill()`` cannot interrupt a thread: it stops one that has not started yet and makes the
@@ -83,20 +84,6 @@ class ThreadTask:
         self._killed.set()
         if block and self._thread is not threading.current_thread():
             self._done.wait(timeout)
-
-    def join(self, timeout: float | None = None) -> bool:
-        return self._done.wait(timeout)
-
-    def ready(self) -> bool:
-        return self._done.is_set()
-
-    @property
-    def dead(self) -> bool:
-        return self._done.is_set()
-
-    @property
-    def exception(self) -> BaseException | None:
-        return self._exception
 
     def __repr__(self) -> str:
         return f"<ThreadTask {self._thread.name} {'dead' if self.dead else 'running'}>"

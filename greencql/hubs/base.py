@@ -339,6 +339,29 @@ def _call_logged(fn: Callable[..., object], *args: Any) -> None:
         _log.exception("callback %r failed", getattr(fn, "__qualname__", fn))
 
 
+class _EventDoneTask:
+    """The completion half of a Task for hubs whose tasks signal the end with a ``_done``
+    event (eventlet, threads); gevent asks its greenlet instead."""
+
+    __slots__ = ()
+    _done: Any
+    _exception: BaseException | None
+
+    def join(self, timeout: float | None = None) -> bool:
+        return bool(self._done.wait(timeout))
+
+    def ready(self) -> bool:
+        return bool(self._done.is_set())
+
+    @property
+    def dead(self) -> bool:
+        return bool(self._done.is_set())
+
+    @property
+    def exception(self) -> BaseException | None:
+        return self._exception
+
+
 class _QueueAdapter:
     """The :class:`Queue` protocol over a gevent/eventlet/stdlib queue (whose ``put``/``get``
     take a ``block`` flag first, which ours do not)."""

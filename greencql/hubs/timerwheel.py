@@ -28,7 +28,14 @@ from typing import Any
 
 from greencql.hubs.base import _call_logged
 
-__all__ = ["DEFAULT_SLOTS", "DEFAULT_TICK", "WheelCore", "WheelTimer", "TimerWheel"]
+__all__ = [
+    "DEFAULT_SLOTS",
+    "DEFAULT_TICK",
+    "PerLoopWheels",
+    "WheelCore",
+    "WheelTimer",
+    "TimerWheel",
+]
 
 #: Wheel resolution in seconds. Request timeouts are seconds long and a late timeout costs one
 #: tick at most, so 10 ms is precise enough while keeping wake-ups of a busy wheel at <= 100/s.
@@ -312,3 +319,26 @@ class TimerWheel:
             return None
         self._wake_at = nxt
         return max(0.0, nxt - monotonic())
+
+
+class PerLoopWheels:
+    """``timer_wheel()`` / ``call_later()`` for hubs with one event loop per OS thread
+    (gevent, eventlet): each loop carries its own wheel, driven by a task on that loop.
+    The adapter names its loop getter in ``_current_loop``."""
+
+    _current_loop: Callable[[], Any]
+
+    def timer_wheel(self) -> TimerWheel:
+        loop = self._current_loop()
+        try:
+            return loop._greencql_wheel
+        except AttributeError:
+            wheel = loop._greencql_wheel = TimerWheel(self)
+            return wheel
+
+    def call_later(self, delay: float, fn: Callable[..., object], *args: Any) -> WheelTimer:
+        try:
+            wheel = self._current_loop()._greencql_wheel
+        except AttributeError:
+            wheel = self.timer_wheel()
+        return wheel.call_later(delay, fn, *args)
