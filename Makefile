@@ -15,7 +15,7 @@ bench:
 	.venv/bin/python bench/codec.py
 
 lint:
-	.venv/bin/ruff check greencql tests bench contrib loadtests scripts
+	.venv/bin/ruff check .
 
 clean:
 	rm -rf .venv build *.egg-info
