@@ -57,6 +57,7 @@ future (a connection's reader or the timer wheel) and must not block.
 
 from __future__ import annotations
 
+import datetime
 import functools
 import logging
 import threading
@@ -138,6 +139,8 @@ _RESULT_MARGIN = 2.0
 _MAX_REPREPARES = 2
 
 _NOT_SET: Any = object()
+# 100 ns intervals between the UUID epoch (1582-10-15) and the Unix epoch
+_UUID_EPOCH_100NS = 0x01B21DD213814000
 
 
 
@@ -845,25 +848,44 @@ def _no_host_available(errors: Mapping[Any, BaseException], attempted: Sequence[
 
 @dataclass(frozen=True)
 class TraceEvent:
-    """One row of system_traces.events."""
+    """One row of system_traces.events, as cassandra-driver's ``TraceEvent``:
+    ``description`` (the activity), ``datetime`` (naive UTC, from the event's timeuuid),
+    ``source``, ``source_elapsed`` (a timedelta) and ``thread_name``."""
 
     description: str | None
     datetime: Any
     source: Any
-    source_elapsed: int | None
+    source_elapsed: datetime.timedelta | None
     thread_name: str | None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> TraceEvent:
+        event_id = row.get("event_id")
+        when = None
+        if isinstance(event_id, uuid.UUID) and event_id.version == 1:
+            micros = (event_id.time - _UUID_EPOCH_100NS) // 10
+            when = datetime.datetime(1970, 1, 1) + datetime.timedelta(microseconds=micros)
+        elapsed = row.get("source_elapsed")
+        return cls(
+            row.get("activity"),
+            when,
+            row.get("source"),
+            None if elapsed is None else datetime.timedelta(microseconds=elapsed),
+            row.get("thread"),
+        )
 
 
 @dataclass
 class QueryTrace:
     """The trace of one request (system_traces.sessions and events), as cassandra-driver's
-    ``QueryTrace``: ``trace_id``, ``request_type``, ``duration`` (microseconds), ``coordinator``,
-    ``parameters``, ``started_at``, ``client`` and ``events``."""
+    ``QueryTrace``: ``trace_id``, ``request_type``, ``duration`` (a timedelta),
+    ``coordinator``, ``parameters``, ``started_at``, ``client`` and ``events`` (in event
+    order)."""
 
     trace_id: uuid.UUID
     _session: Any = field(repr=False, default=None)
     request_type: str | None = None
-    duration: int | None = None
+    duration: datetime.timedelta | None = None
     coordinator: Any = None
     parameters: Mapping[str, str] | None = None
     started_at: Any = None
@@ -872,8 +894,8 @@ class QueryTrace:
 
     def populate(self, max_wait: float = DEFAULT_TRACE_WAIT,
                  query_cl: ConsistencyLevel = ConsistencyLevel.ONE) -> None:
-        """Read the trace, retrying until its session row is complete (duration set) or
-        ``max_wait`` seconds have passed; raise TraceUnavailable then."""
+        """Read the trace, retrying until its session row is complete (duration and
+        started_at set) or ``max_wait`` seconds have passed; raise TraceUnavailable then."""
         session = self._session
         hub = session.hub
         deadline = hub.monotonic() + max_wait
@@ -884,10 +906,11 @@ class QueryTrace:
                 (self.trace_id,),
                 query_cl,
             )
-            if rows and rows[0].get("duration") is not None:
-                row = rows[0]
+            row = rows[0] if rows else None
+            if row is not None and row.get("duration") is not None \
+                    and row.get("started_at") is not None:
                 self.request_type = row.get("request")
-                self.duration = row.get("duration")
+                self.duration = datetime.timedelta(microseconds=row["duration"])
                 self.coordinator = row.get("coordinator")
                 self.parameters = row.get("parameters")
                 self.started_at = row.get("started_at")
@@ -897,16 +920,7 @@ class QueryTrace:
                     (self.trace_id,),
                     query_cl,
                 )
-                self.events = [
-                    TraceEvent(
-                        e.get("activity"),
-                        e.get("event_id"),
-                        e.get("source"),
-                        e.get("source_elapsed"),
-                        e.get("thread"),
-                    )
-                    for e in events
-                ]
+                self.events = [TraceEvent.from_row(e) for e in events]
                 return
             remaining = deadline - hub.monotonic()
             if remaining <= 0:
@@ -919,7 +933,7 @@ class QueryTrace:
             hub.sleep(min(remaining, 0.003 * 2**attempt))
 
     def __str__(self) -> str:
-        return (f"<QueryTrace {self.trace_id} {self.request_type} duration={self.duration}us "
+        return (f"<QueryTrace {self.trace_id} {self.request_type} duration={self.duration} "
                 f"events={len(self.events)}>")
 
 
@@ -1168,7 +1182,9 @@ class Session:
         )
 
     def _empty_result(self, future: ResponseFuture) -> Any:
-        return self._make_result(future, None)
+        # a VOID / SET_KEYSPACE / SCHEMA_CHANGE answer: no rows, but its warnings, custom
+        # payload and tracing id belong on the ResultSet (None after an ignored error)
+        return self._make_result(future, future._response)
 
     def _fetch_page(self, future: ResponseFuture, paging_state: bytes) -> Page:
         """The page after ``paging_state`` of ``future``'s request, synchronously (what a

@@ -321,6 +321,12 @@ class SimCluster:
             if n.running and n is not exclude:
                 n.push_event(event)
 
+    def _has_listeners(self, event_type: str, exclude: SimNode | None = None) -> bool:
+        """Whether a connection to a running node (but ``exclude``) registered for
+        ``event_type`` events."""
+        return any(n.running and n is not exclude and n.has_listeners(event_type)
+                   for n in self.nodes)
+
     def _node_changed(self, node: SimNode, change: str) -> None:
         if self._started:
             self.broadcast_event(StatusChangeEvent(change, node.endpoint), exclude=node)

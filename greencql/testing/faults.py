@@ -2,17 +2,19 @@
 
 Owns: :class:`Prime` (an answer forced for requests whose CQL text matches a substring or a
 regular expression: any server error with its fields, primed rows, a void result, an added
-delay, or no answer at all / a closed connection), and :class:`NodeFaults` (one node's
-switches: paused, added latency, responses cut in the middle, corrupted v5 checksums, the
-highest protocol version it accepts, and its primes). The node server consults these on
-every request; this module does no IO and decides nothing about sockets.
+delay, or no answer at all / a closed connection; and client warnings or a custom payload
+attached to the primed answer, or to the real one when nothing else is primed), and
+:class:`NodeFaults` (one node's switches: paused, added latency, responses cut in the
+middle, corrupted v5 checksums, the highest protocol version it accepts, and its primes).
+The node server consults these on every request; this module does no IO and decides
+nothing about sockets.
 """
 
 from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from greencql.errors import ServerException, server_error_class
@@ -63,12 +65,15 @@ class Prime:
     """One primed answer. Matches requests whose CQL text contains ``pattern`` (or matches
     it, when ``pattern`` is a compiled regex or ``regex=True``), among ``opcodes``.
 
-    Exactly one action: ``error`` (a ServerException instance, class, or error code),
+    At most one action: ``error`` (a ServerException instance, class, or error code),
     ``rows`` (with ``columns``: [(name, cql type string), ...]), ``void=True``,
-    ``delay`` (seconds added before the normal answer), ``drop=True`` (never answer) or
-    ``close=True`` (close the connection instead of answering). ``times``: how many matching
-    requests it applies to (None: forever); a prime shared by several nodes (primed on the
-    cluster) counts them all.
+    ``drop=True`` (never answer) or ``close=True`` (close the connection instead of
+    answering); ``delay`` (seconds added before the answer) may come with any of them.
+    ``warnings`` (client warnings, strings) and ``custom_payload`` ({name: bytes}, as a
+    server's QueryHandler may send) are attached to the answer, primed or real (protocol v4+;
+    a v3 answer goes without them, as Cassandra's). A prime needs an action, a delay,
+    warnings or a payload. ``times``: how many matching requests it applies to (None:
+    forever); a prime shared by several nodes (primed on the cluster) counts them all.
     """
 
     def __init__(self, pattern: str | re.Pattern[str], *, regex: bool = False,
@@ -78,11 +83,17 @@ class Prime:
                  columns: Sequence[tuple[str, str]] | None = None,
                  void: bool = False, delay: float | None = None, drop: bool = False,
                  close: bool = False, times: int | None = None,
-                 opcodes: Sequence[str] = PRIMED_OPCODES) -> None:
+                 opcodes: Sequence[str] = PRIMED_OPCODES,
+                 warnings: Sequence[str] | None = None,
+                 custom_payload: Mapping[str, bytes | None] | None = None) -> None:
         main = [error is not None, rows is not None, void, drop, close]
-        if sum(main) > 1 or (sum(main) == 0 and delay is None):
-            raise ValueError("a Prime needs one of error, rows, void, drop, close, or delay "
-                             "(delay may also accompany error, rows or void)")
+        extras = delay is not None or warnings is not None or custom_payload is not None
+        if sum(main) > 1 or (sum(main) == 0 and not extras):
+            raise ValueError("a Prime needs one of error, rows, void, drop, close, or delay, "
+                             "warnings or custom_payload (these may also accompany error, "
+                             "rows or void)")
+        if isinstance(warnings, str):
+            raise TypeError("warnings is a list of strings, not one string")
         if rows is not None and columns is None:
             raise ValueError("primed rows need columns=[(name, cql type), ...]")
         if isinstance(pattern, str) and regex:
@@ -101,6 +112,8 @@ class Prime:
         self.delay = delay
         self.drop = drop
         self.close = close
+        self.warnings: tuple[str, ...] = tuple(warnings or ())
+        self.custom_payload = dict(custom_payload) if custom_payload is not None else None
         self.opcodes = frozenset(o.upper() for o in opcodes)
         self.remaining = times
         self.hits = 0
@@ -129,7 +142,7 @@ class Prime:
     def __repr__(self) -> str:
         action = ("error" if self.error is not None else "rows" if self.rows is not None
                   else "void" if self.void else "drop" if self.drop else "close" if self.close
-                  else "delay")
+                  else "delay" if self.delay is not None else "extras")
         return f"<Prime {self.pattern!r} {action} remaining={self.remaining} hits={self.hits}>"
 
 

@@ -46,6 +46,10 @@ class RequestRecord:
     (no routing key, or a query without bound values). ``routing_key`` /
     ``routing_keyspace`` and ``is_replica`` are computed on first access (off the node's
     hot path), against the topology and schema of that moment.
+    ``custom_payload``: the request's custom payload (v4+), None without one; ``tracing``:
+    whether the client asked for a trace, and ``tracing_id`` the session id the node answered
+    with; ``warnings``: the client warnings sent with the answer; ``rows``: the number of
+    rows a ROWS answer carried.
     """
 
     __slots__ = (
@@ -57,6 +61,7 @@ class RequestRecord:
         "client",
         "connection",
         "consistency",
+        "custom_payload",
         "keyspace",
         "node",
         "opcode",
@@ -65,12 +70,16 @@ class RequestRecord:
         "prepared_id",
         "query",
         "response",
+        "rows",
         "serial_consistency",
         "stream",
         "time",
         "timestamp",
+        "tracing",
+        "tracing_id",
         "values",
         "version",
+        "warnings",
     )
 
     def __init__(self, node: str, connection: int, client: Any, stream: int, opcode: int,
@@ -94,10 +103,28 @@ class RequestRecord:
         self.batch: tuple[tuple[str | None, bytes | None], ...] | None = None
         self.batch_type: int | None = None
         self.response: str | None = None
+        self.custom_payload: dict[str, bytes | None] | None = None
+        self.tracing = False
+        self.tracing_id: Any = None
+        self.warnings: tuple[str, ...] | None = None
+        self.rows: int | None = None
         #: computes routing and replica facts on first access (None: nothing to compute)
         self._router: Any = None
         self._routing: Any = self  # self = not computed yet
         self._replica: Any = self
+
+    def note_request(self, msg: Any) -> None:
+        """Take the custom payload and the tracing flag of the decoded request."""
+        payload = getattr(msg, "custom_payload", None)
+        self.custom_payload = dict(payload) if payload is not None else None
+        self.tracing = bool(getattr(msg, "tracing", False))
+
+    def note_result(self, result: Any) -> None:
+        """Take what the node server needs later from the engine's result: its client
+        warnings and, for rows, how many."""
+        self.warnings = tuple(getattr(result, "warnings", ()) or ()) or None
+        rows = getattr(result, "rows", None)
+        self.rows = len(rows) if isinstance(rows, list) else None
 
     @property
     def kind(self) -> str:

@@ -103,7 +103,8 @@ def _nullable(key_fn):
 @dataclass(eq=False, repr=False)
 class ColType:
     """A column type. ``name`` is a native type name or 'list', 'set', 'map', 'tuple', 'udt',
-    'custom'; ``params`` the element types (field types for a UDT)."""
+    'vector', 'custom'; ``params`` the element types (field types for a UDT); ``dimension``
+    the n of ``vector<T, n>``."""
 
     name: str
     params: tuple[ColType, ...] = ()
@@ -113,6 +114,7 @@ class ColType:
     field_names: tuple[str, ...] = ()
     _proto: Any = field(default=None, repr=False)
     _sort: Any = field(default=None, repr=False)
+    dimension: int = 0
 
     # -- naming -----------------------------------------------------------------------------
 
@@ -137,6 +139,8 @@ class ColType:
             return f"'{self.udt_name}'"
         if n == "udt":
             return self.udt_name or ""
+        if n == "vector":
+            return f"vector<{self.params[0].cql_name}, {self.dimension}>"
         inner = ", ".join(p.cql_name for p in self.params)
         return f"{n}<{inner}>"
 
@@ -200,7 +204,7 @@ class ColType:
             return _timeuuid_key
         if n == "timestamp":
             return _ts_key
-        if n in ("list", "set", "tuple", "udt"):
+        if n in ("list", "set", "tuple", "udt", "vector"):
             if n in ("tuple", "udt"):
                 subs = [_nullable(p.sort_key) for p in self.params]
                 return lambda v: tuple(
@@ -432,6 +436,15 @@ def resolve_type(expr: Any, keyspace: Keyspace | None, *, top: bool = True,
     if name == "frozen":
         inner = resolve_type(expr.params[0], keyspace, top=False, in_collection=False)
         return _frozen(inner)
+    if name == "vector":
+        # Cassandra 5: elements are frozen, the vector itself is one cell (never multi-cell)
+        if expr.params[0].name == "counter":
+            raise InvalidRequest("vectors may not contain counters")
+        elem = resolve_type(expr.params[0], keyspace, top=False, in_collection=True)
+        dim = expr.dimension or 0
+        if dim <= 0:
+            raise InvalidRequest(f"vectors may only have positive dimensions; given {dim}")
+        return ColType("vector", (_frozen(elem),), dimension=dim)
     if name in ("list", "set", "map"):
         params = tuple(resolve_type(p, keyspace, top=False, in_collection=True)
                        for p in expr.params)
@@ -461,13 +474,15 @@ def resolve_type(expr: Any, keyspace: Keyspace | None, *, top: bool = True,
 
 
 def _frozen(t: ColType) -> ColType:
-    if t.name in _NATIVE or t.name == "custom":
+    if t.name in _NATIVE or t.name in ("custom", "vector"):
         return t
     params = tuple(_frozen(p) if p.multicell else p for p in t.params)
     return ColType(t.name, params, True, t.udt_keyspace, t.udt_name, t.field_names)
 
 
 def _expr_text(expr: Any) -> str:
+    if expr.name == "vector":
+        return f"vector<{_expr_text(expr.params[0])}, {expr.dimension}>"
     if not expr.params:
         return expr.name
     return f"{expr.name}<{', '.join(_expr_text(p) for p in expr.params)}>"
@@ -496,4 +511,6 @@ def _to_proto(t: ColType) -> Any:
     if n == "udt":
         return pt.UserType(t.udt_keyspace or "", t.udt_name or "", t.field_names, params,
                            t.frozen)
+    if n == "vector":
+        return pt.VectorType(params[0], t.dimension)
     return pt.parse_type_string(f"'{t.udt_name}'")

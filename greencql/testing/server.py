@@ -16,7 +16,10 @@ Faithfulness notes: prepared statements are per node (a restarted node forgets t
 answers EXECUTE with Unprepared 0x2500 carrying the id, as Cassandra does); a too-high
 protocol version gets Cassandra's ProtocolException in the node's highest version and the
 connection closes after it; a paused node reads and logs requests but never answers them
-(requests received while paused are never answered, even after resume).
+(requests received while paused are never answered, even after resume); a stopped node
+closes its client connections before its peers push STATUS_CHANGE DOWN, and (when someone
+registered for that event) waits until each client has closed its end, as gossip's delay
+lets real clients notice the close first.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from greencql.errors import (
     UnsupportedProtocolVersion,
 )
 from greencql.protocol.compression import get_compressor
-from greencql.protocol.constants import Opcode, ResultKind, RowsFlag
+from greencql.protocol.constants import HeaderFlag, Opcode, ResultKind, RowsFlag
 from greencql.protocol.frames import FrameCodec
 from greencql.protocol.handshake import (
     EnableCompression,
@@ -96,6 +99,9 @@ _LISTEN_BACKLOG = 1024
 _TLS_HANDSHAKE_TIMEOUT = 10.0
 #: stop() waits this long for the accept loop to close the listener (it takes microseconds)
 _STOP_JOIN_TIMEOUT = 5.0
+#: a stopping node's peers announce it DOWN once its clients have closed their ends of its
+#: connections, or after this long (a client that does not read never notices the close)
+_CLIENT_CLOSE_TIMEOUT = 2.0
 _PROTOCOL_ERROR = 0x000A
 _SERVER_ERROR = 0x0000
 _HANDSHAKE_OPCODES = frozenset((Opcode.OPTIONS, Opcode.STARTUP, Opcode.AUTH_RESPONSE))
@@ -233,6 +239,9 @@ class _Connection:
         self.events: frozenset[str] = frozenset()
         self.ready = False
         self.closed = False
+        #: the reader task (set by the accept loop)
+        self.task: Any = None
+        self._draining = False  # half-closed by stop(): read and drop until the client closes
         self._lock = threading.Lock() if node.hub.name == "thread" else _NO_LOCK
         self._pending: list[bytes] = []
         self._writing = False
@@ -253,10 +262,12 @@ class _Connection:
             # recv(n) allocates n bytes up front, and a thread blocked in it holds them: start
             # small (idle connections stay cheap) and grow while reads come back full
             size = _RECV_MIN
-            while not self.closed:
+            while not self.closed or self._draining:
                 data = recv(size)
                 if not data:
                     break
+                if self.closed:
+                    continue  # half-closed: requests sent before the client saw EOF are dropped
                 n = len(data)
                 if n == size:
                     size = min(size * 4, _RECV_SIZE)
@@ -420,12 +431,14 @@ class _Connection:
             self._append_response(out, stream, ErrorResponse(_PROTOCOL_ERROR, str(exc)))
             return
         self._fill(rec, msg)
+        rec.note_request(msg)
         node.log.append(rec)
         faults = node.faults
         if faults.paused:
             rec.response = "DROPPED"
             return
         delay = faults.latency
+        prime = None
         if faults.primes:
             prime = faults.find_prime(rec.kind, rec.query)
             if prime is not None:
@@ -441,7 +454,7 @@ class _Connection:
                     return
                 item = self._primed(prime, msg, rec, stream)
                 if item is not None:
-                    self._emit(out, item, delay)
+                    self._emit(out, self._decorate(item, msg, rec, prime), delay)
                     return
         try:
             item = self._execute(msg, rec, stream)
@@ -457,7 +470,49 @@ class _Connection:
                 ErrorResponse(_SERVER_ERROR, f"java.lang.RuntimeException: {exc!r}"),
                 self.version)
             item = (stream, _ERROR, body, flags)
-        self._emit(out, item, delay)
+        self._emit(out, self._decorate(item, msg, rec, prime), delay)
+
+    # -- tracing, client warnings, custom payloads (the response's body prefix) -----------
+
+    def _decorate(self, item: tuple[Any, ...], msg: Any, rec: RequestRecord,
+                  prime: Prime | None) -> tuple[Any, ...]:
+        """``item`` with the body prefix its header flags announce: a tracing session id when
+        the request asked for a trace (written to system_traces first), the engine's and a
+        prime's client warnings, a primed custom payload. Warnings and payloads need v4+
+        (Cassandra sends none to a v3 client)."""
+        warnings: tuple[str, ...] = rec.warnings or ()
+        payload = None
+        if prime is not None:
+            warnings = (*warnings, *prime.warnings)
+            payload = prime.custom_payload
+        if not rec.tracing and not warnings and payload is None:
+            return item
+        if self.version < 4:
+            warnings, payload = (), None
+        rec.warnings = warnings or None
+        trace_id = self._trace(rec) if rec.tracing else None
+        return _with_extras(item, trace_id, warnings, payload)
+
+    def _trace(self, rec: RequestRecord) -> Any:
+        """Write the request's trace (see ``engine.tracing``); its session id, or None."""
+        kind = rec.kind
+        if kind not in ("QUERY", "EXECUTE", "BATCH", "PREPARE"):
+            return None
+        node = self.node
+        elapsed = max(0.0, time.monotonic() - rec.time)
+        try:
+            rec.tracing_id = node.cluster.engine.record_trace(
+                kind, query=rec.query, keyspace=rec.keyspace, client=self.peer,
+                coordinator=node.endpoint, started_at=time.time() - elapsed,
+                duration_us=int(elapsed * 1e6), consistency=rec.consistency,
+                serial_consistency=rec.serial_consistency, page_size=rec.page_size,
+                prepared=kind == "EXECUTE",
+                batch=tuple((q, pid is not None) for q, pid in rec.batch or ()),
+                rows=rec.rows, failed=(rec.response or "").startswith("ERROR"))
+        except Exception:  # a trace that cannot be written must not cost the answer
+            _log.exception("tracing %s failed on %s", rec, node.name)
+            return None
+        return rec.tracing_id
 
     def _emit(self, out: list[tuple[Any, ...]], item: tuple[Any, ...], delay: float) -> None:
         if delay > 0:
@@ -529,6 +584,7 @@ class _Connection:
                 qid, p.values, consistency=p.consistency, timestamp=p.timestamp,
                 page_size=p.page_size, paging_state=p.paging_state, now=time.time(),
                 coordinator=node.host_id)
+            rec.note_result(result)
             if type(result).__name__ == "Rows":
                 rec.response = "ROWS"
                 cols = _columns(result.columns)
@@ -542,6 +598,7 @@ class _Connection:
                 msg.query, keyspace=p.keyspace or self.keyspace, values=p.values,
                 consistency=p.consistency, timestamp=p.timestamp, page_size=p.page_size,
                 paging_state=p.paging_state, now=time.time(), coordinator=node.host_id)
+            rec.note_result(result)
             if type(result).__name__ == "Rows":
                 rec.response = "ROWS"
                 body = _rows_body(result, _Columns(result.columns), version, False)
@@ -571,6 +628,7 @@ class _Connection:
                 msg.batch_type, keyspace=msg.keyspace or self.keyspace,
                 consistency=msg.consistency, timestamp=msg.timestamp, now=time.time(),
                 coordinator=node.host_id)
+            rec.note_result(result)
             if type(result).__name__ == "Rows":
                 rec.response = "ROWS"
                 body = _rows_body(result, _Columns(result.columns), version, False)
@@ -691,15 +749,51 @@ class _Connection:
         another greenlet waits on leaves eventlet's hub watching a dead fd, and a blocked
         recv() on the thread hub is only woken by shutdown.)"""
         with self._lock:
-            if self.closed:
+            if self.closed and not self._draining:
                 return
+            was_open = not self.closed
             self.closed = True
+            self._draining = False
             self._pending = []
-        self.node._forget(self)
+        if was_open:
+            self.node._forget(self)
         try:
             self.sock.shutdown(_stdsocket.SHUT_RDWR)
         except (OSError, ValueError):
             pass
+
+    def half_close(self) -> None:
+        """Send FIN and answer nothing more, but keep reading (and dropping) until the client
+        closes its end: the reader task ends when the client has seen the close."""
+        with self._lock:
+            if self.closed:
+                return
+            self.closed = True
+            self._draining = True
+            self._pending = []
+        self.node._forget(self)
+        try:
+            self.sock.shutdown(_stdsocket.SHUT_WR)
+        except (OSError, ValueError):
+            self.close()
+
+
+def _with_extras(item: tuple[Any, ...], trace_id: Any, warnings: Sequence[str],
+                 payload: dict[str, bytes | None] | None) -> tuple[Any, ...]:
+    """A (stream, opcode, body, flags) response with the tracing id, warnings and custom
+    payload prefixed to its body, in the order of the spec (section 2.2)."""
+    stream, opcode, body, flags = item
+    w = Writer()
+    if trace_id is not None:
+        flags |= HeaderFlag.TRACING
+        w.write_uuid(trace_id)
+    if warnings:
+        flags |= HeaderFlag.WARNING
+        w.write_string_list(list(warnings))
+    if payload is not None:
+        flags |= HeaderFlag.CUSTOM_PAYLOAD
+        w.write_bytes_map(payload)
+    return (stream, opcode, w.getvalue() + bytes(body), int(flags))
 
 
 def _corrupt(data: bytes, kind: str, compressed: bool) -> bytes:
@@ -823,7 +917,8 @@ class SimNode:
 
     def stop(self) -> None:
         """Close the listener and every connection, forget prepared statements. Clients
-        registered on other nodes get STATUS_CHANGE DOWN."""
+        registered on other nodes get STATUS_CHANGE DOWN, once this node's clients have seen
+        their connections close (see :meth:`_close_then_announce`)."""
         if not self.running:
             self._unbind()
             return
@@ -833,9 +928,37 @@ class SimNode:
         self._accept_task = None
         if task is not None:
             task.join(_STOP_JOIN_TIMEOUT)  # the accept loop closes the listener as it exits
-        self.close_connections()
         self.prepared_ids = set()
-        self.cluster._node_changed(self, "DOWN")
+        cluster = self.cluster
+        if cluster._started and cluster._has_listeners("STATUS_CHANGE", exclude=self):
+            self._close_then_announce(_CLIENT_CLOSE_TIMEOUT)
+        else:
+            self.close_connections()  # nobody to tell, so no order to keep
+        cluster._node_changed(self, "DOWN")
+
+    def _close_then_announce(self, timeout: float) -> None:
+        """Close every connection and wait (up to ``timeout``) until each client has closed
+        its end, before the caller pushes DOWN through the other nodes.
+
+        A real node closes its client connections first, then announces its shutdown over
+        gossip; its peers push DOWN only after that round trip, so a client has long seen EOF
+        on its connections to the node when the event arrives. Clients rely on that order:
+        cassandra-driver ignores a DOWN event for a host it still holds an open pool
+        connection to (``Cluster._discount_down_events``), and an idle connection's EOF alone
+        never marks the host down. Pushed microseconds after the FIN, DOWN can reach the
+        client's event loop in the same wake-up as that EOF, be handled first, and be
+        dropped. So: half-close (FIN) and wait for each client's own FIN, which it sends
+        after it has noticed EOF and closed its socket; only a client that does not read in
+        time gets its connection shut down fully and the event first.
+        """
+        conns = list(self._connections.values())
+        for conn in conns:
+            conn.half_close()
+        deadline = self.hub.monotonic() + timeout
+        for conn in conns:
+            task = conn.task
+            if task is None or not task.join(max(0.0, deadline - self.hub.monotonic())):
+                conn.close()
 
     def close_connections(self) -> None:
         """Close every client connection (the listener stays open)."""
@@ -865,10 +988,14 @@ class SimNode:
             self._conn_seq += 1
             conn = _Connection(self, sock, peer, self._conn_seq)
             self._connections[conn.id] = conn
-            hub.spawn(conn.run)
+            conn.task = hub.spawn(conn.run)
 
     def _forget(self, conn: _Connection) -> None:
         self._connections.pop(conn.id, None)
+
+    def has_listeners(self, event_type: str) -> bool:
+        """Whether a connection of this node registered for ``event_type`` events."""
+        return any(event_type in c.events for c in list(self._connections.values()))
 
     def push_event(self, event: Event) -> None:
         """Send ``event`` to every connection of this node registered for its type."""

@@ -105,11 +105,13 @@ class FuncTerm(Term):
 @dataclass(frozen=True, slots=True)
 class TypeExpr:
     """A CQL type as written: ``name`` lowercased native name, 'list'/'set'/'map'/'tuple',
-    'frozen', or a user type name (with optional keyspace)."""
+    'frozen', 'vector' (with ``dimension``), or a user type name (with optional keyspace)."""
 
     name: str
     params: tuple[TypeExpr, ...] = ()
     keyspace: str | None = None
+    #: the n of ``vector<T, n>`` (Cassandra 5)
+    dimension: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

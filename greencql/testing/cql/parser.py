@@ -340,6 +340,16 @@ class _Parser:
             vt = self.type_expr()
             self.expect_op(">")
             return ast.TypeExpr(w, (kt, vt))
+        if w == "vector":
+            self.expect_op("<")
+            elem = self.type_expr()
+            self.expect_op(",")
+            t = self.peek()
+            if t.kind != "INTEGER":
+                return self.fail(t, "INTEGER")
+            self.pos += 1
+            self.expect_op(">")
+            return ast.TypeExpr(w, (elem,), dimension=int(t.text))
         if w == "tuple":
             self.expect_op("<")
             params = [self.type_expr()]

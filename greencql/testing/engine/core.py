@@ -27,7 +27,13 @@ from greencql.errors import (
     Unprepared,
 )
 from greencql.testing.cql import ast
-from greencql.testing.engine.modify import BatchPlan, ModifyPlan
+from greencql.testing.engine.modify import (
+    BATCH_SIZE_FAIL_THRESHOLD,
+    BATCH_SIZE_WARN_THRESHOLD,
+    UNLOGGED_BATCH_PARTITIONS_WARN_THRESHOLD,
+    BatchPlan,
+    ModifyPlan,
+)
 from greencql.testing.engine.results import (
     UNSET,
     ColumnSpec,
@@ -115,6 +121,12 @@ class Engine:
         self._node_bits = self._rng.getrandbits(48) | 0x010000000000
         self._last_uuid_time = 0
         self._sys_cache: dict[tuple[str, str, str | None], tuple[Any, ...]] = {}
+        #: Cassandra's batch size thresholds (bytes) and partitions per unlogged batch before
+        #: a client warning; None turns a check off
+        self.batch_size_warn_threshold: int | None = BATCH_SIZE_WARN_THRESHOLD
+        self.batch_size_fail_threshold: int | None = BATCH_SIZE_FAIL_THRESHOLD
+        self.unlogged_batch_across_partitions_warn_threshold: int | None = (
+            UNLOGGED_BATCH_PARTITIONS_WARN_THRESHOLD)
 
     # -- topology -------------------------------------------------------------------------------
 
@@ -261,6 +273,30 @@ class Engine:
             bp = BatchPlan(plans, btype)
             ts = timestamp if timestamp is not None else self.next_timestamp(now)
             return bp.run(self, ctxs, ts)
+
+    def record_trace(self, kind: str, *, query: str | None, keyspace: str | None,
+                     client: Any, coordinator: tuple[str, int], started_at: float,
+                     duration_us: int, consistency: Any = None, serial_consistency: Any = None,
+                     page_size: int | None = None, prepared: bool = False,
+                     batch: Sequence[tuple[str | None, bool]] = (), rows: int | None = None,
+                     failed: bool = False) -> uuid.UUID:
+        """Write the trace of one request into system_traces (see
+        :mod:`greencql.testing.engine.tracing`) and return its session id, a timeuuid of
+        ``started_at``. ``coordinator``: the node's (address, native port); ``client``: the
+        client's address."""
+        from greencql.testing.engine import tracing
+
+        with self._lock:
+            session_id = self.timeuuid(started_at)
+            steps = tracing.trace_steps(self, kind, query, keyspace, prepared=prepared,
+                                        batch=batch, rows=rows, failed=failed)
+            params = tracing.trace_parameters(kind, query, consistency, serial_consistency,
+                                              page_size)
+            tracing.write_trace(self, session_id, kind=kind, client=client,
+                                coordinator=coordinator[0], coordinator_port=coordinator[1],
+                                started_at=started_at, duration_us=duration_us,
+                                parameters=params, steps=steps)
+            return session_id
 
     # -- internals ----------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ statement leaves no partial row behind.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -24,7 +25,15 @@ from greencql.testing.engine.values import _EMPTY, Binder, Ctx, _hashable, compi
 from greencql.testing.engine.where import Where, cell_value, column_of, getter
 from greencql.testing.schema import ColType, Column, Table
 
-__all__ = ["ModifyPlan", "BatchPlan", "APPLIED"]
+__all__ = [
+    "ModifyPlan",
+    "BatchPlan",
+    "APPLIED",
+    "batch_warnings",
+    "BATCH_SIZE_WARN_THRESHOLD",
+    "BATCH_SIZE_FAIL_THRESHOLD",
+    "UNLOGGED_BATCH_PARTITIONS_WARN_THRESHOLD",
+]
 
 _INT = ColType("int")
 _BIGINT = ColType("bigint")
@@ -775,7 +784,118 @@ class BatchPlan:
         # every statement is validated before the first one is stored
         stamped = [(p.resolve_ts(ctx, ts), p.evaluate(ctx))
                    for p, ctx in zip(self.plans, ctxs, strict=True)]
+        warnings = batch_warnings(engine, self.plans, [ev for _ts, ev in stamped],
+                                  self.batch_type)
         for p, ctx, (pts, ev) in zip(self.plans, ctxs, stamped, strict=True):
             p.apply(engine, ctx, pts, ev)
-        return Void()
+        return Void(warnings) if warnings else Void()
+
+
+# -- batch size (BatchStatement.verifyBatchSize / verifyBatchType of Cassandra 4.0) ----------
+
+#: Cassandra's defaults: batch_size_warn_threshold_in_kb: 5, batch_size_fail_threshold_in_kb:
+#: 50, unlogged_batch_across_partitions_warn_threshold: 10
+BATCH_SIZE_WARN_THRESHOLD = 5 * 1024
+BATCH_SIZE_FAIL_THRESHOLD = 50 * 1024
+UNLOGGED_BATCH_PARTITIONS_WARN_THRESHOLD = 10
+# sizes of PartitionUpdate.dataSize(): a cell's timestamp, TTL and local deletion time, a row's
+# liveness timestamp and deletion time, an update's (empty) static row and deletion info
+_CELL = 16
+_ROW = 20
+_UPDATE = 32
+_SIMPLE_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def _quoted(name: str) -> str:
+    """ColumnIdentifier.maybeQuote: names that need quotes in CQL get them."""
+    if _SIMPLE_NAME.fullmatch(name):
+        return name
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _size(t: ColType, value: Any) -> int:
+    """Serialized size of ``value`` as one cell of type ``t`` (0 if it has none)."""
+    if value is None or value is UNSET or value is _EMPTY:
+        return 0
+    try:
+        return len(t.encode(value))
+    except Exception:  # a value the codec refuses was already refused by evaluate()
+        return 0
+
+
+def _cells_size(t: ColType, value: Any) -> int:
+    """What one operation's value adds: one cell, or a cell per element (with its path) for
+    a non-frozen collection or UDT."""
+    if not t.multicell or value is None or value is UNSET or value is _EMPTY:
+        return _CELL + _size(t, value)
+    if t.name == "list":
+        return sum(_CELL + 16 + _size(t.params[0], v) for v in value)  # path: a timeuuid
+    if t.name == "set":
+        items = value if isinstance(value, (set, frozenset, list, tuple)) else [value]
+        return sum(_CELL + _size(t.params[0], v) for v in items)
+    if t.name == "map":
+        if isinstance(value, dict):
+            return sum(_CELL + _size(t.params[0], k) + _size(t.params[1], v)
+                       for k, v in value.items())
+        return sum(_CELL + _size(t.params[0], k) for k in value)  # map - {keys}
+    fields = list(value) if isinstance(value, (tuple, list)) else [
+        getattr(value, f, None) for f in t.field_names]
+    return sum(_CELL + 2 + _size(ft, v) for ft, v in zip(t.params, fields, strict=False))
+
+
+def batch_warnings(engine: Any, plans: list[ModifyPlan], evaluated: list[tuple[Any, ...]],
+                   batch_type: str) -> tuple[str, ...]:
+    """The client warnings of a batch without conditions, as Cassandra computes them: the
+    data size of its mutations (an estimate of Cassandra's PartitionUpdate.dataSize()) over
+    ``batch_size_warn_threshold`` (raises "Batch too large" over the fail threshold), and an
+    unlogged batch over too many partitions. One mutation per keyspace and partition key;
+    a batch of one mutation is never checked."""
+    # (keyspace, key) -> table -> row (clustering bytes, or "static") -> column -> cell size
+    mutations: dict[tuple[str, bytes], dict[str, dict[Any, dict[str, int]]]] = {}
+    for plan, (targets, ttl, _exp, values) in zip(plans, evaluated, strict=True):
+        table = plan.table
+        tname = f"{_quoted(table.keyspace)}.{_quoted(table.name)}"
+        for key, ck, _pred in targets:
+            rows = mutations.setdefault((table.keyspace, key), {}).setdefault(tname, {})
+            if ck is not None:
+                row = rows.setdefault(ck, {})
+                if plan.is_insert:
+                    row["\0marker"] = 8 if ttl is None else 16
+            for op, (value, _key) in zip(plan.ops, values, strict=True):
+                target = rows.setdefault("static", {}) if op.col.kind == "static" else (
+                    rows.setdefault(ck, {}) if ck is not None else None)
+                if target is None:
+                    continue
+                vt = op.col.type if op.kind != "set_elem" else (
+                    op.col.type.params[-1])
+                target[op.col.name] = _cells_size(vt, value)
+    if len(mutations) <= 1:
+        return ()
+    size = 0
+    tables: set[str] = set()
+    for per_table in mutations.values():
+        for tname, rows in per_table.items():
+            tables.add(tname)
+            size += _UPDATE
+            for ck, cells in rows.items():
+                ck_size = sum(len(b) for b in ck) if isinstance(ck, tuple) else 0
+                size += ck_size + _ROW + sum(cells.values())
+    names = "[" + ", ".join(sorted(tables)) + "]"
+    out: list[str] = []
+    warn = getattr(engine, "batch_size_warn_threshold", BATCH_SIZE_WARN_THRESHOLD)
+    fail = getattr(engine, "batch_size_fail_threshold", BATCH_SIZE_FAIL_THRESHOLD)
+    if warn is not None and size > warn:
+        if fail is not None and size > fail:
+            raise InvalidRequest("Batch too large")
+        # the client gets raw byte counts (the server's log line pretty-prints them)
+        out.append(f"Batch for {names} is of size {size}, exceeding specified threshold of "
+                   f"{warn} by {size - warn}.")
+    limit = getattr(engine, "unlogged_batch_across_partitions_warn_threshold",
+                    UNLOGGED_BATCH_PARTITIONS_WARN_THRESHOLD)
+    keys = {key for _ks, key in mutations}
+    if batch_type != "LOGGED" and limit is not None and len(keys) > limit:
+        out.append(f"Unlogged batch covering {len(keys)} partitions detected against "
+                   f"table{'' if len(tables) == 1 else 's'} {names}. You should use a logged "
+                   "batch for atomicity, or asynchronous writes for performance.")
+    return tuple(out)
 

@@ -47,20 +47,25 @@ class ColumnSpec(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class Void:
-    """A RESULT of kind Void (writes, TRUNCATE, no-op DDL)."""
+    """A RESULT of kind Void (writes, TRUNCATE, no-op DDL). ``warnings``: the client
+    warnings Cassandra would send with it (e.g. a batch over the size threshold)."""
+
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
 class Rows:
     """A RESULT of kind Rows. ``rows`` are tuples of Python values in ``columns`` order;
     ``paging_state`` is opaque bytes to send back for the next page, or None when this was
-    the last page."""
+    the last page. ``warnings``: client warnings to send with it (e.g. an aggregation
+    without a partition key)."""
 
     columns: tuple[ColumnSpec, ...]
     rows: list[tuple[Any, ...]]
     paging_state: bytes | None = None
     #: per-row cached encodings (filled lazily, see encoded_rows)
     _encoded: list[list[bytes | None]] | None = field(default=None, repr=False)
+    warnings: tuple[str, ...] = ()
 
     @property
     def column_names(self) -> list[str]:

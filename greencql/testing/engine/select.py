@@ -66,6 +66,16 @@ class SelectPlan:
             raise InvalidRequest("Aggregates with writetime/ttl/token are not supported")
         self.result_specs = tuple(specs)
         self.getters = getters
+        # Cassandra warns about an aggregate over a range scan (no partition key or token
+        # restriction), when it runs paged: the client pays for reading the whole table
+        pk_names = {c.name for c in table.partition_key}
+        restricted = any(
+            (r.lhs[0] == "token" or any(n in pk_names for n in r.lhs[1]))
+            if isinstance(r.lhs, tuple) else r.lhs in pk_names
+            for r in stmt.where
+        )
+        self.count_warnings: tuple[str, ...] = (
+            () if restricted else ("Aggregation query used without partition key",))
 
         # -- DISTINCT -----------------------------------------------------------------------
         if stmt.distinct:
@@ -216,7 +226,9 @@ class SelectPlan:
                     vals.append(n)
                 else:
                     vals.append(g(first[0], first[1], now) if first is not None else None)
-            return Rows(self.result_specs, [tuple(vals)], None)
+            paged = page_size is not None and page_size > 0
+            return Rows(self.result_specs, [tuple(vals)], None,
+                        warnings=self.count_warnings if paged else ())
 
         state = _decode_state(paging_state, self.table) if paging_state else None
         if page_size is not None and page_size <= 0:

@@ -361,6 +361,8 @@ def _compile_collection(term: ast.CollectionLit, t: ColType, name: str,
                         binder: Binder, keep_empty: bool) -> TermFn:
     """``keep_empty``: an empty literal is an empty value (frozen or nested), not null."""
     n = t.name
+    if term.kind == "list" and n == "vector":
+        return _compile_vector(term, t, name, binder)
     if term.kind == "list" and n == "list":
         fns = [compile_term(x, t.params[0], name, binder, f"value({name})", nested=True)
                for x in term.items]
@@ -391,6 +393,27 @@ def _compile_collection(term: ast.CollectionLit, t: ColType, name: str,
     if term.kind == "set" and n == "udt":
         raise InvalidRequest(f"Invalid user type literal for {name} of type {t.cql_name}")
     raise InvalidRequest(f"Invalid {term.kind} literal for {name} of type {t.cql_name}")
+
+
+def _compile_vector(term: ast.CollectionLit, t: ColType, name: str, binder: Binder) -> TermFn:
+    """``[1.0, 2.0, 3.0]`` for a ``vector<float, 3>``: exactly ``dimension`` non-null
+    elements (Cassandra 5's messages)."""
+    if len(term.items) != t.dimension:
+        raise InvalidRequest(f"Invalid vector literal for {name} of type {t.cql_name}; expected "
+                             f"{t.dimension} elements, but given {len(term.items)}")
+    fns = [compile_term(x, t.params[0], name, binder, f"value({name})", nested=True)
+           for x in term.items]
+
+    def build(ctx: Ctx) -> Any:
+        out = []
+        for f in fns:
+            v = f(ctx)
+            if v is None or v is UNSET or v is _EMPTY:
+                raise InvalidRequest("null is not supported inside vectors")
+            out.append(v)
+        return out
+
+    return build
 
 
 def _compile_func(term: ast.FuncTerm, t: ColType, name: str, binder: Binder) -> TermFn:
