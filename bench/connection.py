@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -68,7 +69,7 @@ def _setup(host: str, port: int) -> None:
 
 def _drive(one_request, concurrency: int, requests: int):
     """Run ``requests`` calls of ``one_request(key)`` from ``concurrency`` greenlets; return
-    (cpu seconds, wall seconds, per-request latencies)."""
+    (cpu seconds, wall seconds, per-request latencies, requests, (user, system) seconds)."""
     import gevent
 
     latencies: list[float] = []
@@ -85,10 +86,14 @@ def _drive(one_request, concurrency: int, requests: int):
     # warm-up
     gevent.joinall([gevent.spawn(worker, w) for w in range(min(concurrency, 8))])
     latencies.clear()
+    usage0 = resource.getrusage(resource.RUSAGE_SELF)
     cpu0, wall0 = time.process_time(), perf()
     gevent.joinall([gevent.spawn(worker, w) for w in range(concurrency)])
     cpu, wall = time.process_time() - cpu0, perf() - wall0
-    return cpu, wall, latencies, per * concurrency
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    # user CPU is the Python work, system CPU the syscalls (loopback TCP processing included)
+    split = (usage.ru_utime - usage0.ru_utime, usage.ru_stime - usage0.ru_stime)
+    return cpu, wall, latencies, per * concurrency, split
 
 
 def _client_greencql(host: str, port: int, version: int, concurrency: int, requests: int):
@@ -236,7 +241,7 @@ def _client_main(args: argparse.Namespace) -> None:
 
     monkey.patch_all()
     fn = CLIENTS[args.client]
-    cpu, wall, latencies, n = fn(
+    cpu, wall, latencies, n, (user, system) = fn(
         args.host, args.port, args.version, args.concurrency, args.requests
     )
     latencies.sort()
@@ -244,6 +249,8 @@ def _client_main(args: argparse.Namespace) -> None:
         json.dumps(
             {
                 "cpu_us": cpu / n * 1e6,
+                "user_us": user / n * 1e6,
+                "sys_us": system / n * 1e6,
                 "rps": n / wall,
                 "p50_us": latencies[len(latencies) // 2] * 1e6,
                 "p99_us": latencies[int(len(latencies) * 0.99)] * 1e6,
@@ -348,8 +355,8 @@ def main() -> None:
             f" {args.requests} requests per cell (1 greenlet: {args.requests // 5})"
         )
         print(
-            f"{'client':18} {'greenlets':>9} {'CPU us/req':>11} {'req/s':>9} "
-            f"{'p50 us':>9} {'p99 us':>9}"
+            f"{'client':18} {'greenlets':>9} {'CPU us/req':>11} {'(user':>7} {'sys)':>6} "
+            f"{'req/s':>9} {'p50 us':>9} {'p99 us':>9}"
         )
         table: dict[tuple[str, int], dict] = {}
         for concurrency in CONCURRENCY:
@@ -375,7 +382,8 @@ def main() -> None:
                 )
                 table[(client, concurrency)] = row
                 print(
-                    f"{client:18} {concurrency:9d} {row['cpu_us']:11.1f} {row['rps']:9.0f} "
+                    f"{client:18} {concurrency:9d} {row['cpu_us']:11.1f} "
+                    f"{row['user_us']:7.1f} {row['sys_us']:6.1f} {row['rps']:9.0f} "
                     f"{row['p50_us']:9.0f} {row['p99_us']:9.0f}",
                     flush=True,
                 )

@@ -641,14 +641,20 @@ class Connection:
     # ------------------------------------------------------------------ reader and writer
 
     def _read_loop(self) -> None:
+        # Everything used per read or per frame is bound to a local once, here.
         sock = self._sock
         feed = self._codec.feed
         pending = self._pending
+        pop = pending.pop
         streams = self._streams
+        release = streams.release
         waiters = self._stream_waiters
         lock = self._lock
+        # green hubs: no lock at all (not even the no-op context manager's two calls)
+        locked = lock is not _NO_LOCK
         monotonic = self._monotonic
         version = self.version
+        decode = decode_response
         buf = bytearray(self.options.read_buffer_size)
         view = memoryview(buf)
         recv_into = sock.recv_into
@@ -663,31 +669,41 @@ class Connection:
                 frames = feed(bytes(view[:n]))
                 if not frames:
                     continue
+                # Bookkeeping first, for every frame of the read (ids released or handed
+                # over, timers cancelled), then decoding and callbacks: on the thread hub
+                # only the first part holds the lock.
                 done = []
-                with lock:
+                add = done.append
+                if locked:
+                    lock.acquire()
+                try:
                     for frame in frames:
                         stream = frame[2]
-                        entry = pending.pop(stream, None)
+                        entry = pop(stream, None)
                         if entry is None:
                             if stream >= 0 and streams.is_orphaned(stream):
-                                streams.release(stream)  # late answer: id free, answer dropped
+                                release(stream)  # late answer: id free, answer dropped
                             elif stream < 0:
-                                done.append((None, None, frame))
+                                add((None, None, frame))
                             continue
-                        done.append((entry[0], entry[1], frame))
-                        if entry[2] is not None:
-                            entry[2].cancel()
+                        callback, md, timer = entry
+                        add((callback, md, frame))
+                        if timer is not None:
+                            timer.cancel()
                         if not waiters:
-                            streams.release(stream)
+                            release(stream)
                         else:
-                            done.append((stream, None, None))
+                            add((stream, None, None))
+                finally:
+                    if locked:
+                        lock.release()
                 self._dispatching = True
                 for callback, md, frame in done:
                     if frame is None:
                         self._release(callback)  # hand the id to a waiting sender
                         continue
                     try:
-                        msg: Any = decode_response(frame[3], frame[1], frame[4], version, md)
+                        msg: Any = decode(frame[3], frame[1], frame[4], version, md)
                     except ProtocolError as exc:
                         msg = exc
                     if callback is None:

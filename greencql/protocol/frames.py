@@ -63,7 +63,6 @@ _HEADER = struct.Struct(">BBhBi")
 _COMPRESSION = int(HeaderFlag.COMPRESSION)
 _NOT_COMPRESSION = 0xFF & ~_COMPRESSION
 _VERSION_MASK = 0x7F
-_MIN_VERSION = MIN_SUPPORTED_VERSION
 _ALL_OPCODES = frozenset(int(op) for op in Opcode)
 _REQUEST_OPCODES = frozenset(int(op) for op in REQUEST_OPCODES)
 _RESPONSE_OPCODES = frozenset(int(op) for op in RESPONSE_OPCODES)
@@ -251,6 +250,11 @@ class FrameDecoder:
         if self._error is not None:
             raise self._error
         buf = self._buf
+        if not buf and type(data) is bytes:
+            # Nothing buffered and, usually at low concurrency, one response per read.
+            frame = self._whole_frame(data)
+            if frame is not None:
+                return [frame]
         try:
             if self._pos == len(buf) and isinstance(data, bytes):
                 # Fast path: nothing buffered, parse straight from the caller's bytes.
@@ -277,12 +281,37 @@ class FrameDecoder:
     def decode_exact(self, data: bytes | memoryview) -> list[Frame]:
         """Frames filling ``data`` exactly (a self-contained v5 segment); a partial frame
         at the end raises MalformedError."""
+        if type(data) is bytes:
+            frame = self._whole_frame(data)  # the usual segment: one frame
+            if frame is not None:
+                return [frame]
         frames, used = self._parse(data, 0, len(data), stop_after_switch=False)
         if used != len(data):
             raise MalformedError(
                 f"self-contained segment ends inside a frame ({len(data) - used} bytes left over)"
             )
         return frames
+
+    def _whole_frame(self, data: bytes) -> Frame | None:
+        """The fast path of :meth:`feed` and :meth:`decode_exact`: ``data`` as a Frame when it
+        is exactly one well-formed, uncompressed frame of the fixed version that does not
+        end plain frames (READY/AUTHENTICATE of a v5 client); else None, and the general
+        path takes it (and raises the precise error for a bad header)."""
+        if len(data) < HEADER_LENGTH:
+            return None
+        byte, flags, stream, opcode, length = _HEADER.unpack_from(data, 0)
+        version = self.version
+        if (
+            len(data) == HEADER_LENGTH + length
+            and version is not None
+            and byte == (version | RESPONSE_DIRECTION if self.is_response else version)
+            and not flags & _COMPRESSION
+            and opcode in (_RESPONSE_OPCODES if self.is_response else _REQUEST_OPCODES)
+            and length <= self.max_body_length
+            and not (self.stop_after_switch and opcode in _SEGMENT_SWITCH_OPCODES)
+        ):
+            return _new_frame(Frame, (version, flags, stream, opcode, data[HEADER_LENGTH:]))
+        return None
 
     def _parse(
         self,
@@ -298,9 +327,13 @@ class FrameDecoder:
         if stop_after_switch is None:
             stop_after_switch = self.stop_after_switch
         direction = RESPONSE_DIRECTION if is_response else 0
+        # the version byte of every frame once the version is fixed (-1: negotiating)
+        fixed_byte = -1 if expected is None else expected | direction
         opcodes = _RESPONSE_OPCODES if is_response else _REQUEST_OPCODES
         unpack = _HEADER.unpack_from
         append = frames.append
+        # bytes slices are bytes already; other buffers are copied out of the caller's buffer
+        copy = type(data) is not bytes
         while pos < end:
             if end - pos < HEADER_LENGTH:
                 # Check the version byte early: a v1/v2 peer or a request/response mix-up
@@ -311,17 +344,14 @@ class FrameDecoder:
             version = byte & _VERSION_MASK
             # The common case inline; anything unusual goes through the full check, which
             # raises the precise error (or accepts a negotiating-mode version).
-            if (
-                byte & RESPONSE_DIRECTION != direction
-                or (version != expected if expected is not None else version < _MIN_VERSION)
-                or opcode not in opcodes
-                or not 0 <= length <= max_length
-            ):
+            if byte != fixed_byte or opcode not in opcodes or not 0 <= length <= max_length:
                 _check_header(data, pos, expected, is_response, max_length)
             stop = pos + HEADER_LENGTH + length
             if stop > end:
                 break
-            body = bytes(data[pos + HEADER_LENGTH : stop])
+            body = data[pos + HEADER_LENGTH : stop]
+            if copy:
+                body = bytes(body)
             if flags & _COMPRESSION and version < 5:
                 body = self._decompress(body)
                 flags &= _NOT_COMPRESSION
@@ -554,7 +584,10 @@ class FrameCodec:
         assert assembler is not None
         try:
             for payload, self_contained in segment_decoder.feed(data):
-                assembler.add(payload, self_contained, frames)
+                if self_contained and not assembler._large:  # assembler.add's common case
+                    frames += self._decoder.decode_exact(payload)
+                else:
+                    assembler.add(payload, self_contained, frames)
         except ProtocolError as exc:
             self._error = exc
             raise

@@ -58,6 +58,8 @@ from greencql.protocol.rows import (
     ColumnSpec,
     PreparedMetadata,
     ResultMetadata,
+    _result_metadata_at,
+    _rows_at,
     decode_rows,
     encode_rows,
     read_prepared_metadata,
@@ -398,9 +400,26 @@ class Result(Response):
     kind: ClassVar[int]
 
 
+# VoidResult and RowsResult (one per response of most requests) write their own __init__, as
+# QueryParameters does (see the note above Request); a test checks them against the fields.
+
+
 @dataclass(frozen=True)
 class VoidResult(Result):
     kind: ClassVar[int] = ResultKind.VOID
+
+    # Hand-written: see the note above.
+    def __init__(
+        self,
+        *,
+        tracing_id: uuid.UUID | None = None,
+        warnings: Sequence[str] | None = None,
+        custom_payload: Mapping[str, bytes | None] | None = None,
+    ) -> None:
+        d = self.__dict__
+        d["tracing_id"] = tracing_id
+        d["warnings"] = warnings
+        d["custom_payload"] = custom_payload
 
 
 @dataclass(frozen=True)
@@ -415,9 +434,24 @@ class RowsResult(Result):
     rows: Sequence[tuple[Any, ...]]
     columns: tuple[ColumnSpec, ...] | None = None
 
-    def __post_init__(self) -> None:
-        if self.columns is None and self.metadata.columns is not None:
-            object.__setattr__(self, "columns", self.metadata.columns)
+    # Hand-written: see the note above VoidResult.
+    def __init__(
+        self,
+        metadata: ResultMetadata,
+        rows: Sequence[tuple[Any, ...]],
+        columns: tuple[ColumnSpec, ...] | None = None,
+        *,
+        tracing_id: uuid.UUID | None = None,
+        warnings: Sequence[str] | None = None,
+        custom_payload: Mapping[str, bytes | None] | None = None,
+    ) -> None:
+        d = self.__dict__
+        d["tracing_id"] = tracing_id
+        d["warnings"] = warnings
+        d["custom_payload"] = custom_payload
+        d["metadata"] = metadata
+        d["rows"] = rows
+        d["columns"] = metadata.columns if columns is None else columns
 
     @property
     def paging_state(self) -> bytes | None:
@@ -1334,6 +1368,42 @@ _RESPONSE_DECODERS: dict[int, Any] = {
 
 _NO_EXTRA: dict[str, Any] = {}
 
+_RESULT = int(Opcode.RESULT)
+_ROWS = int(ResultKind.ROWS)
+_VOID = int(ResultKind.VOID)
+_unpack_kind = struct.Struct(">i").unpack_from
+
+
+def _fast_result(
+    body: bytes, version: int, result_metadata: ResultMetadata | None
+) -> Result | None:
+    """A RESULT of kind ROWS or VOID with no body prefix, the answer to nearly every QUERY
+    and EXECUTE, read straight off the bytes: no Reader, metadata from the caches of
+    rows.py. None (or any exception) when the body is anything else or anything is off: the
+    general path then decodes it, or raises the precise error."""
+    kind = _unpack_kind(body, 0)[0]
+    end = len(body)
+    if kind == _ROWS:
+        got = _result_metadata_at(body, 4, end, version)
+        if got is None:
+            return None
+        metadata, pos = got
+        columns = metadata.columns
+        if columns is None:
+            # NO_METADATA: the columns are those the statement was prepared with.
+            if result_metadata is None:
+                return None
+            columns = result_metadata.columns
+            if columns is None or len(columns) != metadata.column_count:
+                return None
+        rows, pos = _rows_at(body, pos, end, columns)
+        if pos != end:
+            return None
+        return RowsResult(metadata, rows, columns)
+    if kind == _VOID and end == 4:
+        return VoidResult()
+    return None
+
 
 def decode_response(
     opcode: int,
@@ -1346,6 +1416,13 @@ def decode_response(
     CUSTOM_PAYLOAD announce the body prefix); ``result_metadata`` (rows.ResultMetadata) gives
     the columns of a ROWS result sent with NO_METADATA (EXECUTE with skip_metadata).
     Raises ProtocolError subclasses only."""
+    if opcode == _RESULT and not flags and type(body) is bytes and version in _SUPPORTED_VERSIONS:
+        try:
+            msg = _fast_result(body, version, result_metadata)
+        except Exception:  # bad bytes: the general path below raises the precise error
+            msg = None
+        if msg is not None:
+            return msg
     if version not in _SUPPORTED_VERSIONS:
         _check_version(version)
     decoder = _RESPONSE_DECODERS.get(opcode)

@@ -17,7 +17,12 @@ shows up as a ``struct.error``, or as an offset past the end once the loop is do
 exception at all makes the careful decoder run over the same bytes, which either produces the
 precise ProtocolError or (for the rare cell that the optimistic reader over-read, like a null
 in the very last column) the right rows. A future Cython twin replaces :func:`decode_rows` by
-name with the same signature.
+name with the same signature (and ``_rows_at``, its core on bytes, which ``messages.py``'s
+RESULT fast path calls directly).
+
+Result metadata is not parsed again for every result: NO_METADATA metadata is shared per
+column count, and column specs are cached by their raw bytes (see ``_SPECS``), so the answer
+to a statement run again costs a bytes comparison instead of a parse. Both caches are bounded.
 """
 
 from __future__ import annotations
@@ -120,6 +125,16 @@ class PreparedMetadata:
         return cls(int(flags), cols, tuple(pk_indexes))
 
 
+_i32 = struct.Struct(">i")
+_ii = struct.Struct(">ii")
+_u16 = struct.Struct(">H")
+
+# Plain ints: ``int & IntFlag`` goes through the enum's __rand__ and builds a member each time.
+_GLOBAL_TABLES_SPEC = int(RowsFlag.GLOBAL_TABLES_SPEC)
+_HAS_MORE_PAGES = int(RowsFlag.HAS_MORE_PAGES)
+_NO_METADATA = int(RowsFlag.NO_METADATA)
+_METADATA_CHANGED = int(RowsFlag.METADATA_CHANGED)
+
 # --------------------------------------------------------------------------------------------
 # Column specs
 # --------------------------------------------------------------------------------------------
@@ -135,7 +150,7 @@ def _read_count(reader: Reader, what: str, min_size: int) -> int:
 
 
 def _read_specs(reader: Reader, flags: int, count: int) -> tuple[ColumnSpec, ...]:
-    if flags & RowsFlag.GLOBAL_TABLES_SPEC:
+    if flags & _GLOBAL_TABLES_SPEC:
         keyspace = reader.read_string()
         table = reader.read_string()
         return tuple(
@@ -177,23 +192,146 @@ def _write_specs(writer: Writer, flags: int, columns: Sequence[ColumnSpec], vers
 
 def read_result_metadata(reader: Reader, version: int) -> ResultMetadata:
     """<flags><columns_count>[<paging_state>][<new_metadata_id>][<global_table_spec>?<col_spec>*]"""
+    data = reader.data
+    if type(data) is bytes:
+        try:
+            got = _result_metadata_at(data, reader.pos, reader.end, version)
+        except Exception:  # the careful reader below raises the precise error
+            got = None
+        if got is not None:
+            reader.pos = got[1]
+            return got[0]
     flags = reader.read_int()
     count = reader.read_int()
     if count < 0:
         raise MalformedError(f"negative column count {count}")
     paging_state = None
-    if flags & RowsFlag.HAS_MORE_PAGES:
+    if flags & _HAS_MORE_PAGES:
         paging_state = reader.read_bytes()
     metadata_id = None
-    if version >= 5 and flags & RowsFlag.METADATA_CHANGED:
+    if version >= 5 and flags & _METADATA_CHANGED:
         metadata_id = reader.read_short_bytes()
-    if flags & RowsFlag.NO_METADATA:
+    if flags & _NO_METADATA:
         return ResultMetadata(flags, None, paging_state, metadata_id, count)
     # each column spec takes at least a [string] name and a [short] type id
     if count * 4 > reader.remaining():
         raise TruncatedError(f"{count} column specs cannot fit in {reader.remaining()} bytes")
     columns = _read_specs(reader, flags, count)
     return ResultMetadata(flags, columns, paging_state, metadata_id, count)
+
+
+# Result metadata is parsed once per distinct run of column-spec bytes, not once per result:
+# a simple statement run again and again gets the same specs each time. The cache is keyed by
+# (GLOBAL_TABLES_SPEC, column count, the first bytes of the specs) and holds (raw spec bytes,
+# columns, the metadata of a single page); a hit is a raw-bytes comparison at the same offset.
+# That is exact: the spec parser is a pure function of the bytes it consumes (given that flag
+# and the count), so bytes that start with a run it once consumed whole parse to the same
+# columns and end at the same offset. Only the first bytes that every spec list of that count
+# must have go into the key (row bytes after short specs would otherwise make every key
+# distinct). Bounded: runs of at most _MAX_SPEC_BYTES bytes, _MAX_SPEC_CANDIDATES runs per
+# key, and in all at most _MAX_SPECS keys, _MAX_SPEC_CACHE_BYTES raw bytes and
+# _MAX_SPEC_CACHE_COLUMNS columns (the whole cache is dropped when one more would not fit).
+_SpecEntry = tuple[bytes, tuple[ColumnSpec, ...], ResultMetadata]
+_SPECS: dict[tuple[int, int, bytes], list[_SpecEntry]] = {}
+_MAX_SPECS = 512
+_MAX_SPEC_CANDIDATES = 8
+_MAX_SPEC_BYTES = 16 * 1024
+_MAX_SPEC_CACHE_BYTES = 1024 * 1024
+_MAX_SPEC_CACHE_COLUMNS = 16 * 1024
+_SPEC_KEY_BYTES = 64
+# raw bytes and columns held by _SPECS (approximate if threads race: it only bounds memory)
+_spec_held = [0, 0]
+# NO_METADATA results (prepared statements run with skip_metadata): one per column count
+_NO_METADATA_MD: dict[int, ResultMetadata] = {}
+_MAX_NO_METADATA_MD = 256
+
+
+def _result_metadata_at(
+    data: bytes, pos: int, end: int, version: int
+) -> tuple[ResultMetadata, int] | None:
+    """The common cases of :func:`read_result_metadata` on bytes, without a Reader: the
+    metadata and the offset after it, or None when the careful reader must decide (it then
+    raises the precise error). May raise struct.error on short input (same meaning)."""
+    if pos + 8 > end:
+        return None
+    flags, count = _ii.unpack_from(data, pos)
+    pos += 8
+    if count < 0:
+        return None
+    if flags == _NO_METADATA:
+        md = _NO_METADATA_MD.get(count)
+        if md is None:
+            md = ResultMetadata(flags, None, None, None, count)
+            if len(_NO_METADATA_MD) >= _MAX_NO_METADATA_MD:
+                _NO_METADATA_MD.clear()
+            _NO_METADATA_MD[count] = md
+        return md, pos
+    paging_state = None
+    if flags & _HAS_MORE_PAGES:
+        if pos + 4 > end:
+            return None
+        n = _i32.unpack_from(data, pos)[0]
+        pos += 4
+        if n >= 0:
+            if pos + n > end:
+                return None
+            paging_state = data[pos : pos + n]
+            pos += n
+    metadata_id = None
+    if version >= 5 and flags & _METADATA_CHANGED:
+        if pos + 2 > end:
+            return None
+        n = _u16.unpack_from(data, pos)[0]
+        pos += 2
+        if pos + n > end:
+            return None
+        metadata_id = data[pos : pos + n]
+        pos += n
+    if flags & _NO_METADATA:
+        return ResultMetadata(flags, None, paging_state, metadata_id, count), pos
+    if count * 4 > end - pos:
+        return None
+    # the fewest bytes `count` specs can take: [string] names and [short] type ids, plus the
+    # global keyspace and table, or each column's own
+    least = 4 + 4 * count if flags & _GLOBAL_TABLES_SPEC else 8 * count
+    key = (flags & _GLOBAL_TABLES_SPEC, count, data[pos : pos + min(least, _SPEC_KEY_BYTES)])
+    entries = _SPECS.get(key)
+    if entries is not None:
+        for raw, columns, plain in entries:
+            if data.startswith(raw, pos) and pos + len(raw) <= end:
+                pos += len(raw)
+                if plain.flags == flags and paging_state is None and metadata_id is None:
+                    return plain, pos
+                return ResultMetadata(flags, columns, paging_state, metadata_id, count), pos
+    reader = Reader(data, pos, end)
+    columns = _read_specs(reader, flags, count)
+    stop = reader.pos
+    if stop - pos <= _MAX_SPEC_BYTES:
+        # the metadata of a single page (no paging state, no new metadata id) of these specs
+        plain = ResultMetadata(
+            flags & ~(_HAS_MORE_PAGES | _METADATA_CHANGED), columns, None, None, count
+        )
+        held = _spec_held
+        if (
+            len(_SPECS) >= _MAX_SPECS
+            or held[0] + stop - pos > _MAX_SPEC_CACHE_BYTES
+            or held[1] + count > _MAX_SPEC_CACHE_COLUMNS
+        ):
+            _SPECS.clear()
+            held[0] = held[1] = 0
+            entries = None
+        if entries is None:
+            entries = _SPECS[key] = []
+        elif len(entries) >= _MAX_SPEC_CANDIDATES:
+            dropped = entries.pop(0)
+            held[0] -= len(dropped[0])
+            held[1] -= len(dropped[1])
+        entries.append((data[pos:stop], columns, plain))
+        held[0] += stop - pos
+        held[1] += count
+        if plain.flags == flags and paging_state is None and metadata_id is None:
+            return plain, stop
+    return ResultMetadata(flags, columns, paging_state, metadata_id, count), stop
 
 
 def write_result_metadata(writer: Writer, md: ResultMetadata, version: int) -> None:
@@ -284,7 +422,6 @@ def encode_rows(
 # Rows: reading.  THE HOT PATH.  decode_rows keeps this name and signature for a Cython twin.
 # --------------------------------------------------------------------------------------------
 
-_i32 = struct.Struct(">i")
 _EPOCH_UTC = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 
 # a result with no columns has rows of no bytes; refuse counts that would allocate without
@@ -302,8 +439,25 @@ def decode_rows(reader: Reader, columns: tuple[ColumnSpec, ...]) -> list[tuple]:
     data = reader.data
     if type(data) is not bytes:
         data = bytes(data)  # one copy per page: slices of bytes are bytes, which decode() takes
-    pos = reader.pos
-    end = reader.end
+    rows, reader.pos = _rows_at(data, reader.pos, reader.end, columns)
+    return rows
+
+
+# the row decoder of a columns tuple, by identity: the same tuple object comes back with every
+# result of a statement (the prepared result metadata, or the cached specs above), and an
+# identity check spares building and hashing the tuple of types. Each entry holds its tuple,
+# so an id cannot be reused while it is in here; only narrow results are kept (a wide one
+# amortizes the lookup over its size), so the tuples it may keep alive stay small.
+_BY_COLUMNS: dict[int, tuple[tuple[ColumnSpec, ...], Callable[..., tuple[list[tuple], int]]]] = {}
+_MAX_BY_COLUMNS = 256
+_MAX_BY_COLUMNS_WIDTH = 64
+
+
+def _rows_at(
+    data: bytes, pos: int, end: int, columns: tuple[ColumnSpec, ...]
+) -> tuple[list[tuple], int]:
+    """:func:`decode_rows` on bytes: the rows at `pos` (not past `end`) and the offset after
+    them."""
     if pos + 4 > end:
         raise TruncatedError("ROWS result without a row count")
     count = _i32.unpack_from(data, pos)[0]
@@ -314,24 +468,30 @@ def decode_rows(reader: Reader, columns: tuple[ColumnSpec, ...]) -> list[tuple]:
     if ncols == 0:
         if count > _MAX_EMPTY_ROWS:
             raise MalformedError(f"{count} rows of no columns")
-        reader.pos = pos
-        return [()] * count
+        return [()] * count, pos
     if count * ncols * 4 > end - pos:  # every cell has at least its [int] length
         raise TruncatedError(
             f"{count} rows x {ncols} columns cannot fit in the {end - pos} bytes left"
         )
-    types = tuple(c.type for c in columns)
-    decoder = _DECODERS.get(types)
-    if decoder is None:
-        decoder = _row_decoder(types)
+    entry = _BY_COLUMNS.get(id(columns))
+    if entry is not None and entry[0] is columns:
+        decoder = entry[1]
+    else:
+        types = tuple(c.type for c in columns)
+        decoder = _DECODERS.get(types)
+        if decoder is None:
+            decoder = _row_decoder(types)
+        if ncols <= _MAX_BY_COLUMNS_WIDTH:
+            if len(_BY_COLUMNS) >= _MAX_BY_COLUMNS:
+                _BY_COLUMNS.clear()
+            _BY_COLUMNS[id(columns)] = (columns, decoder)
     try:
         rows, new_pos = decoder(data, pos, count)
         if new_pos > end:
             raise TruncatedError("rows run past the end")
     except Exception:
         rows, new_pos = _decode_rows_careful(data, pos, end, count, columns)
-    reader.pos = new_pos
-    return rows
+    return rows, new_pos
 
 
 def _decode_rows_careful(
@@ -470,8 +630,10 @@ def _row_decoder(
             expr = _VAR_KINDS.get(kind, f"_d{i}(data[pos:pos + n])")
             body.append(_VAR_TEMPLATE.format(i=i, expr=expr))
     cells = ", ".join(f"c{i}" for i in range(len(types)))
+    # one row (a lookup by key, the commonest SELECT) without the loop and the list appends
     source = (
         "def decode(data, pos, count):\n"
+        "    if count == 1:\n" + "".join(body) + f"        return [({cells},)], pos\n"
         "    rows = []\n"
         "    append = rows.append\n"
         "    for _ in range(count):\n" + "".join(body) + f"        append(({cells},))\n"

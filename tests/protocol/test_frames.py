@@ -683,3 +683,136 @@ def test_fuzz_corrupted_valid_streams(mode, position, value, kind):
         _feed_in_pieces(client, bytes(wire), 13)
     except ProtocolError:
         pass
+
+
+# ------------------------------------------------------------------------------ fast paths
+#
+# FrameDecoder.feed reads a chunk that is exactly one frame straight off the bytes (the usual
+# read at low concurrency), and decode_exact does the same for a segment holding one frame.
+# Fed as a bytearray, the same chunk takes the general path: both must agree on frames and on
+# errors, whatever the header says.
+
+
+def _outcome(fn, data):
+    try:
+        return [tuple(f) for f in fn(data)]
+    except ProtocolError as exc:
+        return (type(exc), str(exc))
+
+
+@pytest.mark.parametrize("role", ["client", "server"])
+@pytest.mark.parametrize("version", [3, 4, 5])
+def test_one_frame_chunks_fast_path_matches_general_path(role, version):
+    is_response = role == "client"
+    frames = [
+        encode_frame(version, flags, stream, opcode, body, is_response=is_response)
+        for flags in (0, HeaderFlag.TRACING | HeaderFlag.WARNING, HeaderFlag.CUSTOM_PAYLOAD)
+        for stream in (0, 1, 32767, -1)
+        for opcode, body in (
+            (Opcode.RESULT if is_response else Opcode.QUERY, b""),
+            (Opcode.EVENT if is_response else Opcode.EXECUTE, b"x"),
+            (Opcode.SUPPORTED if is_response else Opcode.OPTIONS, b"body " * 50),
+        )
+    ]
+    fast = FrameCodec(role, version, negotiating=False)
+    general = FrameCodec(role, version, negotiating=False)
+    for frame in frames:
+        got = fast.feed(frame)
+        assert got == general.feed(bytearray(frame))
+        [one] = got
+        assert type(one) is Frame and type(one.body) is bytes
+        assert one.version == version
+        again = encode_frame(
+            version, one.flags, one.stream, one.opcode, one.body, is_response=is_response
+        )
+        assert again == frame
+    assert fast.buffered() == general.buffered() == 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(0, 255),
+    st.integers(0, 255),
+    st.integers(-32768, 32767),
+    st.integers(0, 255),
+    st.binary(max_size=40),
+    st.integers(-3, 3),
+    st.sampled_from(["client", "server"]),
+    st.sampled_from([3, 4, 5]),
+)
+def test_fuzz_one_frame_headers_fast_and_general_paths_agree(
+    version_byte, flags, stream, opcode, body, length_delta, role, version
+):
+    data = struct.pack(">BBhBi", version_byte, flags, stream, opcode, len(body) + length_delta)
+    data += body
+    fast = FrameCodec(role, version, negotiating=False, max_body_length=30)
+    general = FrameCodec(role, version, negotiating=False, max_body_length=30)
+    assert _outcome(fast.feed, data) == _outcome(general.feed, bytearray(data))
+    if role == "client":
+        fast_decoder = FrameDecoder(version, is_response=True, max_body_length=30)
+        general_decoder = FrameDecoder(version, is_response=True, max_body_length=30)
+        assert _outcome(fast_decoder.decode_exact, data) == _outcome(
+            general_decoder.decode_exact, memoryview(data)
+        )
+
+
+def test_one_frame_fast_path_refusals_on_a_fixed_version():
+    """Errors from single-frame reads of a codec whose version is fixed (the fast path's
+    only case): the precise errors of the general path."""
+
+    def client(**kw):
+        return FrameCodec("client", 4, negotiating=False, **kw)
+
+    with pytest.raises(UnsupportedProtocolVersion):
+        client().feed(encode_frame(3, 0, 0, Opcode.RESULT, b"", is_response=True))
+    with pytest.raises(MalformedError, match="request frame"):
+        client().feed(encode_frame(4, 0, 0, Opcode.RESULT, b""))
+    with pytest.raises(UnknownOpcode, match="not a response"):
+        client().feed(encode_frame(4, 0, 0, Opcode.QUERY, b"", is_response=True))
+    with pytest.raises(FrameTooLarge):
+        client(max_body_length=3).feed(_header(length=4) + b"abcd")
+    compressed = _header(flags=HeaderFlag.COMPRESSION, length=4) + b"abcd"
+    with pytest.raises(CompressionError):
+        client().feed(compressed)
+    lz4_client = client()
+    lz4_client.compressor = LZ4
+    body = b"compressible " * 20
+    [frame] = lz4_client.feed(encode_frame(4, 0, 7, Opcode.RESULT, body, LZ4, is_response=True))
+    assert frame.flags == 0
+    assert (frame.stream, frame.flags, frame.body) == (7, 0, body)
+
+
+def test_one_frame_fast_path_keeps_the_v5_switch_point():
+    """A v5 client whose version is fixed but segments not yet on still stops after READY;
+    a READY alone in a read is returned, what follows is segments."""
+    client = FrameCodec("client", 5, negotiating=False)
+    ready = encode_frame(5, 0, 0, Opcode.READY, b"", is_response=True)
+    assert [f.opcode for f in client.feed(ready)] == [Opcode.READY]
+    assert client.start_segments() == []
+    seg = SegmentEncoder().encode(
+        encode_frame(5, 0, 3, Opcode.RESULT, b"\x00\x00\x00\x01", is_response=True)
+    )
+    [frame] = client.feed(seg)
+    assert (frame.stream, frame.body) == (3, b"\x00\x00\x00\x01")
+
+
+@pytest.mark.parametrize("compression", [None, "lz4"])
+def test_one_frame_segments_fast_path(compression):
+    """Segments holding exactly one frame (decode_exact's fast path), several frames, and
+    frames inside a multi-segment run, in one stream."""
+    comp = _compressor(compression)
+    client, server = _client_server(5, comp, True)
+    items = [(1, Opcode.RESULT, b"a"), (2, Opcode.RESULT, b""), (-1, Opcode.EVENT, b"e" * 50)]
+    wire = server.encode(*items[0]) + server.encode_many(items[1:])
+    wire += server.encode(4, Opcode.RESULT, b"big" * 60_000)
+    wire += server.encode(5, Opcode.ERROR, b"z")
+    got = client.feed(wire)
+    assert [(f.stream, f.opcode, f.body) for f in got] == [
+        *items,
+        (4, Opcode.RESULT, b"big" * 60_000),
+        (5, Opcode.ERROR, b"z"),
+    ]
+    with pytest.raises(UnsupportedProtocolVersion):
+        client.feed(
+            SegmentEncoder(comp).encode(encode_frame(4, 0, 1, Opcode.RESULT, b"", is_response=True))
+        )

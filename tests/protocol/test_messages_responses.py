@@ -8,6 +8,8 @@ codes are compared field by field with cassandra-driver's ErrorMessage ``info``.
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import ipaddress
 import pickle
 import struct
@@ -16,6 +18,8 @@ import uuid
 import cassandra
 import pytest
 from cassandra.protocol import ProtocolHandler, _ProtocolHandler
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from greencql import errors
 from greencql.errors import MalformedError, UnsupportedOperation
@@ -540,3 +544,207 @@ def test_events_from_hand_built_bodies():
     ):
         with pytest.raises(MalformedError):
             decode_response(Opcode.EVENT, 0, bad, 4)
+
+
+# -- the RESULT fast path -------------------------------------------------------------------------
+#
+# A RESULT body given as bytes with no body prefix (ROWS and VOID, the answer to nearly every
+# QUERY and EXECUTE) is read straight off the bytes; a bytearray or memoryview body takes the
+# general path. Both must agree on the message and on the error.
+
+
+def _outcome(body, version, md=None, flags=0):
+    try:
+        return ("ok", decode_response(Opcode.RESULT, flags, body, version, md))
+    except errors.ProtocolError as exc:
+        return (type(exc), str(exc))
+
+
+def _agree(body, version, md=None, flags=0):
+    fast = _outcome(bytes(body), version, md, flags)
+    assert fast == _outcome(bytearray(body), version, md, flags)
+    assert fast == _outcome(memoryview(bytes(body)), version, md, flags)
+    return fast
+
+
+def _rows_bodies(version):
+    spec = s("ks") + s("t") + s("k") + sh(0x0009) + s("v") + sh(0x000D)
+    one_row = i(1) + i(4) + struct.pack(">i", 7) + i(2) + b"hi"
+    bodies = {
+        "void": i(1),
+        "no metadata": i(2) + i(RowsFlag.NO_METADATA) + i(2) + one_row,
+        "no metadata, paged": i(2)
+        + i(RowsFlag.NO_METADATA | RowsFlag.HAS_MORE_PAGES)
+        + i(2)
+        + i(2)
+        + b"pg"
+        + one_row,
+        "global spec": i(2) + i(RowsFlag.GLOBAL_TABLES_SPEC) + i(2) + spec + one_row,
+        "global spec, paged": i(2)
+        + i(RowsFlag.GLOBAL_TABLES_SPEC | RowsFlag.HAS_MORE_PAGES)
+        + i(2)
+        + i(3)
+        + b"pag"
+        + spec
+        + one_row,
+        "null paging state": i(2)
+        + i(RowsFlag.GLOBAL_TABLES_SPEC | RowsFlag.HAS_MORE_PAGES)
+        + i(2)
+        + i(-1)
+        + spec
+        + one_row,
+        "per-column specs": i(2)
+        + i(0)
+        + i(2)
+        + s("ks")
+        + s("t")
+        + s("k")
+        + sh(0x0009)
+        + s("ks")
+        + s("u")
+        + s("v")
+        + sh(0x000D)
+        + one_row,
+        "null in the last cell": i(2)
+        + i(RowsFlag.GLOBAL_TABLES_SPEC)
+        + i(2)
+        + s("ks")
+        + s("t")
+        + s("v")
+        + sh(0x000D)
+        + s("k")
+        + sh(0x0009)
+        + i(2)
+        + i(1)
+        + b"a"
+        + i(-1)
+        + i(0)
+        + i(-1),
+        "no rows": i(2) + i(RowsFlag.GLOBAL_TABLES_SPEC) + i(2) + spec + i(0),
+        "no columns": i(2) + i(0) + i(0) + i(3),
+        "unknown flag bits": i(2) + i(RowsFlag.GLOBAL_TABLES_SPEC | 0x100) + i(2) + spec + one_row,
+        "metadata changed": i(2)
+        + i(RowsFlag.GLOBAL_TABLES_SPEC | RowsFlag.METADATA_CHANGED)
+        + i(2)
+        + (sh(2) + b"id" if version >= 5 else b"")
+        + spec
+        + one_row,
+    }
+    return bodies
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_result_fast_path_matches_the_general_path(version):
+    for name, body in _rows_bodies(version).items():
+        for md in (None, ResultMetadata.of(COLS), ResultMetadata.of(COLS[:1])):
+            kind, msg = _agree(body, version, md)
+            if name in ("no metadata", "no metadata, paged"):
+                assert (kind, msg.rows if md == ResultMetadata.of(COLS) else None) in (
+                    ("ok", [(7, "hi")]),
+                    (errors.MalformedError, None),
+                ), name
+            else:
+                assert kind == "ok", (name, msg)
+    got = _agree(_rows_bodies(version)["null paging state"], version)[1]
+    assert got.paging_state is None and got.rows == [(7, "hi")]
+    got = _agree(_rows_bodies(version)["null in the last cell"], version)[1]
+    assert got.rows == [("a", None), ("", None)]
+    got = _agree(_rows_bodies(version)["no metadata, paged"], version, ResultMetadata.of(COLS))[1]
+    assert got.paging_state == b"pg" and got.columns == COLS and got.metadata.columns is None
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_result_fast_path_errors_match_at_every_cut_and_with_trailing_bytes(version):
+    md = ResultMetadata.of(COLS)
+    for name, body in _rows_bodies(version).items():
+        for cut in range(len(body)):
+            kind, _ = _agree(body[:cut], version, md)
+            assert kind is not None
+        kind, message = _agree(body + b"\x00", version, md)
+        assert kind is MalformedError and "trailing" in message, name
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_result_with_a_body_prefix_takes_the_general_path(version):
+    flags = HeaderFlag.TRACING
+    tracing_id = uuid.UUID(int=5)
+    body = tracing_id.bytes + _rows_bodies(version)["global spec"]
+    kind, msg = _agree(body, version, None, flags)
+    assert kind == "ok" and msg.tracing_id == tracing_id and msg.rows == [(7, "hi")]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(VERSIONS),
+    st.sampled_from(sorted(_rows_bodies(5))),
+    st.integers(0, 10_000),
+    st.integers(0, 255),
+    st.integers(0, 2),
+)
+def test_fuzz_result_fast_and_general_paths_agree(version, name, position, value, how):
+    body = bytearray(_rows_bodies(version)[name])
+    position %= len(body)
+    if how == 0:
+        body[position] = value
+    elif how == 1:
+        del body[position]
+    else:
+        body.insert(position, value)
+    _agree(bytes(body), version, ResultMetadata.of(COLS))
+
+
+def test_fast_path_rows_agree_with_cassandra_driver():
+    """Rows read by the fast path from a body cassandra-driver parses too."""
+    body = _rows_bodies(4)["per-column specs"]
+    ours = decode_response(Opcode.RESULT, 0, body, 4)
+    theirs = ProtocolHandler.decode_message(4, {}, 0, 0, Opcode.RESULT, body, None, None)
+    assert list(map(tuple, theirs.parsed_rows)) == ours.rows
+    assert theirs.column_names == [c.name for c in ours.columns]
+
+
+# -- the hand-written __init__ of VoidResult and RowsResult ---------------------------------------
+
+
+@pytest.mark.parametrize("cls", [VoidResult, RowsResult])
+def test_hand_written_response_init_matches_the_fields(cls):
+    """Same parameters (names, order, defaults, keyword-only) as the dataclass would generate."""
+    params = list(inspect.signature(cls).parameters.values())
+    fields = [f for f in dataclasses.fields(cls) if f.init]
+    expected = [f for f in fields if not f.kw_only] + [f for f in fields if f.kw_only]
+    assert [p.name for p in params] == [f.name for f in expected]
+    for p, f in zip(params, expected, strict=True):
+        assert p.kind == (
+            inspect.Parameter.KEYWORD_ONLY if f.kw_only else inspect.Parameter.POSITIONAL_OR_KEYWORD
+        )
+        assert p.default == (
+            inspect.Parameter.empty if f.default is dataclasses.MISSING else f.default
+        )
+
+
+def test_hand_written_response_init_keeps_the_dataclass_behaviour():
+    md = ResultMetadata.of(COLS)
+    r = RowsResult(md, [(1, "a")])
+    assert vars(r) == {f.name: getattr(r, f.name) for f in dataclasses.fields(r)}
+    assert list(vars(r)) == [f.name for f in dataclasses.fields(r)]
+    assert r.columns == COLS  # defaults to the metadata's columns
+    nomd = ResultMetadata.of(None, column_count=2)
+    assert RowsResult(nomd, []).columns is None
+    assert RowsResult(nomd, [], COLS).columns == COLS
+    assert r == RowsResult(md, [(1, "a")], COLS) == RowsResult(metadata=md, rows=[(1, "a")])
+    assert r != RowsResult(md, [(1, "a")], warnings=("w",))
+    assert repr(r).startswith("RowsResult(tracing_id=None, warnings=None, custom_payload=None, ")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        r.rows = []  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        RowsResult(md, [], None, None)  # tracing_id is keyword-only
+    with pytest.raises(TypeError):
+        RowsResult(md)  # rows are required
+    assert pickle.loads(pickle.dumps(r)) == r
+    assert dataclasses.replace(r, rows=[]) == RowsResult(md, [])
+    v = VoidResult(tracing_id=uuid.UUID(int=1))
+    assert vars(v) == {"tracing_id": uuid.UUID(int=1), "warnings": None, "custom_payload": None}
+    assert v != VoidResult() == VoidResult() and hash(VoidResult()) == hash(VoidResult())
+    assert repr(VoidResult()) == "VoidResult(tracing_id=None, warnings=None, custom_payload=None)"
+    with pytest.raises(TypeError):
+        VoidResult(None)  # keyword-only
+    assert pickle.loads(pickle.dumps(v)) == v

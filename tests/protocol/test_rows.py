@@ -408,3 +408,149 @@ def test_read_type_via_driver_bytes():
     T.write_type_option(w, t)
     theirs = ResultMessage.read_type(io.BytesIO(w.getvalue()), {})
     assert theirs.cql_parameterized_type() == "map<varchar, list<frozen<tuple<int, blob>>>>"
+
+
+# ------------------------------------------------------------------------------------------
+# the metadata and row-decoder caches
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fresh_caches(monkeypatch):
+    monkeypatch.setattr(R, "_SPECS", {})
+    monkeypatch.setattr(R, "_spec_held", [0, 0])
+    monkeypatch.setattr(R, "_NO_METADATA_MD", {})
+    monkeypatch.setattr(R, "_BY_COLUMNS", {})
+
+
+def test_metadata_cache_hits_are_exact(fresh_caches):
+    """Spec runs that share the cache key (same keyspace, table, count and first column) but
+    differ after it; short specs followed by different rows; a paged result: every read gives
+    what cassandra-driver reads, and a repeated run gives the very same columns object."""
+    a = cols((("a", T.INT), ("b", T.TEXT)))
+    b = cols((("a", T.INT), ("c", T.TEXT)))
+    c = cols((("a", T.INT), ("b", T.BIGINT)))
+    seen = {}
+    for columns, row in ((a, (1, "x")), (b, (2, "y")), (c, (3, 4)), (a, (5, "z")), (b, (6, None))):
+        body = rows_body(columns, [row])
+        md, got = decode_ours(body)
+        theirs = driver_rows(body)
+        assert got == [row] == list(map(tuple, theirs.parsed_rows))
+        assert md.columns == columns and md.paging_state is None
+        assert [ct[2] for ct in theirs.column_metadata] == [col.name for col in columns]
+        if columns in seen:
+            assert md is seen[columns]  # a hit: the same metadata, not parsed again
+        seen[columns] = md
+    assert len(R._SPECS) == 1  # one key, three runs
+    assert len(next(iter(R._SPECS.values()))) == 3
+    body = rows_body(a, [(7, "p")], paging_state=b"page")
+    md, got = decode_ours(body)
+    assert md.columns is seen[a].columns and md.paging_state == b"page" and got == [(7, "p")]
+    assert md == R.ResultMetadata.of(a, paging_state=b"page")
+
+
+def test_metadata_cache_respects_the_reader_end_and_other_buffers(fresh_caches):
+    columns = cols((("a", T.INT), ("b", T.TEXT)))
+    body = rows_body(columns, [(1, "x")])
+    decode_ours(body)  # cached
+    stop = len(body) - len(struct.pack(">i", 1)) - 8 - 5  # rows count and cells
+    for end in range(4, stop):
+        with pytest.raises(ProtocolError):
+            R.read_result_metadata(Reader(body, 4, end), 4)
+    for data in (bytearray(body), memoryview(body)):
+        r = Reader(data, 4)
+        assert R.read_result_metadata(r, 4) == R.ResultMetadata.of(columns)
+        assert R.decode_rows(r, columns) == [(1, "x")]
+
+
+def test_metadata_cache_is_bounded(fresh_caches, monkeypatch):
+    monkeypatch.setattr(R, "_MAX_SPECS", 3)
+    monkeypatch.setattr(R, "_MAX_SPEC_CANDIDATES", 2)
+    for n in range(12):
+        columns = cols(((f"c{n}", T.INT), ("v", T.TEXT)), table=f"t{n % 5}")
+        body = rows_body(columns, [(n, "v")])
+        for _ in range(2):
+            md, got = decode_ours(body)
+            assert md.columns == columns and got == [(n, "v")]
+        assert len(R._SPECS) <= 3
+        assert all(len(entries) <= 2 for entries in R._SPECS.values())
+    monkeypatch.setattr(R, "_SPECS", {})
+    monkeypatch.setattr(R, "_MAX_SPEC_BYTES", 10)
+    md, got = decode_ours(rows_body(cols((("long_column_name", T.INT),)), [(1,)]))
+    assert got == [(1,)] and not any(R._SPECS.values())  # too long to keep
+
+
+@pytest.mark.parametrize("limit", ["_MAX_SPEC_CACHE_BYTES", "_MAX_SPEC_CACHE_COLUMNS"])
+def test_metadata_cache_total_is_bounded(fresh_caches, monkeypatch, limit):
+    monkeypatch.setattr(R, limit, 100 if limit.endswith("BYTES") else 7)
+    monkeypatch.setattr(R, "_MAX_SPEC_CANDIDATES", 2)
+    for n in range(40):
+        columns = cols(((f"c{n}", T.INT), ("v", T.TEXT)), table=f"t{n % 3}")
+        md, got = decode_ours(rows_body(columns, [(n, "v")]))
+        assert md.columns == columns and got == [(n, "v")]
+        entries = [e for es in R._SPECS.values() for e in es]
+        assert R._spec_held == [sum(len(e[0]) for e in entries), sum(len(e[1]) for e in entries)]
+        assert R._spec_held[0] <= 100 if limit.endswith("BYTES") else R._spec_held[1] <= 7
+
+
+def test_no_metadata_results_share_their_metadata(fresh_caches):
+    w = Writer()
+    R.write_result_metadata(w, R.ResultMetadata.of(None, column_count=3), 4)
+    first = R.read_result_metadata(Reader(w.getvalue()), 4)
+    second = R.read_result_metadata(Reader(w.getvalue()), 4)
+    assert first is second and first == R.ResultMetadata.of(None, column_count=3)
+
+
+def test_row_decoders_by_columns_identity(fresh_caches, monkeypatch):
+    monkeypatch.setattr(R, "_MAX_BY_COLUMNS", 3)
+    spec = (("a", T.INT), ("b", T.TEXT))
+    body = rows_body(cols(spec), [(1, "x"), (None, None)])
+    for _ in range(10):
+        columns = cols(spec)  # equal, not identical
+        r = Reader(body, 4)
+        R.read_result_metadata(r, 4)
+        assert R.decode_rows(r, columns) == [(1, "x"), (None, None)]
+        assert len(R._BY_COLUMNS) <= 3
+    # a different columns tuple never gets another tuple's decoder
+    other = cols((("a", T.INT), ("b", T.BLOB)))
+    r = Reader(body, 4)
+    R.read_result_metadata(r, 4)
+    assert R.decode_rows(r, other) == [(1, b"x"), (None, None)]
+    # wide results are not kept by identity
+    monkeypatch.setattr(R, "_BY_COLUMNS", {})
+    monkeypatch.setattr(R, "_MAX_BY_COLUMNS_WIDTH", 1)
+    r = Reader(body, 4)
+    R.read_result_metadata(r, 4)
+    assert R.decode_rows(r, cols(spec)) == [(1, "x"), (None, None)] and not R._BY_COLUMNS
+
+
+@pytest.mark.parametrize("nulls", [0, 1, 2, 3])
+def test_one_row_results_match_cassandra_driver(nulls):
+    """One row (the generated decoder's loop-free branch), with nulls at every position in
+    turn, the last cell included (where the optimistic reader over-reads), and truncated at
+    every cut."""
+    columns = cols()
+    for shift in range(len(MIXED) if nulls else 1):
+        row = mixed_row(shift)
+        if nulls:
+            row = tuple(None if (k + shift) % (nulls + 1) == 0 else v for k, v in enumerate(row))
+        body = rows_body(columns, [row])
+        _, ours = decode_ours(body)
+        assert ours == [row]
+        [theirs] = driver_rows(body).parsed_rows
+        theirs = list(theirs)
+        if theirs[6] is not None:
+            theirs[6] = theirs[6].replace(tzinfo=UTC)
+        if theirs[9] is not None:
+            theirs[9] = dict(theirs[9])
+        assert list(ours[0]) == theirs
+    raw = _rows_part(columns, [mixed_row(1)])
+    for cut in range(len(raw)):
+        with pytest.raises(TruncatedError):
+            R.decode_rows(Reader(raw[:cut]), columns)
+    w = Writer()
+    w.write_int(1)
+    w.write_bytes(b"\x00\x00\x01")  # a 3-byte int in a one-row result
+    w.write_bytes(b"x")
+    with pytest.raises(MalformedError, match="row 0, column 'a'"):
+        R.decode_rows(Reader(w.getvalue()), cols((("a", T.INT), ("b", T.TEXT))))
