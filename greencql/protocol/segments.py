@@ -22,6 +22,12 @@ cassandra-driver's ``cassandra/segment.py`` in the tests.
 This module turns payloads into segment bytes and segment bytes into payloads; it does not
 look inside payloads (``frames.py`` assembles frames from them). It never does IO. Malformed
 input raises a :class:`~greencql.errors.ProtocolError` subclass and nothing else.
+
+Speed: segment headers repeat (the same few lengths and flags), so the encoder keeps a small
+cache from header value to its wire bytes (CRC24 included) and the decoder one from the wire
+bytes of a *verified* header to its fields; a miss computes CRC24 from per-byte-position
+tables (CRC24 is affine in the header bits) instead of a bit loop. Both caches are bounded and
+module-wide (their contents depend only on the bytes, never on a connection).
 """
 
 from __future__ import annotations
@@ -56,6 +62,11 @@ _CRC24_LENGTH = 3
 _CRC32_LENGTH = 4
 _UNCOMPRESSED_HEADER = 3
 _COMPRESSED_HEADER = 5
+_SELF_CONTAINED_3 = 1 << 17
+_SELF_CONTAINED_5 = 1 << 34
+# Entries per header cache before it is emptied; real traffic uses a handful of distinct
+# headers (same lengths and flags), so this only bounds memory against unusual streams.
+_CACHE_LIMIT = 4096
 
 
 def _crc24_table() -> tuple[int, ...]:
@@ -75,13 +86,58 @@ def _crc24_table() -> tuple[int, ...]:
 _CRC24_TABLE = _crc24_table()
 
 
-def crc24(data: bytes | bytearray | memoryview) -> int:
-    """Cassandra's CRC24 of ``data`` (the header bytes, in wire order)."""
-    crc = CRC24_INIT
+def _crc24_loop(data: bytes, crc: int) -> int:
     table = _CRC24_TABLE
-    for byte in bytes(data):
+    for byte in data:
         crc = ((crc << 8) & 0xFFFFFF) ^ table[(crc >> 16) ^ byte]
     return crc
+
+
+def _position_tables(n: int) -> tuple[int, tuple[tuple[int, ...], ...]]:
+    # CRC24 is affine over GF(2): crc(header) = crc(n zero bytes) XOR, for each byte position,
+    # the register contribution of that byte alone (register started at 0). Byte i of the
+    # little-endian header int is wire byte i.
+    zero = _crc24_loop(bytes(n), CRC24_INIT)
+    tables = []
+    for i in range(n):
+        column = []
+        for byte in range(256):
+            data = bytearray(n)
+            data[i] = byte
+            column.append(_crc24_loop(bytes(data), 0))
+        tables.append(tuple(column))
+    return zero, tuple(tables)
+
+
+_ZERO3, (_T30, _T31, _T32) = _position_tables(_UNCOMPRESSED_HEADER)
+_ZERO5, (_T50, _T51, _T52, _T53, _T54) = _position_tables(_COMPRESSED_HEADER)
+
+
+def _crc24_3(value: int) -> int:
+    """CRC24 of a 3-byte header given as its little-endian int."""
+    return _ZERO3 ^ _T30[value & 0xFF] ^ _T31[(value >> 8) & 0xFF] ^ _T32[value >> 16]
+
+
+def _crc24_5(value: int) -> int:
+    """CRC24 of a 5-byte header given as its little-endian int."""
+    return (
+        _ZERO5
+        ^ _T50[value & 0xFF]
+        ^ _T51[(value >> 8) & 0xFF]
+        ^ _T52[(value >> 16) & 0xFF]
+        ^ _T53[(value >> 24) & 0xFF]
+        ^ _T54[value >> 32]
+    )
+
+
+def crc24(data: bytes | bytearray | memoryview) -> int:
+    """Cassandra's CRC24 of ``data`` (the header bytes, in wire order)."""
+    n = len(data)
+    if n == _UNCOMPRESSED_HEADER:
+        return _crc24_3(int.from_bytes(data, "little"))
+    if n == _COMPRESSED_HEADER:
+        return _crc24_5(int.from_bytes(data, "little"))
+    return _crc24_loop(bytes(data), CRC24_INIT)
 
 
 def crc32(data: bytes | bytearray | memoryview) -> int:
@@ -92,6 +148,31 @@ def crc32(data: bytes | bytearray | memoryview) -> int:
 def segment_header_length(compressed: bool) -> int:
     """Header bytes before the payload, CRC24 included: 6 uncompressed, 8 compressed."""
     return (_COMPRESSED_HEADER if compressed else _UNCOMPRESSED_HEADER) + _CRC24_LENGTH
+
+
+# header value -> header bytes followed by their CRC24, as sent
+_WIRE_HEADERS_3: dict[int, bytes] = {}
+_WIRE_HEADERS_5: dict[int, bytes] = {}
+
+
+def _wire_header_3(value: int) -> bytes:
+    wire = _WIRE_HEADERS_3.get(value)
+    if wire is None:
+        wire = (value | (_crc24_3(value) << 24)).to_bytes(6, "little")
+        if len(_WIRE_HEADERS_3) >= _CACHE_LIMIT:
+            _WIRE_HEADERS_3.clear()
+        _WIRE_HEADERS_3[value] = wire
+    return wire
+
+
+def _wire_header_5(value: int) -> bytes:
+    wire = _WIRE_HEADERS_5.get(value)
+    if wire is None:
+        wire = (value | (_crc24_5(value) << 40)).to_bytes(8, "little")
+        if len(_WIRE_HEADERS_5) >= _CACHE_LIMIT:
+            _WIRE_HEADERS_5.clear()
+        _WIRE_HEADERS_5[value] = wire
+    return wire
 
 
 class SegmentEncoder:
@@ -108,15 +189,16 @@ class SegmentEncoder:
             raise CompressionError(f"{compressor.name} cannot compress v5 segments (only lz4)")
         self.compressor = compressor
 
-    def write_segment(
-        self, out: bytearray, payload: bytes | bytearray | memoryview, self_contained: bool
+    def _parts(
+        self, parts: list, payload: bytes | bytearray | memoryview, self_contained: bool
     ) -> None:
-        """Append one segment carrying ``payload`` (at most MAX_SEGMENT_PAYLOAD bytes)."""
+        # Appends header (with CRC24), body and CRC32 as separate pieces: the caller joins
+        # everything once, so the payload is copied exactly once.
         length = len(payload)
         if length > MAX_SEGMENT_PAYLOAD:
             raise ValueError(f"segment payload of {length} bytes exceeds {MAX_SEGMENT_PAYLOAD}")
         if self.compressor is None:
-            header = (length | (self_contained << 17)).to_bytes(_UNCOMPRESSED_HEADER, "little")
+            parts.append(_wire_header_3(length | (_SELF_CONTAINED_3 if self_contained else 0)))
             body = payload
         else:
             compressed = self.compressor.compress_segment(bytes(payload)) if length else b""
@@ -126,15 +208,31 @@ class SegmentEncoder:
             else:
                 value = length  # stored raw: uncompressed length 0
                 body = payload
-            header = (value | (self_contained << 34)).to_bytes(_COMPRESSED_HEADER, "little")
-        out += header
-        out += crc24(header).to_bytes(_CRC24_LENGTH, "little")
-        out += body
-        out += crc32(body).to_bytes(_CRC32_LENGTH, "little")
+            parts.append(_wire_header_5(value | (_SELF_CONTAINED_5 if self_contained else 0)))
+        parts.append(body)
+        parts.append(zlib.crc32(body, CRC32_SEED).to_bytes(_CRC32_LENGTH, "little"))
+
+    def write_segment(
+        self, out: bytearray, payload: bytes | bytearray | memoryview, self_contained: bool
+    ) -> None:
+        """Append one segment carrying ``payload`` (at most MAX_SEGMENT_PAYLOAD bytes)."""
+        parts: list = []
+        self._parts(parts, payload, self_contained)
+        out += b"".join(parts)
 
     def encode(self, frame: bytes | bytearray | memoryview) -> bytes:
         """The segments of one frame: one self-contained segment, or a run of
         non-self-contained ones when the frame exceeds MAX_SEGMENT_PAYLOAD."""
+        length = len(frame)
+        if self.compressor is None and length <= MAX_SEGMENT_PAYLOAD:
+            # the common case, inline: one self-contained uncompressed segment
+            return b"".join(
+                (
+                    _wire_header_3(length | _SELF_CONTAINED_3),
+                    frame,
+                    zlib.crc32(frame, CRC32_SEED).to_bytes(_CRC32_LENGTH, "little"),
+                )
+            )
         return self.encode_frames((frame,))
 
     def encode_frames(self, frames: Iterable[bytes | bytearray | memoryview]) -> bytes:
@@ -144,27 +242,81 @@ class SegmentEncoder:
         than a segment flushes what is pending and is cut into its own non-self-contained run.
         Order is preserved.
         """
-        out = bytearray()
+        parts: list = []
         pending: list[bytes | bytearray | memoryview] = []
         pending_length = 0
+        flush = self._flush_compressed if self.compressor else self._flush_plain
         for frame in frames:
             n = len(frame)
             if n > MAX_SEGMENT_PAYLOAD:
                 if pending:
-                    self.write_segment(out, b"".join(pending), True)
+                    flush(parts, pending, pending_length)
                     pending, pending_length = [], 0
                 view = memoryview(frame)
                 for start in range(0, n, MAX_SEGMENT_PAYLOAD):
-                    self.write_segment(out, view[start : start + MAX_SEGMENT_PAYLOAD], False)
+                    self._parts(parts, view[start : start + MAX_SEGMENT_PAYLOAD], False)
                 continue
             if pending_length + n > MAX_SEGMENT_PAYLOAD:
-                self.write_segment(out, b"".join(pending), True)
+                flush(parts, pending, pending_length)
                 pending, pending_length = [], 0
             pending.append(frame)
             pending_length += n
         if pending:
-            self.write_segment(out, pending[0] if len(pending) == 1 else b"".join(pending), True)
-        return bytes(out)
+            flush(parts, pending, pending_length)
+        return b"".join(parts)
+
+    def _flush_plain(self, parts: list, pending: list, length: int) -> None:
+        # One join then one CRC32: zlib.crc32 has a high fixed cost per call, so chaining
+        # it frame by frame is slower than copying small frames once.
+        payload = pending[0] if len(pending) == 1 else b"".join(pending)
+        parts.append(_wire_header_3(length | _SELF_CONTAINED_3))
+        parts.append(payload)
+        parts.append(zlib.crc32(payload, CRC32_SEED).to_bytes(_CRC32_LENGTH, "little"))
+
+    def _flush_compressed(self, parts: list, pending: list, length: int) -> None:
+        self._parts(parts, pending[0] if len(pending) == 1 else b"".join(pending), True)
+
+
+# wire bytes of a verified header (header then CRC24, as a little-endian int) ->
+# (payload length, uncompressed length, self-contained)
+_VERIFIED_3: dict[int, tuple[int, int, bool]] = {}
+_VERIFIED_5: dict[int, tuple[int, int, bool]] = {}
+
+
+def _verify_3(wire: int) -> tuple[int, int, bool]:
+    value = wire & 0xFFFFFF
+    expected = wire >> 24
+    actual = _crc24_3(value)
+    if actual != expected:
+        raise ChecksumError(
+            f"segment header CRC24 mismatch: received {expected:06x}, "
+            f"computed {actual:06x} (header {value.to_bytes(3, 'little').hex()})"
+        )
+    fields = (value & _LENGTH_MASK, 0, bool(value & _SELF_CONTAINED_3))
+    if len(_VERIFIED_3) >= _CACHE_LIMIT:
+        _VERIFIED_3.clear()
+    _VERIFIED_3[wire] = fields
+    return fields
+
+
+def _verify_5(wire: int) -> tuple[int, int, bool]:
+    value = wire & 0xFFFFFFFFFF
+    expected = wire >> 40
+    actual = _crc24_5(value)
+    if actual != expected:
+        raise ChecksumError(
+            f"segment header CRC24 mismatch: received {expected:06x}, "
+            f"computed {actual:06x} (header {value.to_bytes(5, 'little').hex()})"
+        )
+    fields = (
+        value & _LENGTH_MASK,
+        (value >> 17) & _LENGTH_MASK,
+        bool(value & _SELF_CONTAINED_5),
+    )
+    if len(_VERIFIED_5) >= _CACHE_LIMIT:
+        _VERIFIED_5.clear()
+    _VERIFIED_5[wire] = fields
+    return fields
 
 
 class SegmentDecoder:
@@ -173,16 +325,22 @@ class SegmentDecoder:
     ``feed(data)`` accepts any chunking (a header split across two reads included) and returns
     ``[(payload, self_contained), ...]`` for every segment completed so far, payloads already
     decompressed. One bytearray and a read offset hold the unconsumed bytes, so a segment
-    arriving a byte at a time costs linear, not quadratic, time.
+    arriving a byte at a time costs linear, not quadratic, time. Invariant: the buffer is
+    empty (and the offset 0) whenever everything received has been consumed.
     """
 
-    __slots__ = ("_buf", "_error", "_header_length", "_pos", "compressor")
+    __slots__ = ("_buf", "_error", "_header_length", "_pos", "_verified", "_verify", "compressor")
 
     def __init__(self, compressor: Compressor | None = None) -> None:
         if compressor is not None and not compressor.supports_segments:
             raise CompressionError(f"{compressor.name} cannot compress v5 segments (only lz4)")
         self.compressor = compressor
-        self._header_length = _COMPRESSED_HEADER if compressor else _UNCOMPRESSED_HEADER
+        if compressor is None:
+            self._header_length = _UNCOMPRESSED_HEADER + _CRC24_LENGTH
+            self._verified, self._verify = _VERIFIED_3, _verify_3
+        else:
+            self._header_length = _COMPRESSED_HEADER + _CRC24_LENGTH
+            self._verified, self._verify = _VERIFIED_5, _verify_5
         self._buf = bytearray()
         self._pos = 0
         self._error: ProtocolError | None = None
@@ -195,15 +353,23 @@ class SegmentDecoder:
         if self._error is not None:
             raise self._error
         buf = self._buf
-        if self._pos == len(buf) and isinstance(data, bytes):
+        if not buf and type(data) is bytes:
+            # Fastest path: the read is exactly one segment with a known-good header and an
+            # uncompressed payload; anything else (errors included) goes through _parse.
+            hsize = self._header_length
+            fields = self._verified.get(int.from_bytes(data[:hsize], "little"))
+            if fields is not None and not fields[1]:
+                end = len(data) - _CRC32_LENGTH
+                if end == hsize + fields[0]:
+                    payload = data[hsize:end]
+                    if zlib.crc32(payload, CRC32_SEED) == int.from_bytes(data[end:], "little"):
+                        return [(payload, fields[2])]
             # Fast path: nothing buffered, parse straight from the caller's bytes.
             try:
                 out, used = self._parse(data, 0, len(data))
             except ProtocolError as exc:
                 self._error = exc
                 raise
-            buf.clear()
-            self._pos = 0
             if used < len(data):
                 buf += memoryview(data)[used:]
             return out
@@ -226,32 +392,25 @@ class SegmentDecoder:
         self, data: bytes | memoryview, pos: int, end: int
     ) -> tuple[list[tuple[bytes, bool]], int]:
         out: list[tuple[bytes, bool]] = []
-        hlen = self._header_length
-        compressed = self.compressor is not None
-        while end - pos >= hlen + _CRC24_LENGTH:
-            header = bytes(data[pos : pos + hlen])
-            value = int.from_bytes(header, "little")
-            expected = int.from_bytes(data[pos + hlen : pos + hlen + _CRC24_LENGTH], "little")
-            actual = crc24(header)
-            if actual != expected:
-                raise ChecksumError(
-                    f"segment header CRC24 mismatch: received {expected:06x}, "
-                    f"computed {actual:06x} (header {header.hex()})"
-                )
-            length = value & _LENGTH_MASK
-            if compressed:
-                uncompressed_length = (value >> 17) & _LENGTH_MASK
-                self_contained = bool((value >> 34) & 1)
-            else:
-                uncompressed_length = 0
-                self_contained = bool((value >> 17) & 1)
-            start = pos + hlen + _CRC24_LENGTH
+        hsize = self._header_length
+        verified = self._verified
+        from_bytes = int.from_bytes
+        copy = type(data) is not bytes  # slices of a memoryview must become bytes
+        while end - pos >= hsize:
+            start = pos + hsize
+            wire = from_bytes(data[pos:start], "little")
+            fields = verified.get(wire)
+            if fields is None:
+                fields = self._verify(wire)  # raises on a CRC24 mismatch
+            length, uncompressed_length, self_contained = fields
             stop = start + length
-            if stop + _CRC32_LENGTH > end:
+            pos = stop + _CRC32_LENGTH
+            if pos > end:
+                pos = start - hsize
                 break  # wait for the rest of the segment
-            payload = bytes(data[start:stop])
-            expected = int.from_bytes(data[stop : stop + _CRC32_LENGTH], "little")
-            actual = crc32(payload)
+            payload = bytes(data[start:stop]) if copy else data[start:stop]
+            expected = from_bytes(data[stop:pos], "little")
+            actual = zlib.crc32(payload, CRC32_SEED)
             if actual != expected:
                 raise ChecksumError(
                     f"segment payload CRC32 mismatch: received {expected:08x}, "
@@ -261,5 +420,4 @@ class SegmentDecoder:
                 assert self.compressor is not None
                 payload = self.compressor.decompress_segment(payload, uncompressed_length)
             out.append((payload, self_contained))
-            pos = stop + _CRC32_LENGTH
         return out, pos

@@ -21,6 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from greencql.errors import ChecksumError, CompressionError, ProtocolError
+from greencql.protocol import segments as segments_module
 from greencql.protocol.compression import get_compressor
 from greencql.protocol.segments import (
     CRC32_SEED,
@@ -331,3 +332,69 @@ def test_fuzz_random_bytes_raise_only_protocol_errors(data, compressor):
             decoder.feed(data[start : start + 7])
     except ProtocolError:
         pass
+
+
+# ------------------------------------------------------------------------------ fast paths
+
+
+@pytest.mark.parametrize("compressor", COMPRESSORS, ids=IDS)
+def test_encode_frames_is_byte_identical_to_driver_on_the_joined_frames(compressor):
+    frames = [_payload(n, n) for n in (0, 1, 9, 300, 4000, 20)]
+    ours = SegmentEncoder(compressor).encode_frames(frames)
+    assert ours == _driver_encode(compressor, b"".join(frames))
+    out = bytearray(b"prefix")
+    SegmentEncoder(compressor).write_segment(out, b"".join(frames), True)
+    assert bytes(out) == b"prefix" + ours
+
+
+@pytest.mark.parametrize("compressor", COMPRESSORS, ids=IDS)
+def test_header_caches_stay_correct_past_their_bound(compressor):
+    # more distinct headers than the caches hold: every encode and decode still matches
+    # the driver (entries evicted, recomputed from the position tables)
+    limit = segments_module._CACHE_LIMIT
+    encoder, decoder = SegmentEncoder(compressor), SegmentDecoder(compressor)
+    for n in itertools.chain(range(0, limit + 300, 7), range(0, 50)):
+        msg = b"q" * n
+        data = encoder.encode(msg)
+        assert data == _driver_encode(compressor, msg), n
+        assert decoder.feed(data) == [(msg, True)]
+    assert len(segments_module._WIRE_HEADERS_3) <= limit
+    assert len(segments_module._WIRE_HEADERS_5) <= limit
+    assert len(segments_module._VERIFIED_3) <= limit
+    assert len(segments_module._VERIFIED_5) <= limit
+
+
+@pytest.mark.parametrize("compressor", COMPRESSORS, ids=IDS)
+def test_cached_header_with_a_bad_payload_still_fails(compressor):
+    good = SegmentEncoder(compressor).encode(b"cached header" * 3)
+    assert SegmentDecoder(compressor).feed(good)  # the header is now verified and cached
+    for index in (-1, -4, segment_header_length(compressor is not None)):
+        bad = bytearray(good)
+        bad[index] ^= 0x20
+        with pytest.raises(ChecksumError, match="CRC32"):
+            SegmentDecoder(compressor).feed(bytes(bad))
+
+
+@pytest.mark.parametrize("compressor", COMPRESSORS, ids=IDS)
+def test_single_segment_reads_and_leftovers(compressor):
+    # a read of exactly one segment (the fast path), one segment plus a partial one, and a
+    # bytearray / memoryview read: all give the driver's payloads
+    msgs = [b"one", _payload(900, 3), b""]
+    data = [_driver_encode(compressor, m) for m in msgs]
+    decoder = SegmentDecoder(compressor)
+    assert decoder.feed(data[0]) == [(msgs[0], True)]
+    assert decoder.feed(data[1] + data[2][:3]) == [(msgs[1], True)]
+    assert decoder.buffered() == 3
+    assert decoder.feed(data[2][3:]) == [(msgs[2], True)]
+    assert decoder.buffered() == 0
+    assert decoder.feed(bytearray(data[0])) == [(msgs[0], True)]
+    assert decoder.feed(memoryview(data[1])) == [(msgs[1], True)]
+    payload, _ = decoder.feed(data[0])[0]
+    assert type(payload) is bytes  # frames.py's decode_exact fast path wants bytes
+
+
+def test_crc24_other_lengths_use_the_generic_loop():
+    for n in (1, 2, 4, 6, 8):
+        value = int.from_bytes(bytes(range(7, 7 + n)), "little")
+        assert crc24(value.to_bytes(n, "little")) == compute_crc24(value, n)
+    assert crc24(bytearray(b"\x05\x00\x02")) == crc24(memoryview(b"\x05\x00\x02"))
