@@ -31,11 +31,12 @@ elif TEST_HUB == "eventlet":
 elif TEST_HUB not in ("thread", "none"):
     raise RuntimeError(f"GREENCQL_TEST_HUB={TEST_HUB!r}: expected gevent, eventlet, thread or none")
 
+from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
-__all__ = ["TEST_HUB", "hub", "import_cassandra_cluster"]
+__all__ = ["TEST_HUB", "hub", "import_cassandra_cluster", "run_forked"]
 
 _TESTS = Path(__file__).parent
 _HUB_FREE = "protocol"  # the one directory that runs without a hub
@@ -87,3 +88,55 @@ def import_cassandra_cluster():
         warnings.filterwarnings("ignore", category=DeprecationWarning)
         import cassandra.cluster
     return cassandra.cluster
+
+
+_CHILD_RAISED = 250  # run_forked: the child's function raised instead of returning a code
+
+
+def run_forked(child: Callable[[], int], timeout: float = 30.0) -> int:
+    """Run ``child()`` in a forked child process; return its code (0-255).
+
+    The child writes its code on a socketpair made before the fork and leaves with
+    ``os._exit(code)``; an exception in ``child`` gives ``250``. The parent waits on that
+    socket (cooperative on every hub, the process being patched), never by polling, then
+    reaps the child. Past ``timeout`` the child is killed, reaped, and the test fails.
+    """
+    import signal
+    import socket
+    import warnings
+
+    parent_end, child_end = socket.socketpair()
+    try:
+        with warnings.catch_warnings():
+            # eventlet warns (in its own at-fork hook) that fork() is a bad idea
+            warnings.filterwarnings("ignore", "Using fork", DeprecationWarning)
+            pid = os.fork()
+        if pid == 0:  # the child: never returns into pytest
+            code = _CHILD_RAISED
+            try:
+                parent_end.close()
+                code = int(child()) & 0xFF
+            except BaseException:
+                code = _CHILD_RAISED
+            finally:
+                try:
+                    child_end.sendall(bytes([code]))
+                finally:
+                    os._exit(code)
+        child_end.close()
+        parent_end.settimeout(timeout)
+        try:
+            got = parent_end.recv(1)
+        except TimeoutError:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail(f"forked child {pid} did not finish within {timeout} s (killed)")
+        _, status = os.waitpid(pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+        if not got:
+            pytest.fail(f"forked child {pid} exited ({code}) without reporting a code")
+        assert got[0] == code, (got[0], code)
+        return code
+    finally:
+        parent_end.close()
+        child_end.close()

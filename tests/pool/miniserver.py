@@ -7,6 +7,7 @@ tested by itself, with faults scripted per test. Queries it understands (QUERY t
 - ``USE ks``                  -> SET_KEYSPACE (``USE nope`` -> InvalidRequest)
 - ``echo TAG``                -> ROWS with one row (TAG,)
 - ``sleep SECONDS TAG``       -> the same row, answered after SECONDS (others are not held up)
+- ``hold TAG``                -> the same row, answered once the test calls ``release(TAG)``
 - ``error TAG``               -> an InvalidRequest ERROR naming TAG
 - ``garbage``                 -> a frame whose body does not decode (only that request fails)
 - ``corrupt``                 -> (v5) the answer's segment with a broken CRC32
@@ -14,6 +15,10 @@ tested by itself, with faults scripted per test. Queries it understands (QUERY t
 
 Server-wide switches: ``paused`` (read nothing, answer nothing), ``byte_by_byte`` (every reply
 written one byte per send), ``max_version``, ``credentials``, ``tls`` (an SSLContext).
+
+Tests wait on what the server saw, never on the clock: ``wait_for_request(pred)`` (a request
+received), ``wait_until(check)`` (any condition on ``requests``, ``heartbeats`` or
+``late_replies``, re-checked on each change, no polling).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import socket
 import ssl
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from greencql.protocol import types as T
@@ -77,6 +83,12 @@ class MiniServer:
         self.requests: list[Any] = []  # every request decoded after the handshake
         self.startups: list[dict[str, str]] = []
         self.versions: list[int] = []  # the version each connection finished its handshake in
+        self.heartbeats = 0  # OPTIONS received after the handshake
+        self.late_replies: list[str] = []  # tags of ``sleep``/``hold`` answers, once written
+        self._held: dict[str, Any] = {}  # hold TAG -> the event release(TAG) sets
+        # waiters of wait_until: (check, event); the lock is held for list work only
+        self._watch_lock = threading.Lock()
+        self._watchers: list[tuple[Callable[[], bool], Any]] = []
         self._tasks: list[Any] = []
         self._closed = False
         self.start()
@@ -114,6 +126,56 @@ class MiniServer:
         self.paused = False
         self._resume.set()
 
+    def release(self, tag: str) -> None:
+        """Let the answer to ``hold TAG`` go (also when it has not arrived yet)."""
+        self._hold_event(tag).set()
+
+    def wait_until(self, check: Callable[[], bool], timeout: float = 5.0) -> None:
+        """Return once ``check()`` (about this server's state) is true; it is re-checked
+        whenever a request, a heartbeat or a late answer is recorded. AssertionError after
+        ``timeout`` seconds."""
+        event = self.hub.event()
+        with self._watch_lock:
+            if check():
+                return
+            self._watchers.append((check, event))
+        if not event.wait(timeout):
+            with self._watch_lock:
+                self._watchers = [w for w in self._watchers if w[1] is not event]
+            if not check():
+                raise AssertionError(f"mini server: condition not met within {timeout} s")
+
+    def wait_for_request(self, predicate: Callable[[Any], bool], timeout: float = 5.0) -> Any:
+        """The first request received (after the handshake) matching ``predicate``,
+        waiting up to ``timeout`` seconds for it."""
+        found: list[Any] = []
+
+        def check() -> bool:
+            found[:] = [r for r in self.requests if predicate(r)][:1]
+            return bool(found)
+
+        self.wait_until(check, timeout)
+        return found[0]
+
+    def wait_for_query(self, text: str, timeout: float = 5.0) -> Any:
+        """The QUERY whose text is ``text`` (see :meth:`wait_for_request`)."""
+        return self.wait_for_request(lambda r: getattr(r, "query", None) == text, timeout)
+
+    def _changed(self) -> None:
+        with self._watch_lock:
+            fired = [w for w in self._watchers if w[0]()]
+            if fired:
+                self._watchers = [w for w in self._watchers if w not in fired]
+        for _, event in fired:
+            event.set()
+
+    def _hold_event(self, tag: str) -> Any:
+        with self._watch_lock:
+            event = self._held.get(tag)
+            if event is None:
+                event = self._held[tag] = self.hub.event()
+        return event
+
     def drop_all(self) -> None:
         for conn in list(self.connections):
             try:
@@ -137,6 +199,10 @@ class MiniServer:
     def close(self) -> None:
         self._closed = True
         self._resume.set()
+        with self._watch_lock:
+            held = list(self._held.values())
+        for event in held:  # held answers are dropped, their tasks end
+            event.set()
         try:
             self.listener.close()
         except OSError:
@@ -231,9 +297,11 @@ class MiniServer:
                     self._handshake_step(conn, lock, codec, handshake, frame.stream, request)
                     continue
                 self.requests.append(request)
+                self._changed()
                 self._answer(conn, lock, codec, version, frame.stream, request)
 
     def _handshake_step(self, conn, lock, codec, handshake, stream, request) -> None:
+        heartbeat = handshake.state is HandshakeState.READY and isinstance(request, Options)
         if getattr(request, "options", None) is not None and hasattr(request, "options"):
             if isinstance(request.options, dict) and "CQL_VERSION" in request.options:
                 self.startups.append(dict(request.options))
@@ -247,6 +315,9 @@ class MiniServer:
                 codec.start_segments(get_compressor(out.compression) if out.compression else None)
         if handshake.state is HandshakeState.READY and not isinstance(request, Options):
             self.versions.append(handshake.version)
+        if heartbeat:  # counted once answered
+            self.heartbeats += 1
+            self._changed()
 
     def _answer(self, conn, lock, codec, version, stream, request) -> None:
         if not isinstance(request, Query):
@@ -267,6 +338,12 @@ class MiniServer:
             delay, tag = float(words[1]), words[2]
             self._tasks.append(
                 self.hub.spawn(self._later, delay, conn, lock, codec, version, stream, tag)
+            )
+            return
+        elif verb == "hold":
+            tag = words[1]
+            self._tasks.append(
+                self.hub.spawn(self._held_reply, conn, lock, codec, version, stream, tag)
             )
             return
         elif verb == "error":
@@ -290,11 +367,21 @@ class MiniServer:
         self._reply(conn, lock, codec, version, stream, reply)
 
     def _later(self, delay, conn, lock, codec, version, stream, tag) -> None:
-        self.hub.sleep(delay)
+        self.hub.sleep(delay)  # the behaviour of ``sleep``: a slow answer
+        self._late_reply(conn, lock, codec, version, stream, tag)
+
+    def _held_reply(self, conn, lock, codec, version, stream, tag) -> None:
+        self._hold_event(tag).wait()
+        if not self._closed:
+            self._late_reply(conn, lock, codec, version, stream, tag)
+
+    def _late_reply(self, conn, lock, codec, version, stream, tag) -> None:
         try:
             self._reply(conn, lock, codec, version, stream, RowsResult(_METADATA, [(tag,)]))
         except OSError:
-            pass
+            return
+        self.late_replies.append(tag)
+        self._changed()
 
     def _reply(self, conn, lock, codec, version, stream, reply) -> None:
         flags, body = encode_response(reply, version)

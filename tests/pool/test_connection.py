@@ -8,10 +8,9 @@ heartbeats, defunct connections, events, byte-by-byte replies, orderly close and
 from __future__ import annotations
 
 import os
-import warnings
 
 import pytest
-from conftest import TEST_HUB
+from conftest import TEST_HUB, run_forked
 from miniserver import MiniServer
 
 from greencql.errors import (
@@ -57,15 +56,55 @@ def server(hub):
 def connect(hub, server):
     made = []
 
-    def make(srv=None, **options):
+    def make(srv=None, _hub=None, **options):
         srv = srv or server
-        conn = Connection.connect(hub, srv.host, srv.port, ConnectionOptions(**options))
+        conn = Connection.connect(_hub or hub, srv.host, srv.port, ConnectionOptions(**options))
         made.append(conn)
         return conn
 
     yield make
     for conn in made:
         conn.close(grace=0)
+
+
+class _BlockSignallingHub:
+    """The test's hub, telling ``blocked`` (a hub queue) each time the connection parks
+    a greenlet: on a stream-id wait (a future's ``result(timeout)``) or on an event (the
+    graceful close waiting for in-flight requests). Tests wait on that instead of sleeping
+    "long enough" for a task to reach its wait."""
+
+    def __init__(self, hub, blocked):
+        self._inner = hub
+        self._blocked = blocked
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+    def future(self):
+        return _SignallingWaitable(self._inner.future(), self._blocked, "result")
+
+    def event(self):
+        return _SignallingWaitable(self._inner.event(), self._blocked, "wait")
+
+
+class _SignallingWaitable:
+    def __init__(self, inner, blocked, method):
+        self._inner = inner
+        self._blocked = blocked
+        self._method = method
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+    def result(self, *args, **kw):
+        if self._method == "result" and args and args[0]:  # a bounded wait, not a poll
+            self._blocked.put("blocked")
+        return self._inner.result(*args, **kw)
+
+    def wait(self, *args, **kw):
+        if self._method == "wait":
+            self._blocked.put("blocked")
+        return self._inner.wait(*args, **kw)
 
 
 def echo(conn: Connection, tag: str, **kw) -> str:
@@ -192,7 +231,7 @@ def test_timeouts_never_cross_callers(hub, connect, server):
 
     def worker(i):
         # every third request is answered after its caller gave up
-        text = f"sleep 0.4 k{i}" if i % 3 == 0 else f"echo k{i}"
+        text = f"hold k{i}" if i % 3 == 0 else f"echo k{i}"
         try:
             response = conn.send(q(text), timeout=0.15)
             outcome[i] = response.rows[0][0]
@@ -215,28 +254,26 @@ def test_timeouts_never_cross_callers(hub, connect, server):
     # new requests meanwhile never reuse an orphaned id: each gets its own answer
     for i in range(20):
         assert echo(conn, f"again{i}") == f"again{i}"
-    # the late answers arrive (0.4 s after sending): the ids are released, the rows dropped
-    done = hub.event()
-
-    def wait_released():
-        while conn.orphaned:
-            hub.sleep(0.02)
-        done.set()
-
-    hub.spawn(wait_released)
-    assert done.wait(5)
+    # the late answers arrive: the ids are released, the rows dropped
+    held = [f"k{i}" for i in range(0, n, 3)]
+    for tag in held:
+        server.release(tag)
+    server.wait_until(lambda: len(server.late_replies) == len(held))
+    # one reader takes the answers in order: once this one is back, the late ones were read
+    assert echo(conn, "barrier") == "barrier"
     assert conn.orphaned == 0 and conn.in_flight == 0
     assert echo(conn, "last") == "last"
 
 
-def test_send_async_callback_and_timeout(hub, connect):
+def test_send_async_callback_and_timeout(hub, connect, server):
     conn = connect()
     got = {"ok": hub.future(), "late": hub.future()}
     conn.send_async(q("echo a"), got["ok"].set_result)
-    conn.send_async(q("sleep 0.5 b"), got["late"].set_result, timeout=0.1)
+    conn.send_async(q("hold b"), got["late"].set_result, timeout=0.1)
     assert got["ok"].result(5).rows == [("a",)]
     exc = got["late"].result(5)
     assert isinstance(exc, OperationTimedOut)
+    server.release("b")
 
 
 def test_undecodable_body_fails_only_its_request(connect):
@@ -272,19 +309,25 @@ def test_server_writing_byte_by_byte(connect, server, version):
 
 
 def test_no_free_stream_id_waits_fifo(hub, connect, server):
-    conn = connect(max_streams=2)
+    blocked = hub.queue()
+    conn = connect(_hub=_BlockSignallingHub(hub, blocked), max_streams=2)
     results = []
 
     def slow(tag):
-        results.append(conn.send(q(f"sleep 0.2 {tag}")).rows[0][0])
+        results.append(conn.send(q(f"hold {tag}")).rows[0][0])
 
     tasks = [hub.spawn(slow, f"s{i}") for i in range(2)]
-    hub.sleep(0.05)
+    for i in range(2):
+        server.wait_for_query(f"hold s{i}")
     assert conn.available_streams == 0
+    blocked.drain()  # any earlier parking; only the stream-id waits below count
     waiting = []
     for i in range(3):
         waiting.append(hub.spawn(lambda i=i: results.append(echo(conn, f"w{i}"))))
-        hub.sleep(0.02)  # queue them in a known order
+        # queue them in a known order: w{i} blocks only once it is queued for a stream id
+        assert blocked.get(timeout=5) == "blocked"
+    server.release("s0")
+    server.release("s1")
     for task in tasks + waiting:
         assert task.join(5)
     assert sorted(results) == ["s0", "s1", "w0", "w1", "w2"]
@@ -292,20 +335,22 @@ def test_no_free_stream_id_waits_fifo(hub, connect, server):
     assert sent == ["echo w0", "echo w1", "echo w2"]  # first come, first served
 
 
-def test_no_free_stream_id_busy_or_timeout(hub, connect):
+def test_no_free_stream_id_busy_or_timeout(hub, connect, server):
     conn = connect(max_streams=1, wait_for_stream=False)
-    task = hub.spawn(conn.send, q("sleep 0.3 a"))
-    hub.sleep(0.05)
+    task = hub.spawn(conn.send, q("hold a1"))
+    server.wait_for_query("hold a1")
     with pytest.raises(ConnectionBusy):
         conn.send(q("echo b"))
     with pytest.raises(ConnectionBusy):
         conn.send_async(q("echo b"), lambda r: None)
+    server.release("a1")
     assert task.join(5)
     conn2 = connect(max_streams=1)
-    task = hub.spawn(conn2.send, q("sleep 0.5 a"))
-    hub.sleep(0.05)
+    task = hub.spawn(conn2.send, q("hold a2"))
+    server.wait_for_query("hold a2")
     with pytest.raises(OperationTimedOut, match="stream id"):
         conn2.send(q("echo b"), timeout=0.1)
+    server.release("a2")
     assert task.join(5)
     assert echo(conn2, "c") == "c"
 
@@ -338,7 +383,7 @@ def test_heartbeat_declares_a_paused_node_defunct(hub, connect, server):
 
 def test_idle_heartbeats_keep_a_live_connection(hub, connect, server):
     conn = connect(heartbeat_interval=0.05, heartbeat_timeout=1)
-    hub.sleep(0.4)
+    server.wait_until(lambda: server.heartbeats >= 3)  # each one answered in turn
     assert conn.is_open
     heartbeats = [r for r in server.requests if type(r).__name__ == "Options"]
     assert not heartbeats  # OPTIONS are answered by the handshake machine, not logged
@@ -354,12 +399,12 @@ def test_server_closing_fails_waiters_at_once(hub, connect, server):
 
     def waiter():
         try:
-            conn.send(q("sleep 5 z"), timeout=30)
+            conn.send(q("hold z"), timeout=30)
         except Exception as exc:
             result["exc"] = exc
 
     task = hub.spawn(waiter)
-    hub.sleep(0.05)
+    server.wait_for_query("hold z")
     server.drop_all()
     assert task.join(5)
     assert isinstance(result["exc"], ConnectionShutdown)
@@ -381,30 +426,35 @@ def test_corrupt_v5_checksum_makes_the_connection_defunct(connect):
 # -- closing ---------------------------------------------------------------------------------------
 
 
-def test_close_lets_in_flight_requests_finish(hub, connect):
-    conn = connect()
+def test_close_lets_in_flight_requests_finish(hub, connect, server):
+    blocked = hub.queue()
+    conn = connect(_hub=_BlockSignallingHub(hub, blocked))
     result = {}
-    task = hub.spawn(lambda: result.setdefault("r", conn.send(q("sleep 0.2 fin"))))
-    hub.sleep(0.05)
-    conn.close(grace=3)
+    task = hub.spawn(lambda: result.setdefault("r", conn.send(q("hold fin"))))
+    server.wait_for_query("hold fin")
+    blocked.drain()
+    closer = hub.spawn(conn.close, grace=30)
+    assert blocked.get(timeout=5) == "blocked"  # the close waits for the in-flight request
+    server.release("fin")
+    assert closer.join(10)
     assert task.join(2)
     assert result["r"].rows == [("fin",)]
     assert conn.state == "CLOSED" and not conn.is_defunct
     assert conn._reader.ready() and conn._writer.ready()
 
 
-def test_close_without_grace_fails_in_flight(hub, connect):
+def test_close_without_grace_fails_in_flight(hub, connect, server):
     conn = connect()
     result = {}
 
     def waiter():
         try:
-            conn.send(q("sleep 2 fin"))
+            conn.send(q("hold fin"))
         except Exception as exc:
             result["exc"] = exc
 
     task = hub.spawn(waiter)
-    hub.sleep(0.05)
+    server.wait_for_query("hold fin")
     conn.close(grace=0)
     assert task.join(2)
     assert isinstance(result["exc"], ConnectionShutdown)
@@ -412,22 +462,18 @@ def test_close_without_grace_fails_in_flight(hub, connect):
 
 
 @pytest.mark.skipif(not GREEN, reason="threads cannot be killed")
-def test_killed_caller_keeps_its_id_reserved(hub, connect):
+def test_killed_caller_keeps_its_id_reserved(hub, connect, server):
     conn = connect()
-    task = hub.spawn(conn.send, q("sleep 0.3 k"))
-    hub.sleep(0.05)
+    task = hub.spawn(conn.send, q("hold k"))
+    server.wait_for_query("hold k")
     task.kill(block=True, timeout=2)
     assert conn.orphaned == 1 and conn.in_flight == 0
     assert echo(conn, "other") == "other"
-    done = hub.event()
-
-    def wait_released():
-        while conn.orphaned:
-            hub.sleep(0.02)
-        done.set()
-
-    hub.spawn(wait_released)
-    assert done.wait(5)
+    server.release("k")
+    server.wait_until(lambda: server.late_replies == ["k"])
+    # one reader takes the answers in order: once this one is back, the late one was read
+    assert echo(conn, "barrier") == "barrier"
+    assert conn.orphaned == 0 and conn.in_flight == 0
 
 
 # -- TLS ------------------------------------------------------------------------------------------
@@ -460,36 +506,19 @@ def test_fork_child_never_uses_the_parents_socket(hub, connect, server):
     conn = connect()
     assert echo(conn, "before") == "before"
     accepted = server.accepted
-    with warnings.catch_warnings():
-        # eventlet warns (in its own at-fork hook) that fork() is a bad idea
-        warnings.filterwarnings("ignore", "Using fork", DeprecationWarning)
-        pid = os.fork()
-    if pid == 0:  # the child: report through the exit status only
-        code = 1
+
+    def child() -> int:
+        server.forget_in_child()  # the in-process server was copied too: the parent serves
         try:
-            server.forget_in_child()  # the in-process server was copied too: the parent serves
-            try:
-                conn.send(q("echo child"), timeout=2)
-                code = 2
-            except ConnectionShutdown as exc:
-                code = 3 if "another process" in str(exc) else 4
-            if code == 3:
-                child = Connection.connect(hub, server.host, server.port, ConnectionOptions())
-                code = 0 if echo(child, "fresh") == "fresh" else 5
-        finally:
-            os._exit(code)
-    status = {}
+            conn.send(q("echo child"), timeout=2)
+            return 2
+        except ConnectionShutdown as exc:
+            if "another process" not in str(exc):
+                return 4
+        fresh = Connection.connect(hub, server.host, server.port, ConnectionOptions())
+        return 0 if echo(fresh, "fresh") == "fresh" else 5
 
-    def reap():
-        while True:
-            done, st = os.waitpid(pid, os.WNOHANG)
-            if done:
-                status["code"] = os.waitstatus_to_exitcode(st)
-                return
-            hub.sleep(0.02)
-
-    assert hub.spawn(reap).join(20)
-    assert status["code"] == 0
+    assert run_forked(child, timeout=20) == 0
     # the parent's connection is untouched, and the child made its own
     assert echo(conn, "after") == "after"
     assert server.accepted == accepted + 1

@@ -5,9 +5,10 @@ fork."""
 from __future__ import annotations
 
 import os
-import warnings
+import threading
 
 import pytest
+from conftest import run_forked
 from miniserver import MiniServer
 
 from greencql.errors import ConnectionException, ConnectionShutdown
@@ -44,6 +45,48 @@ class Recorder:
     def on_down(self, pool, error):
         self.events.append("down")
         self.down.set()
+
+
+class _Watched(list):
+    """A pool's connection list that tells its watcher about every change."""
+
+    def __init__(self, items, changed):
+        super().__init__(items)
+        self._changed = changed
+
+    def append(self, item):
+        super().append(item)
+        self._changed()
+
+    def remove(self, item):
+        super().remove(item)
+        self._changed()
+
+
+class PoolWatch:
+    """Wait, without polling, until a condition on a pool's connections holds: the
+    pool's own list is swapped for one that wakes the waiter on each append/remove."""
+
+    def __init__(self, hub, pool):
+        self.hub = hub
+        self._lock = threading.Lock()  # held for list work only, never across a wait
+        self._waiters = []
+        pool._connections = _Watched(pool._connections, self._changed)
+
+    def _changed(self):
+        with self._lock:
+            fired = [w for w in self._waiters if w[0]()]
+            self._waiters = [w for w in self._waiters if w not in fired]
+        for _, event in fired:
+            event.set()
+
+    def wait_until(self, check, timeout=5.0):
+        event = self.hub.event()
+        with self._lock:
+            if check():
+                return
+            self._waiters.append((check, event))
+        assert event.wait(timeout) or check(), f"pool: condition not met within {timeout} s"
 
 
 @pytest.fixture
@@ -94,20 +137,16 @@ def test_grows_in_the_background_under_load(hub, make_pool, server):
     pool = make_pool(core_connections=1, max_connections=2, grow_threshold=3)
     pool.open()
     first = pool.borrow()
-    tasks = [hub.spawn(first.send, q(f"sleep 0.3 t{i}")) for i in range(4)]
-    hub.sleep(0.05)
+    watch = PoolWatch(hub, pool)
+    tasks = [hub.spawn(first.send, q(f"hold t{i}")) for i in range(4)]
+    for i in range(4):
+        server.wait_for_query(f"hold t{i}")
     assert pool.borrow() is first  # the caller never waits for the new connection
-    grown = hub.event()
-
-    def wait_grown():
-        while len(pool.connections) < 2:
-            hub.sleep(0.01)
-        grown.set()
-
-    hub.spawn(wait_grown)
-    assert grown.wait(5)
+    watch.wait_until(lambda: len(pool.connections) >= 2)
     second = pool.borrow()
     assert second is not first  # the least busy one
+    for i in range(4):
+        server.release(f"t{i}")
     for task in tasks:
         assert task.join(5)
     assert server.accepted == 2
@@ -117,17 +156,10 @@ def test_dead_connection_is_replaced(hub, make_pool, server):
     pool = make_pool()
     pool.open()
     first = pool.borrow()
+    watch = PoolWatch(hub, pool)
     server.drop_all()
     assert first.wait_closed(5)
-    replaced = hub.event()
-
-    def wait_replaced():
-        while not pool.connections:
-            hub.sleep(0.01)
-        replaced.set()
-
-    hub.spawn(wait_replaced)
-    assert replaced.wait(5)
+    watch.wait_until(lambda: any(c is not first for c in pool.connections))
     conn = pool.borrow()
     assert conn is not first
     assert conn.send(q("echo again")).rows == [("again",)]
@@ -167,12 +199,12 @@ def test_shutdown_leaves_nothing_running(hub, make_pool, server):
 
     def waiter():
         try:
-            conn.send(q("sleep 3 slow"))
+            conn.send(q("hold slow"))
         except Exception as exc:
             result["exc"] = exc
 
     task = hub.spawn(waiter)
-    hub.sleep(0.05)
+    server.wait_for_query("hold slow")
     pool.shutdown(grace=0.1)
     assert task.join(3)
     assert isinstance(result["exc"], ConnectionShutdown)
@@ -198,34 +230,18 @@ def test_fork_makes_new_connections_in_the_child(hub, make_pool, server):
     pool.open()
     parent_conn = pool.borrow()
     accepted = server.accepted
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "Using fork", DeprecationWarning)
-        pid = os.fork()
-    if pid == 0:
-        code = 1
-        try:
-            # the in-process server was copied too: only the parent's copy serves
-            server.forget_in_child()
-            assert parent_conn.state == "FORKED"
-            conn = pool.borrow()
-            assert conn is not parent_conn
-            code = 0 if conn.send(q("echo child"), timeout=5).rows == [("child",)] else 2
-        except BaseException:
-            code = 3
-        finally:
-            os._exit(code)
-    status = {}
 
-    def reap():
-        while True:
-            done, st = os.waitpid(pid, os.WNOHANG)
-            if done:
-                status["code"] = os.waitstatus_to_exitcode(st)
-                return
-            hub.sleep(0.02)
+    def child() -> int:
+        # the in-process server was copied too: only the parent's copy serves
+        server.forget_in_child()
+        if parent_conn.state != "FORKED":
+            return 3
+        conn = pool.borrow()
+        if conn is parent_conn:
+            return 4
+        return 0 if conn.send(q("echo child"), timeout=5).rows == [("child",)] else 2
 
-    assert hub.spawn(reap).join(20)
-    assert status["code"] == 0
+    assert run_forked(child, timeout=20) == 0
     assert parent_conn.send(q("echo parent")).rows == [("parent",)]
     assert server.accepted == accepted + 1  # the child's own new socket
     assert server.requests[-2].query == "echo child"
