@@ -80,15 +80,25 @@ def murmur3(data: bytes) -> int:
     if tail:
         base = nblocks << 4
         if tail > 8:
-            k2 = 0
-            for i in range(8, tail):
-                k2 ^= _TAIL[i - 8][data[base + i]]
+            chunk = data[base + 8:base + tail]
+            if chunk.isascii():
+                # no byte has its sign bit: sign extension adds nothing, the XOR of the
+                # shifted bytes is the little-endian integer (one C call, not a loop)
+                k2 = int.from_bytes(chunk, "little")
+            else:
+                k2 = 0
+                for i in range(8, tail):
+                    k2 ^= _TAIL[i - 8][data[base + i]]
             k2 = (k2 * _C2) & _M64
             k2 = ((k2 << 33) | (k2 >> 31)) & _M64
             h2 ^= (k2 * _C1) & _M64
-        k1 = 0
-        for i in range(min(tail, 8)):
-            k1 ^= _TAIL[i][data[base + i]]
+        chunk = data[base:base + min(tail, 8)]
+        if chunk.isascii():
+            k1 = int.from_bytes(chunk, "little")
+        else:
+            k1 = 0
+            for i in range(min(tail, 8)):
+                k1 ^= _TAIL[i][data[base + i]]
         k1 = (k1 * _C1) & _M64
         k1 = ((k1 << 31) | (k1 >> 33)) & _M64
         h1 ^= (k1 * _C2) & _M64
@@ -97,8 +107,17 @@ def murmur3(data: bytes) -> int:
     h2 ^= length
     h1 = (h1 + h2) & _M64
     h2 = (h2 + h1) & _M64
-    h1 = _fmix(h1)
-    h2 = _fmix(h2)
+    # _fmix twice, inlined: a routing key is hashed once per request
+    h1 ^= h1 >> 33
+    h1 = (h1 * 0xFF51AFD7ED558CCD) & _M64
+    h1 ^= h1 >> 33
+    h1 = (h1 * 0xC4CEB9FE1A85EC53) & _M64
+    h1 ^= h1 >> 33
+    h2 ^= h2 >> 33
+    h2 = (h2 * 0xFF51AFD7ED558CCD) & _M64
+    h2 ^= h2 >> 33
+    h2 = (h2 * 0xC4CEB9FE1A85EC53) & _M64
+    h2 ^= h2 >> 33
     h1 = (h1 + h2) & _M64
     return h1 - (1 << 64) if h1 >> 63 else h1
 

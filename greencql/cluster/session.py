@@ -239,12 +239,17 @@ class _Execution:
 
     def send(self, message: Any) -> None:
         self.message = message
-        self.future._session._send(
+        future = self.future
+        query = future.query
+        deadline = future._deadline
+        future._session._send(
             self.connection,
             message,
             self._on_response,
-            self.future._result_metadata(),
-            self.future._remaining(),
+            # what _result_metadata() and _remaining() say, inlined: this runs per attempt
+            query.prepared_statement.result_metadata if type(query) is BoundStatement
+            else future._result_metadata(),
+            None if deadline is None else max(0.001, deadline - future._hub.monotonic()),
         )
 
     def _on_response(self, response: Any) -> None:
@@ -265,6 +270,26 @@ class ResponseFuture:
     ``attempted_hosts``, ``warnings`` (server warnings), ``custom_payload`` (the server's),
     ``is_schema_agreed`` (after DDL), ``timeout``.
     """
+
+    # Immutable defaults live on the class (an instance sets its own on first change): a
+    # future is made per request, and each assignment in __init__ costs.
+    _retry_num = 0
+    _plan: Iterator[Host] | None = None
+    _timer: Any = None
+    _spec_plan: Any = None
+    _spec_timer: Any = None
+    _ticket: Ticket | None = None
+    _admitted = False
+    _released = False
+    _completed = False
+    coordinator_host: Host | None = None
+    warnings: tuple[str, ...] | None = None
+    custom_payload: Mapping[str, bytes | None] | None = None
+    is_schema_agreed = True
+    _response: Any = None
+    #: set on the futures of later pages: complete with a results.Page, and report tracing
+    #: ids to the first page's future
+    _page_of: ResponseFuture | None = None
 
     def __init__(
         self,
@@ -301,32 +326,15 @@ class ResponseFuture:
         policy = getattr(statement, "retry_policy", None) or profile.retry_policy
         self._retry_policy = policy
         self._idempotent = bool(getattr(statement, "is_idempotent", False))
-        self._retry_num = 0
-        self._plan: Iterator[Host] | None = None
         self._executions: list[_Execution] = []
         self._lock = threading.Lock()
         self._waiter = self._hub.future()
         self._started = self._hub.monotonic()
         self._deadline = None if timeout is None else self._started + timeout
-        self._timer: Any = None
-        self._spec_plan: Any = None
-        self._spec_timer: Any = None
-        self._ticket: Ticket | None = None
-        self._admitted = False
-        self._released = False
-        self._completed = False
         self._errors: dict[Any, BaseException] = {}
         self.attempted_hosts: list[Host] = []
-        self.coordinator_host: Host | None = None
-        self.warnings: tuple[str, ...] | None = None
-        self.custom_payload: Mapping[str, bytes | None] | None = None
-        self.is_schema_agreed = True
         self._tracing_ids: list[uuid.UUID] = []
-        self._response: Any = None
         self._row_factory: Any = profile.row_factory
-        # set on the futures of later pages: complete with a results.Page, and report
-        # tracing ids to the first page's future
-        self._page_of: ResponseFuture | None = None
 
     # -- public API --------------------------------------------------------------------------
 
@@ -567,12 +575,17 @@ class ResponseFuture:
                 return
             self._on_error(execution, error, request_sent=True)
             return
+        if isinstance(response, RowsResult):
+            # no _drop (a lock section): completing marks and forgets every execution, and
+            # if another completion got there first it already has
+            self.coordinator_host = execution.host
+            self._note_response(response)
+            self._on_rows(response)
+            return
         self._drop(execution)
         self.coordinator_host = execution.host
         self._note_response(response)
-        if isinstance(response, RowsResult):
-            self._on_rows(response)
-        elif isinstance(response, SchemaChangeResult):
+        if isinstance(response, SchemaChangeResult):
             self._session.hub.spawn(self._after_schema_change, response, execution.host)
         elif isinstance(response, SetKeyspaceResult):
             self._session._keyspace_changed(response.keyspace)
@@ -751,22 +764,29 @@ class ResponseFuture:
     def _complete(self) -> bool:
         """Claim completion (once), cancel timers and free the throttler slot *before* the
         waiter wakes anyone: a callback that starts the next request finds the slot free."""
+        # one lock section for all of it (it used to be three): this runs once per request
         with self._lock:
             if self._completed:
                 return False
             self._completed = True
-        self._finish()
-        return True
-
-    def _finish(self) -> None:
-        for timer in (self._timer, self._spec_timer):
-            if timer is not None:
-                timer.cancel()
-        with self._lock:
-            for execution in self._executions:
+            executions = self._executions
+            for execution in executions:
                 execution.done = True
-            self._executions.clear()
-        self._release()
+            executions.clear()
+            release = self._admitted and not self._released
+            if release:
+                self._released = True
+        timer = self._timer
+        if timer is not None:
+            timer.cancel()
+        timer = self._spec_timer
+        if timer is not None:
+            timer.cancel()
+        if release:
+            throttle = self._session._throttle
+            if throttle is not None:
+                throttle.release()
+        return True
 
     def _release(self) -> None:
         with self._lock:
@@ -1086,6 +1106,8 @@ class Session:
         )
 
     def _statement(self, query: Any, parameters: Any) -> Statement:
+        if type(query) is BoundStatement and not parameters:
+            return query
         if isinstance(query, str):
             query = SimpleStatement(query)
         if isinstance(query, PreparedStatement):

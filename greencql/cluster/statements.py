@@ -468,6 +468,17 @@ class BoundStatement(Statement):
         if keyspace is None:
             meta = ps.column_metadata
             keyspace = meta[0].keyspace if meta and meta[0].keyspace else ps.keyspace
+        if (
+            retry_policy is None and consistency_level is None and routing_key is None
+            and serial_consistency_level is None and fetch_size is FETCH_SIZE_UNSET
+            and custom_payload is None and is_idempotent is None and paging_state is None
+            and timeout is None and timestamp is None and not trace
+        ):
+            # ``prepared.bind(values)``, once per request: every option comes from the
+            # prepared statement. Its serial consistency and timeout were checked by its
+            # property setters; the rest is checked as Statement.__init__ would.
+            self._inherit(ps, keyspace)
+            return
         super().__init__(
             ps.retry_policy if retry_policy is None else retry_policy,
             ps.consistency_level if consistency_level is None else consistency_level,
@@ -486,6 +497,28 @@ class BoundStatement(Statement):
             timestamp=timestamp,
             trace=trace,
         )
+
+    def _inherit(self, ps: PreparedStatement, keyspace: str | None) -> None:
+        """Statement.__init__ with every option taken from ``ps``, minus the redundant work."""
+        policy = ps.retry_policy
+        if policy is not None:
+            _check_retry_policy(policy)
+        self.retry_policy = policy
+        level = ps.consistency_level
+        self.consistency_level = (
+            level if level is None or type(level) is ConsistencyLevel else ConsistencyLevel(level)
+        )
+        self._serial_consistency_level = ps._serial_consistency_level
+        self.fetch_size = ps.fetch_size
+        self.keyspace = keyspace
+        payload = ps.custom_payload
+        self.custom_payload = dict(payload) if payload is not None else None
+        self.is_idempotent = ps.is_idempotent
+        self.paging_state = None
+        self._timeout = ps._timeout
+        self._timestamp = None
+        self.trace = False
+        self._routing_key = None
 
     def bind(self, values: Sequence[Any] | Mapping[str, Any] | None) -> BoundStatement:
         """Serialize ``values`` for the bind markers and return this statement.
@@ -568,9 +601,22 @@ class BoundStatement(Statement):
         if self._computed_routing_key is not None:
             return self._computed_routing_key
         indexes = self.prepared_statement.routing_key_indexes
-        if not indexes or len(self.values) <= max(indexes):
+        if not indexes:
             return None
-        parts = [self.values[i] for i in indexes]
+        values = self.values
+        if len(indexes) == 1:  # the usual single-column partition key, without the lists
+            i = indexes[0]
+            if len(values) <= i:
+                return None
+            part = values[i]
+            if not isinstance(part, (bytes, bytearray)):
+                return None
+            key = bytes(part)
+            self._computed_routing_key = key
+            return key
+        if len(values) <= max(indexes):
+            return None
+        parts = [values[i] for i in indexes]
         if any(not isinstance(p, (bytes, bytearray)) for p in parts):
             return None
         key = bytes(parts[0]) if len(parts) == 1 else _composite_key(parts)  # type: ignore[arg-type]

@@ -50,6 +50,11 @@ log = logging.getLogger("greencql.cluster.policies")
 ReplicaLookup = Callable[[str, bytes], Sequence[Host]]
 
 
+# module globals: the hot paths compare against them without an attribute lookup
+_LOCAL = HostDistance.LOCAL
+_LOCAL_RACK = HostDistance.LOCAL_RACK
+
+
 @dataclass(frozen=True)
 class PolicyContext:
     """What the cluster tells a policy when it populates it.
@@ -288,8 +293,10 @@ class DCAwareRoundRobinPolicy:
         return dc is None or dc == self.local_dc
 
     def distance(self, host: Host) -> HostDistance:
-        if self._is_local(host.datacenter):
-            return HostDistance.LOCAL
+        # _is_local inlined: a token-aware plan asks this of every replica of every request
+        dc = host.datacenter
+        if dc is None or dc == self.local_dc:
+            return _LOCAL
         return _remote_distance(self._hosts.by_dc, host, self.used_hosts_per_remote_dc)
 
     def make_query_plan(
@@ -386,16 +393,15 @@ class RackAwareRoundRobinPolicy:
 def _shuffle(items: list[Host], random_float: Callable[[], float]) -> None:
     """Fisher-Yates with one float draw per swap: random.shuffle's exact integer draws cost
     more than the rest of a token-aware plan, and a replica list is only a few hosts long."""
+    if len(items) == 3:  # RF 3 in one datacenter: the loop below unrolled, same draws
+        j = int(random_float() * 3)
+        items[2], items[j] = items[j], items[2]
+        j = int(random_float() * 2)
+        items[1], items[j] = items[j], items[1]
+        return
     for i in range(len(items) - 1, 0, -1):
         j = int(random_float() * (i + 1))
         items[i], items[j] = items[j], items[i]
-
-
-def _routing(working_keyspace: str | None, query: object | None) -> tuple[str | None, bytes | None]:
-    if query is None:
-        return working_keyspace, None
-    keyspace = getattr(query, "keyspace", None) or working_keyspace
-    return keyspace, getattr(query, "routing_key", None)
 
 
 class TokenAwarePolicy:
@@ -440,7 +446,11 @@ class TokenAwarePolicy:
     def make_query_plan(
         self, working_keyspace: str | None = None, query: object | None = None
     ) -> Iterator[Host]:
-        keyspace, routing_key = _routing(working_keyspace, query)
+        if query is None:
+            return self._child.make_query_plan(working_keyspace, query)
+        # _routing() inlined: once per request
+        keyspace = getattr(query, "keyspace", None) or working_keyspace
+        routing_key = getattr(query, "routing_key", None)
         lookup = self._replicas
         if routing_key is None or keyspace is None or lookup is None:
             return self._child.make_query_plan(working_keyspace, query)
@@ -456,17 +466,22 @@ class TokenAwarePolicy:
             if host.is_up is False:
                 continue
             d = distance(host)
-            if d == HostDistance.LOCAL_RACK:
+            if d == _LOCAL_RACK:
                 near.append(host)
-            elif d == HostDistance.LOCAL:
+            elif d == _LOCAL:
                 local.append(host)
         if self.shuffle_replicas:
-            _shuffle(near, self._rng.random)
-            _shuffle(local, self._rng.random)
-        given = set(near)
-        given.update(local)
+            random_float = self._rng.random
+            if len(near) > 1:
+                _shuffle(near, random_float)
+            if len(local) > 1:
+                _shuffle(local, random_float)
         yield from near
         yield from local
+        # Most requests stop at the first replica: the set of hosts already given is built
+        # only when the plan goes past them.
+        given = set(near)
+        given.update(local)
         for host in self._child.make_query_plan(working_keyspace, query):
             if host not in given:
                 yield host
