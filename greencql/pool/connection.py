@@ -432,25 +432,9 @@ class Connection:
         response body does not decode), UnsupportedOperation (the version cannot express the
         message), HubError (used from another thread's hub).
         """
-        if self._state != _OPEN:
-            raise self._shutdown_error()
-        self._check_owner(self._owner, "this connection")
-        body = encode_request(message, self.version)
-        flags = request_flags(message) if message.tracing or message.custom_payload else 0
-        if timeout is None:
-            timeout = self._request_timeout
         future = self._hub.future()
         callback = future.set_result
-        with self._lock:
-            stream = self._streams.acquire()
-            if stream is not None:
-                self._pending[stream] = (
-                    callback,
-                    result_metadata,
-                    self._call_later(timeout, self._on_timeout, stream, callback, timeout)
-                    if timeout is not None
-                    else None,
-                )
+        stream, body, flags, timeout = self._reserve(message, callback, result_metadata, timeout)
         if stream is None:
             stream = self._wait_stream(callback, result_metadata, timeout)
         if self._direct and not self._writing and len(self._pending) == 1:
@@ -487,23 +471,7 @@ class Connection:
         The callback gets the response message (ErrorResponse included), OperationTimedOut,
         ConnectionShutdown or a ProtocolError.
         """
-        if self._state != _OPEN:
-            raise self._shutdown_error()
-        self._check_owner(self._owner, "this connection")
-        body = encode_request(message, self.version)
-        flags = request_flags(message) if message.tracing or message.custom_payload else 0
-        if timeout is None:
-            timeout = self._request_timeout
-        with self._lock:
-            stream = self._streams.acquire()
-            if stream is not None:
-                self._pending[stream] = (
-                    callback,
-                    result_metadata,
-                    self._call_later(timeout, self._on_timeout, stream, callback, timeout)
-                    if timeout is not None
-                    else None,
-                )
+        stream, body, flags, _ = self._reserve(message, callback, result_metadata, timeout)
         if stream is None:
             raise ConnectionBusy(
                 f"{self.endpoint}: all {self._streams.max_streams} stream ids are in use",
@@ -527,6 +495,35 @@ class Connection:
             self.keyspace = keyspace
 
     # ------------------------------------------------------------------ internals: requests
+
+    def _reserve(
+        self,
+        message: Request,
+        callback: ResponseCallback,
+        result_metadata: ResultMetadata | None,
+        timeout: float | None,
+    ) -> tuple[int | None, bytes, int, float | None]:
+        """Check the connection is usable here, encode ``message`` and reserve a stream id with
+        its pending entry and timer. Returns (stream id or None when none is free, body, header
+        flags, the timeout resolved against the options); shared by send and send_async."""
+        if self._state != _OPEN:
+            raise self._shutdown_error()
+        self._check_owner(self._owner, "this connection")
+        body = encode_request(message, self.version)
+        flags = request_flags(message) if message.tracing or message.custom_payload else 0
+        if timeout is None:
+            timeout = self._request_timeout
+        with self._lock:
+            stream = self._streams.acquire()
+            if stream is not None:
+                self._pending[stream] = (
+                    callback,
+                    result_metadata,
+                    self._call_later(timeout, self._on_timeout, stream, callback, timeout)
+                    if timeout is not None
+                    else None,
+                )
+        return stream, body, flags, timeout
 
     def _wait_stream(self, callback: Any, result_metadata: Any, timeout: float | None) -> int:
         """Wait FIFO for a stream id handed over by the reader, then register the request
