@@ -646,6 +646,35 @@ def _read_flags(r: Reader, version: int, allowed: int, what: str) -> int:
 # ============================================================================================
 
 
+def _tail_flags(p: QueryParameters | Batch, version: int, what: str) -> int:
+    """Flags of the optional fields that QUERY/EXECUTE parameters and BATCH share; refuses
+    the v5-only ones before v5."""
+    flags = 0
+    if p.serial_consistency is not None:
+        flags |= _SERIAL
+    if p.timestamp is not None:
+        flags |= _TIMESTAMP
+    if p.keyspace is not None:
+        _need_v5(version, f"a per-{what} keyspace")
+        flags |= _KEYSPACE
+    if p.now_in_seconds is not None:
+        _need_v5(version, "now_in_seconds")
+        flags |= _NOW
+    return flags
+
+
+def _write_tail(w: Writer, p: QueryParameters | Batch) -> None:
+    """The optional fields QUERY/EXECUTE parameters and BATCH end with, in wire order."""
+    if p.serial_consistency is not None:
+        w.write_short(p.serial_consistency)
+    if p.timestamp is not None:
+        w.write_long(p.timestamp)
+    if p.keyspace is not None:
+        w.write_string(p.keyspace)
+    if p.now_in_seconds is not None:
+        w.write_int(p.now_in_seconds)
+
+
 def _encode_query_parameters(w: Writer, p: QueryParameters, version: int) -> None:
     flags = 0
     values = p.values
@@ -659,16 +688,7 @@ def _encode_query_parameters(w: Writer, p: QueryParameters, version: int) -> Non
         flags |= _PAGE_SIZE
     if p.paging_state is not None:
         flags |= _PAGING_STATE
-    if p.serial_consistency is not None:
-        flags |= _SERIAL
-    if p.timestamp is not None:
-        flags |= _TIMESTAMP
-    if p.keyspace is not None:
-        _need_v5(version, "a per-query keyspace")
-        flags |= _KEYSPACE
-    if p.now_in_seconds is not None:
-        _need_v5(version, "now_in_seconds")
-        flags |= _NOW
+    flags |= _tail_flags(p, version, "query")
 
     w.write_short(p.consistency)
     _write_flags(w, flags, version)
@@ -688,14 +708,7 @@ def _encode_query_parameters(w: Writer, p: QueryParameters, version: int) -> Non
         w.write_int(p.page_size)
     if p.paging_state is not None:
         w.write_bytes(p.paging_state)
-    if p.serial_consistency is not None:
-        w.write_short(p.serial_consistency)
-    if p.timestamp is not None:
-        w.write_long(p.timestamp)
-    if p.keyspace is not None:
-        w.write_string(p.keyspace)
-    if p.now_in_seconds is not None:
-        w.write_int(p.now_in_seconds)
+    _write_tail(w, p)
 
 
 def _enc_startup(w: Writer, msg: Startup, version: int) -> None:
@@ -756,27 +769,10 @@ def _enc_batch(w: Writer, msg: Batch, version: int) -> None:
         else:
             raise ValueError(f"BatchChild.kind must be 'query' or 'prepared', not {child.kind!r}")
         _write_values(w, child.values, version)
-    flags = 0
-    if msg.serial_consistency is not None:
-        flags |= _SERIAL
-    if msg.timestamp is not None:
-        flags |= _TIMESTAMP
-    if msg.keyspace is not None:
-        _need_v5(version, "a per-batch keyspace")
-        flags |= _KEYSPACE
-    if msg.now_in_seconds is not None:
-        _need_v5(version, "now_in_seconds")
-        flags |= _NOW
+    flags = _tail_flags(msg, version, "batch")
     w.write_short(msg.consistency)
     _write_flags(w, flags, version)
-    if msg.serial_consistency is not None:
-        w.write_short(msg.serial_consistency)
-    if msg.timestamp is not None:
-        w.write_long(msg.timestamp)
-    if msg.keyspace is not None:
-        w.write_string(msg.keyspace)
-    if msg.now_in_seconds is not None:
-        w.write_int(msg.now_in_seconds)
+    _write_tail(w, msg)
 
 
 def _enc_register(w: Writer, msg: Register, version: int) -> None:
