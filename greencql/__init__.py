@@ -10,9 +10,15 @@ The hub is detected in ``Cluster.connect()``.
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0.dev0"
+
+# A library never configures logging: without this, Python's last-resort handler would print
+# our WARNINGs (a server's warning, a host going down) on the stderr of an application that
+# configured no logging at all. Once the application configures logging, records flow as usual.
+logging.getLogger("greencql").addHandler(logging.NullHandler())
 
 if TYPE_CHECKING:
     from greencql.cluster.cluster import Cluster

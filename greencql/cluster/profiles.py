@@ -27,6 +27,7 @@ from greencql.cluster.policies.speculative import (
     NoSpeculativeExecutionPolicy,
     SpeculativeExecutionPolicy,
 )
+from greencql.cluster.statements import _check_timeout
 from greencql.protocol.constants import ConsistencyLevel
 
 __all__ = [
@@ -106,8 +107,7 @@ class ExecutionProfile:
                 )
             set_(self, "serial_consistency_level", serial)
         if self.request_timeout is not None:
-            if self.request_timeout <= 0:
-                raise ValueError("request_timeout must be positive (or None)")
+            _check_timeout(self.request_timeout, "request_timeout")
             set_(self, "request_timeout", float(self.request_timeout))
         if not (isinstance(self.row_factory, str) or callable(self.row_factory)):
             raise TypeError("row_factory must be a name or a callable")

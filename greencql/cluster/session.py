@@ -84,6 +84,7 @@ from greencql.cluster.statements import (
     PreparedStatement,
     SimpleStatement,
     Statement,
+    _check_timeout,
 )
 from greencql.errors import (
     ConnectionBusy,
@@ -344,6 +345,7 @@ class ResponseFuture:
         ``timeout`` bounds this wait; by default it is the request timeout plus a margin, so a
         caller is never parked forever while a request timeout is set.
         """
+        _check_timeout(timeout)
         if timeout is None and self.timeout is not None:
             remaining = self._deadline - self._hub.monotonic()  # type: ignore[operator]
             timeout = max(0.0, remaining) + _RESULT_MARGIN
@@ -1073,6 +1075,8 @@ class Session:
             timeout = statement.timeout
             if timeout is None:
                 timeout = profile.request_timeout
+        else:
+            _check_timeout(timeout)
         consistency = statement.consistency_level
         if consistency is None:
             consistency = profile.consistency_level

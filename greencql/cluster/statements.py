@@ -137,9 +137,12 @@ def _check_timestamp(timestamp: int | None) -> int | None:
     return timestamp
 
 
-def _check_timeout(timeout: float | None) -> float | None:
-    if timeout is not None and not timeout > 0:
-        raise ValueError(f"timeout must be a positive number of seconds or None, not {timeout!r}")
+def _check_timeout(timeout: float | None, name: str = "timeout") -> float | None:
+    """A client timeout is a positive number of seconds, or None for no client timeout (the
+    one unbounded wait, asked for explicitly). Zero, negative and NaN are refused here, at the
+    call, rather than turning into an instant or endless wait later."""
+    if timeout is not None and not timeout > 0:  # ``not >`` also catches NaN
+        raise ValueError(f"{name} must be a positive number of seconds or None, not {timeout!r}")
     return timeout
 
 
