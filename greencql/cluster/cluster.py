@@ -40,7 +40,12 @@ from greencql.cluster.profiles import (
 from greencql.cluster.session import Session
 from greencql.cluster.statements import PreparedStatement
 from greencql.cluster.timestamps import MonotonicTimestampGenerator
-from greencql.errors import ConnectionException, DriverException, NoHostAvailable
+from greencql.errors import (
+    ConnectionException,
+    DriverException,
+    InvalidRequest,
+    NoHostAvailable,
+)
 from greencql.protocol.constants import SUPPORTED_VERSIONS
 
 __all__ = [
@@ -161,7 +166,7 @@ class Cluster:
                             ("control_connection_timeout", control_connection_timeout)):
             if not value > 0:
                 raise ValueError(f"{name} must be positive, not {value!r}")
-        if max_schema_agreement_wait < 0:
+        if not max_schema_agreement_wait >= 0:  # also NaN
             raise ValueError("max_schema_agreement_wait may not be negative")
         self.connect_timeout = float(connect_timeout)
         self.control_connection_timeout = float(control_connection_timeout)
@@ -333,6 +338,8 @@ class Cluster:
         with self._lock:
             if not self._connected:
                 self._connect_control()
+        if keyspace is not None:
+            self._check_keyspace(keyspace)
         session = Session(self, keyspace, self.hub)
         self._sessions.add(session)
         try:
@@ -341,6 +348,24 @@ class Cluster:
             session.shutdown()
             raise
         return session
+
+    def _check_keyspace(self, keyspace: str) -> None:
+        """A keyspace that does not exist is the caller's mistake, not a failure of the hosts:
+        raise InvalidRequest before any pool tries ``USE`` (which would mark every host down
+        and end in NoHostAvailable). Known from the schema metadata, else asked of the server;
+        when neither can tell, the pools report what they find."""
+        if keyspace in self.metadata.keyspaces:
+            return
+        control = self.control_connection
+        if control is None:
+            return
+        try:
+            exists = control.keyspace_exists(keyspace)
+        except DriverException as exc:
+            _log.debug("could not check that keyspace %r exists: %s", keyspace, exc)
+            return
+        if not exists:
+            raise InvalidRequest(f"Keyspace '{keyspace}' does not exist")
 
     def _connect_control(self) -> None:
         from greencql.hubs import get_hub

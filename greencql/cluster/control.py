@@ -238,6 +238,16 @@ class ControlConnection:
         )
         return _rows(response)
 
+    def keyspace_exists(self, name: str) -> bool:
+        """Whether the server's schema has keyspace ``name`` (exact, case-sensitive)."""
+        from greencql.cluster.literals import cql_quote
+
+        rows = self._query(
+            "SELECT keyspace_name FROM system_schema.keyspaces WHERE keyspace_name = "
+            + cql_quote(name)
+        )
+        return bool(rows)
+
     def _peers(self) -> list[dict[str, Any]]:
         if self._use_peers_v2:
             try:

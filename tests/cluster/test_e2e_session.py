@@ -570,8 +570,14 @@ def test_udt_and_duration_round_trip(session):
         assert row.d == duration
 
 
-def test_connect_to_missing_keyspace_fails_clearly(sim, hub):
-    with Cluster(sim.contact_points[:1], port=sim.port, hub=hub, connect_timeout=2) as c:
-        with pytest.raises(NoHostAvailable) as info:
+def test_connect_to_missing_keyspace_is_the_callers_error(sim, hub):
+    """A wrong keyspace is InvalidRequest, as from the server; no host is marked down."""
+    with Cluster(sim.contact_points, port=sim.port, hub=hub, connect_timeout=2) as c:
+        with pytest.raises(InvalidRequest, match="Keyspace 'no_such_keyspace' does not exist"):
             c.connect("no_such_keyspace")
-    assert "does keyspace 'no_such_keyspace' exist?" in str(info.value)
+        assert not [h for h in c.metadata.all_hosts() if h.is_up is False]
+        session = c.connect()
+        with pytest.raises(InvalidRequest, match="no_such_keyspace"):
+            session.set_keyspace("no_such_keyspace")
+        assert not [h for h in c.metadata.all_hosts() if h.is_up is False]
+        assert session.execute("SELECT release_version FROM system.local").one()
