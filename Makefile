@@ -1,21 +1,31 @@
 # The two commands of the README: `make demo` runs the main job, `make test` the whole suite.
-# Both set everything up from a fresh clone (a virtualenv in .venv).
+# Both set everything up from a fresh clone (a virtualenv in .venv, from the committed lock in
+# requirements/: see scripts/venv and scripts/lock).
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test test-latest lock bench lint clean
 
 demo:
-	@test -x .venv/bin/python || python3 -m venv .venv
-	@.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[all]' 2>&1 | grep -v 'is ignored' || true
+	@./scripts/venv .venv demo
 	.venv/bin/python -m greencql demo
 
 test:
 	./scripts/test
 
+# The suite against the newest releases (a separate .venv-latest): upstream breakage shows up
+# here before `make lock` takes it in. It may fail; that is its job.
+test-latest:
+	GREENCQL_VENV=.venv-latest GREENCQL_DEPS=latest ./scripts/test
+
+# Refresh requirements/*.txt from the newest releases; review, `make test`, commit.
+lock:
+	./scripts/lock
+
 bench:
+	@./scripts/venv .venv test
 	.venv/bin/python bench/codec.py
 
 lint:
 	.venv/bin/ruff check .
 
 clean:
-	rm -rf .venv build *.egg-info
+	rm -rf .venv .venv-latest build *.egg-info
