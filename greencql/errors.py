@@ -32,6 +32,8 @@ __all__ = [
     "ServerError",
     "ProtocolException",
     "AuthenticationFailed",
+    "ClientAuthenticationFailed",
+    "InsecureTLSWarning",
     "Unavailable",
     "Overloaded",
     "IsBootstrapping",
@@ -79,6 +81,11 @@ __all__ = [
 
 class DriverException(Exception):
     """Root of everything greencql raises on purpose."""
+
+
+class InsecureTLSWarning(UserWarning):
+    """TLS was configured to skip a check (host names or certificates): the application asked
+    for it explicitly and gets it, once warned."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -171,6 +178,17 @@ class ProtocolException(ServerException):
 @_code(0x0100, "Bad credentials")
 class AuthenticationFailed(ServerException):
     """Authentication failed: wrong credentials, or an authenticator the server refused."""
+
+
+class ClientAuthenticationFailed(AuthenticationFailed):
+    """Authentication could not even be attempted or completed on our side: the server asked
+    for it (an AUTHENTICATE answer to STARTUP) and no ``auth_provider`` was configured, or the
+    authenticator itself raised. Still an :class:`AuthenticationFailed` (``except`` clauses
+    written for cassandra-driver keep working), but ``str()`` does not claim the server sent
+    it. ``authenticator``: the server's authenticator class, when known."""
+
+    def __str__(self) -> str:
+        return self.message
 
 
 @_code(0x1000, "Unavailable exception", "consistency", "required_replicas", "alive_replicas")

@@ -40,6 +40,7 @@ from greencql.cluster.profiles import (
 from greencql.cluster.session import Session
 from greencql.cluster.statements import PreparedStatement
 from greencql.cluster.timestamps import MonotonicTimestampGenerator
+from greencql.cluster.tls import tls_settings
 from greencql.errors import (
     ConnectionException,
     DriverException,
@@ -112,6 +113,7 @@ class Cluster:
         compression: Any = True,
         auth_provider: Any = None,
         ssl_context: ssl.SSLContext | None = None,
+        ssl_options: Mapping[str, Any] | None = None,
         load_balancing_policy: LoadBalancingPolicy | None = None,
         retry_policy: Any = None,
         default_retry_policy: Any = None,
@@ -159,9 +161,9 @@ class Cluster:
             raise TypeError("auth_provider must have new_authenticator() "
                             "(e.g. greencql.PlainTextAuthProvider)")
         self.auth_provider = auth_provider
-        if ssl_context is not None and not isinstance(ssl_context, ssl.SSLContext):
-            raise TypeError("ssl_context must be an ssl.SSLContext")
-        self.ssl_context = ssl_context
+        #: cassandra-driver's dictionary form; see greencql.cluster.tls for what is checked
+        self.ssl_options = ssl_options
+        self.ssl_context, self._server_hostname = tls_settings(ssl_context, ssl_options)
         for name, value in (("connect_timeout", connect_timeout),
                             ("control_connection_timeout", control_connection_timeout)):
             if not value > 0:
@@ -304,6 +306,7 @@ class Cluster:
             protocol_version=self.protocol_version,
             compression=self.compression,
             ssl_context=self.ssl_context,
+            server_hostname=self._server_hostname,
             auth_provider=self.auth_provider,
             connect_timeout=self.connect_timeout,
             # the session owns request timeouts (one deadline over all retries) and always

@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from greencql.cluster.failures import connect_advice
 from greencql.cluster.host import EndPoint, Host
 from greencql.cluster.metadata.parse import (
     FULL_SCHEMA_QUERIES,
@@ -28,6 +29,7 @@ from greencql.cluster.metadata.parse import (
     refresh_queries,
 )
 from greencql.errors import (
+    ClientAuthenticationFailed,
     ConnectionException,
     DriverException,
     InvalidRequest,
@@ -456,6 +458,8 @@ def _explain(error: BaseException) -> str:
         return f"refused the connection ({text})"
     if isinstance(error, OperationTimedOut) or "timed out" in text.lower():
         return f"did not answer in time ({text})"
+    if isinstance(error, ClientAuthenticationFailed):
+        return f"could not authenticate: {error.message}"  # not an answer from the server
     if isinstance(error, ServerException):
         return f"answered {type(error).__name__}: {error.message}"
     return text or type(error).__name__
@@ -467,11 +471,9 @@ def _unable_to_connect(errors: Mapping[Any, BaseException]) -> NoHostAvailable:
     if not errors:
         return NoHostAvailable("Unable to connect to any servers: no contact point given", {})
     parts = [f"{host} {_explain(exc)}" for host, exc in errors.items()]
-    hint = (
-        "; check that the nodes are running and that contact_points/port are right"
-    )
     return NoHostAvailable(
-        "Unable to connect to any servers: " + "; ".join(parts) + hint, dict(errors)
+        "Unable to connect to any servers: " + "; ".join(parts) + connect_advice(errors),
+        dict(errors),
     )
 
 

@@ -66,6 +66,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from greencql.cluster.failures import connect_advice
 from greencql.cluster.host import HostDistance
 from greencql.cluster.literals import Encoder, bind_params
 from greencql.cluster.policies.retry import RetryDecision, retry_decision
@@ -87,6 +88,7 @@ from greencql.cluster.statements import (
     _check_timeout,
 )
 from greencql.errors import (
+    AuthenticationFailed,
     ConnectionBusy,
     ConnectionException,
     DriverException,
@@ -826,10 +828,13 @@ def _unable_to_connect_pools(errors: Mapping[Any, BaseException], keyspace: str 
     first = next(iter(errors.values()))
     parts = "; ".join(f"{h}: {_describe(e)}" for h, e in errors.items())
     hint = ""
-    if isinstance(first, ServerException) and keyspace:
+    if isinstance(first, ServerException) and not isinstance(first, AuthenticationFailed) \
+            and keyspace:
         hint = f" (does keyspace {keyspace!r} exist?)"
-    return NoHostAvailable(f"Unable to open a connection to any host{hint}: {parts}",
-                           dict(errors))
+    return NoHostAvailable(
+        f"Unable to open a connection to any host{hint}: {parts}{connect_advice(errors)}",
+        dict(errors),
+    )
 
 
 def _describe(error: BaseException) -> str:

@@ -266,9 +266,10 @@ class Hub(Protocol):
         timeout: float | None = DEFAULT_TLS_HANDSHAKE_TIMEOUT,
     ) -> ssl.SSLSocket:
         """TLS over ``sock``, handshake done within ``timeout``. ``server_hostname`` is sent as
-        SNI and, whenever the context verifies certificates, checked against the certificate
-        (even if ``ssl_context.check_hostname`` is off). On failure ``sock`` is closed and
-        ``ConnectionException`` raised from the SSL/socket error."""
+        SNI and checked against the certificate exactly as the context says (its
+        ``verify_mode`` and ``check_hostname``: the caller decides, see greencql.cluster.tls).
+        On failure ``sock`` is closed and ``ConnectionException`` raised from the SSL/socket
+        error, its message a sentence (never an ``args`` tuple)."""
 
     def listen_tcp(
         self,
@@ -499,19 +500,14 @@ def _tls_handshake(
     try:
         tls.settimeout(timeout)
         tls.do_handshake()
-        if (
-            server_hostname
-            and ssl_context.verify_mode != ssl.CERT_NONE
-            and not ssl_context.check_hostname
-        ):
-            _check_hostname(tls.getpeercert(), server_hostname)
         tls.settimeout(None)
         return tls
-    except (OSError, ssl.CertificateError) as exc:
+    except OSError as exc:
         tls.close()
         sock.close()
-        what = "timed out" if isinstance(exc, TimeoutError) else str(exc)
-        raise ConnectionException(f"TLS handshake with {host} failed: {what}", host=host) from exc
+        raise ConnectionException(
+            f"TLS handshake with {host} failed: {_tls_failure_text(exc)}", host=host
+        ) from exc
     except BaseException:
         tls.close()
         sock.close()
@@ -574,47 +570,32 @@ def _tls_server_handshake(wrap: Callable[[], Any], sock: Any, timeout: float | N
         raise
 
 
+# OpenSSL's reasons when the peer answered a ClientHello with something that is not TLS
+_NOT_TLS_REASONS = frozenset(
+    {"WRONG_VERSION_NUMBER", "PACKET_LENGTH_TOO_LONG", "RECORD_LAYER_FAILURE", "HTTP_REQUEST",
+     "UNEXPECTED_EOF_WHILE_READING"}
+)
+
+
+def _tls_failure_text(exc: BaseException) -> str:
+    """A TLS failure as a sentence: ``str()`` of an SSLError made from one message prints its
+    ``args`` tuple, and OpenSSL's reason alone does not say what to look at."""
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    if isinstance(exc, ssl.SSLCertVerificationError) and exc.verify_message:
+        return f"certificate verify failed: {exc.verify_message}"
+    if len(exc.args) == 1 and isinstance(exc.args[0], str):
+        text = exc.args[0]
+    else:
+        text = str(exc)
+    if getattr(exc, "reason", None) in _NOT_TLS_REASONS:
+        text += (" (the server did not answer in TLS: is this its TLS port, with client "
+                 "encryption enabled?)")
+    return text
+
+
 def _peer_name(sock: Any) -> object:
     try:
         return sock.getpeername()
     except OSError:
         return None
-
-
-def _check_hostname(cert: dict[str, Any] | None, hostname: str) -> None:
-    """Refuse a verified certificate that does not name ``hostname`` (RFC 6125 subset).
-
-    Used only when the context verifies certificates but leaves ``check_hostname`` off (the
-    stdlib refuses to do it then). Matches subjectAltName DNS names (a ``*`` allowed as the
-    whole leftmost label) and IP addresses; the subject CN is ignored, as browsers do.
-    """
-    if not cert:
-        raise ssl.CertificateError("no peer certificate to check the hostname against")
-    try:
-        wanted_ip: Any = ipaddress.ip_address(hostname)
-    except ValueError:
-        wanted_ip = None
-    names = []
-    for kind, value in cert.get("subjectAltName", ()):
-        names.append(value)
-        if kind == "IP Address" and wanted_ip is not None:
-            try:
-                if ipaddress.ip_address(value.strip()) == wanted_ip:
-                    return
-            except ValueError:
-                continue
-        elif kind == "DNS" and wanted_ip is None and _dns_match(value, hostname):
-            return
-    raise ssl.CertificateError(f"certificate is for {names or 'no name'}, not {hostname!r}")
-
-
-def _dns_match(pattern: str, hostname: str) -> bool:
-    pattern = pattern.lower().rstrip(".")
-    hostname = hostname.lower().rstrip(".")
-    if pattern == hostname:
-        return True
-    head, _, tail = pattern.partition(".")
-    if head != "*" or not tail or "." not in tail:
-        return False
-    host_head, _, host_tail = hostname.partition(".")
-    return bool(host_head) and host_tail == tail

@@ -89,7 +89,7 @@ from greencql.errors import (
 )
 from greencql.hubs import Hub
 from greencql.pool import forksafety
-from greencql.pool.options import ConnectionOptions
+from greencql.pool.options import ConnectionOptions, expected_server_name
 from greencql.protocol.compression import available_compressors, get_compressor
 from greencql.protocol.constants import ConsistencyLevel
 from greencql.protocol.frames import FrameCodec
@@ -345,7 +345,8 @@ class Connection:
             sock = _open_socket(hub, host, port, options, deadline)
             codec = FrameCodec("client", handshake.version, max_body_length=options.max_frame_body)
             try:
-                outcome = _run_handshake(hub, sock, codec, handshake, deadline, endpoint)
+                outcome = _run_handshake(hub, sock, codec, handshake, deadline, endpoint,
+                                         tls=options.ssl_context is not None)
             except BaseException:
                 _close_quietly(sock)
                 raise
@@ -974,7 +975,8 @@ def _open_socket(
     sock = hub.connect_tcp(host, port, remaining, options.source_address)
     if options.ssl_context is not None:
         remaining = max(0.001, deadline - hub.monotonic())
-        sock = hub.wrap_tls(sock, options.ssl_context, options.server_hostname or host, remaining)
+        name = expected_server_name(options.server_hostname, host)
+        sock = hub.wrap_tls(sock, options.ssl_context, name, remaining)
     return sock
 
 
@@ -985,10 +987,15 @@ def _run_handshake(
     handshake: ClientHandshake,
     deadline: float,
     endpoint: str,
+    tls: bool = False,
 ) -> HandshakeDone | RetryWithVersion:
     """Drive ``handshake`` over ``sock`` in the calling greenlet until done or a version
-    retry; every read bounded by ``deadline``."""
+    retry; every read bounded by ``deadline``. A peer that answers in TLS, or drops a plain
+    connection before answering, gets a message that says what that usually means."""
     frames: collections.deque[Any] = collections.deque()
+    answered = False
+    # a node that requires client TLS resets (or closes) a plain connection unanswered
+    plain_hint = "" if tls else " (a node that requires client TLS resets plain connections so)"
 
     def carry_out(outputs: list[Any]) -> HandshakeDone | RetryWithVersion | None:
         for out in outputs:
@@ -1022,9 +1029,16 @@ def _run_handshake(
                 if not data:
                     raise ConnectionException(
                         f"{endpoint} closed the connection during the handshake "
-                        f"(protocol v{handshake.version})",
+                        f"(protocol v{handshake.version})" + ("" if answered else plain_hint),
                         endpoint,
                     )
+                if not answered and _looks_like_tls(data):
+                    raise ConnectionException(
+                        f"{endpoint} answered in TLS: the node requires client TLS; pass "
+                        "ssl_context (an ssl.SSLContext trusting the nodes' CA)",
+                        endpoint,
+                    )
+                answered = True
                 frames.extend(codec.feed(data))
             frame = frames.popleft()
             if frame.stream < 0:
@@ -1035,4 +1049,12 @@ def _run_handshake(
         return result
     except OSError as exc:  # includes socket timeouts
         what = "timed out" if isinstance(exc, TimeoutError) else str(exc)
+        if isinstance(exc, ConnectionResetError) and not answered:
+            what += plain_hint
         raise ConnectionException(f"handshake with {endpoint} failed: {what}", endpoint) from exc
+
+
+def _looks_like_tls(data: bytes) -> bool:
+    """A TLS record (alert 0x15 or handshake 0x16, then major version 3) where a CQL response
+    header was due (its first byte is 0x83-0x85): the peer speaks TLS, we do not."""
+    return len(data) >= 2 and data[0] in (0x15, 0x16) and data[1] == 0x03

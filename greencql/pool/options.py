@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import random
 import ssl
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -28,6 +28,7 @@ from greencql.protocol.constants import (
 from greencql.protocol.streams import MAX_STREAM_IDS
 
 __all__ = [
+    "expected_server_name",
     "DEFAULT_PORT",
     "DEFAULT_CONNECT_TIMEOUT",
     "DEFAULT_REQUEST_TIMEOUT",
@@ -143,6 +144,17 @@ def _positive(name: str, value: float | None, allow_none: bool = False) -> None:
         raise ValueError(f"{name} must be > 0, not {value!r}")
 
 
+def expected_server_name(option: Any, host: str) -> str:
+    """The name a node's certificate must carry (and the SNI sent) when connecting to
+    ``host``: ``option`` as a name, looked up by address, or called; else the address."""
+    if option is None:
+        return host
+    if isinstance(option, str):
+        return option
+    name = option.get(host) if isinstance(option, Mapping) else option(host)
+    return name or host
+
+
 @dataclass(frozen=True)
 class ConnectionOptions:
     """How to open and run one connection.
@@ -150,8 +162,11 @@ class ConnectionOptions:
     - ``protocol_version``: None negotiates from the highest version down (v5, v4, v3) when
       the server refuses one; a number pins it (no downgrade below it).
     - ``compression``: "auto", "lz4", "snappy" or None (off). v5 compresses with LZ4 only.
-    - ``ssl_context`` / ``server_hostname``: TLS; the host address is checked against the
-      certificate when ``server_hostname`` is None and the context verifies certificates.
+    - ``ssl_context`` / ``server_hostname``: TLS, checked as the context says (chain, and the
+      host name when ``check_hostname`` is on). The name expected in the certificate (and sent
+      as SNI) is the host address, or ``server_hostname``: one name, a mapping
+      ``address -> name`` or a callable ``address -> name | None`` (see
+      :func:`expected_server_name`).
     - ``auth_provider``: makes one authenticator per connection (PlainTextAuthProvider).
     - ``request_timeout``: the default client timeout of ``send`` (None: wait until the
       answer or the connection's death).
@@ -164,7 +179,7 @@ class ConnectionOptions:
     min_protocol_version: int = MIN_SUPPORTED_VERSION
     compression: str | None = DEFAULT_COMPRESSION
     ssl_context: ssl.SSLContext | None = None
-    server_hostname: str | None = None
+    server_hostname: str | Mapping[str, str] | Callable[[str], str | None] | None = None
     auth_provider: AuthProvider | None = None
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
     request_timeout: float | None = DEFAULT_REQUEST_TIMEOUT

@@ -54,7 +54,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from greencql.errors import (
-    AuthenticationFailed,
+    ClientAuthenticationFailed,
     DriverException,
     ProtocolError,
     UnsupportedProtocolVersion,
@@ -434,9 +434,12 @@ class ClientHandshake:
         authenticator = self._config.authenticator
         if authenticator is None:
             raise self._fail(
-                AuthenticationFailed(
-                    f"the server requires authentication ({server_class}) "
-                    "but no authenticator was configured"
+                ClientAuthenticationFailed(
+                    f"the server requires authentication with {server_class} (it answered "
+                    "STARTUP with AUTHENTICATE), but no auth_provider was configured: pass "
+                    "Cluster(auth_provider=PlainTextAuthProvider(username=..., password=...)) "
+                    f"or an authenticator for {server_class}",
+                    authenticator=server_class,
                 )
             )
         try:
@@ -458,7 +461,11 @@ class ClientHandshake:
         except DriverException as exc:
             raise self._fail(exc) from None
         except Exception as exc:
-            failure = AuthenticationFailed(f"authenticator failed: {exc!r}")
+            failure = ClientAuthenticationFailed(
+                f"the authenticator {type(self._config.authenticator).__name__} raised "
+                f"{exc!r} while answering {self.server_authenticator}",
+                authenticator=self.server_authenticator,
+            )
             failure.__cause__ = exc
             raise self._fail(failure) from exc
 

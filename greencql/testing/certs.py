@@ -69,9 +69,12 @@ def _write(path: str, data: bytes) -> str:
 
 
 def make_test_certificates(
-    addresses: Iterable[str], directory: str | None = None
+    addresses: Iterable[str], directory: str | None = None, names: Iterable[str] | None = None
 ) -> TestCertificates:
-    """Create a CA and a certificate per address in ``directory`` (a new temp dir if None)."""
+    """Create a CA and a certificate per address in ``directory`` (a new temp dir if None).
+
+    Each node certificate names its address, 127.0.0.1 and localhost; with ``names``, it names
+    exactly those DNS names instead (a certificate for the wrong name, for tests)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -111,9 +114,13 @@ def make_test_certificates(
                                                ca.public_bytes(pem)))
     for address in dict.fromkeys(addresses):
         key = ec.generate_private_key(ec.SECP256R1())
-        ips = {ipaddress.ip_address(address), ipaddress.ip_address("127.0.0.1")}
-        sans: list[x509.GeneralName] = [x509.DNSName("localhost")]
-        sans += [x509.IPAddress(ip) for ip in sorted(ips)]
+        sans: list[x509.GeneralName]
+        if names is not None:
+            sans = [x509.DNSName(name) for name in names]
+        else:
+            ips = {ipaddress.ip_address(address), ipaddress.ip_address("127.0.0.1")}
+            sans = [x509.DNSName("localhost")]
+            sans += [x509.IPAddress(ip) for ip in sorted(ips)]
         cert = (
             x509.CertificateBuilder()
             .subject_name(_name(address))

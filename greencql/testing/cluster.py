@@ -64,7 +64,8 @@ class SimCluster:
     ``{"dc1": 3, "dc2": 3}`` (overrides ``nodes``/``dcs``); ``dcs=2`` means dc1, dc2 with
     ``nodes`` each; neither means one datacenter named ``datacenter1`` (Cassandra's default).
     ``racks``: racks per datacenter (nodes dealt round-robin). ``auth``: (user, password) turns
-    on PasswordAuthenticator. ``tls``: serve TLS with a fresh test CA (:attr:`certs`).
+    on PasswordAuthenticator. ``tls``: serve TLS with a fresh test CA (:attr:`certs`), or with
+    the given :class:`~greencql.testing.certs.TestCertificates`.
     ``port``: the native port (0: any free one). ``addresses``: 'loopback-aliases' (node i on
     127.0.0.i, one port) or 'distinct-ports' (all on 127.0.0.1, consecutive ports; only
     system.peers_v2 can describe that layout: drivers reading system.peers see one peer). ``hub``:
@@ -80,7 +81,7 @@ class SimCluster:
         racks: int = 1,
         protocol_versions: Sequence[int] = SUPPORTED_PROTOCOL_VERSIONS,
         auth: tuple[str, str] | None = None,
-        tls: bool = False,
+        tls: Any = False,
         port: int = DEFAULT_PORT,
         addresses: str = LOOPBACK_ALIASES,
         num_tokens: int = DEFAULT_NUM_TOKENS,
@@ -122,7 +123,9 @@ class SimCluster:
             for i in range(count):
                 layout.append((dc, f"rack{i % max(1, racks) + 1}"))
         self.certs: Any = None
-        if tls:
+        if tls and not isinstance(tls, bool):
+            self.certs = tls  # TestCertificates made by the caller (e.g. for the wrong name)
+        elif tls:
             from greencql.testing.certs import make_test_certificates
 
             self.certs = make_test_certificates(

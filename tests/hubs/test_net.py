@@ -244,15 +244,26 @@ def test_wrap_tls_handshake_and_echo(hub, certs, tls_server, server_hostname):
         tls.close()
 
 
-@pytest.mark.parametrize("check_hostname", [True, False])
-def test_wrap_tls_hostname_mismatch_refused(hub, certs, tls_server, check_hostname):
-    """Refused by OpenSSL (check_hostname on) or by our own check (context leaves it off)."""
+def test_wrap_tls_hostname_mismatch_refused(hub, certs, tls_server):
     sock = hub.connect_tcp("127.0.0.1", tls_server, timeout=WAIT)
-    ctx = _client_ctx(certs[0], check_hostname=check_hostname)
     with pytest.raises(ConnectionException) as info:
-        hub.wrap_tls(sock, ctx, server_hostname="wrong.example.com", timeout=WAIT)
-    assert isinstance(info.value.__cause__, (ssl.SSLError, ssl.CertificateError))
+        hub.wrap_tls(sock, _client_ctx(certs[0]), server_hostname="wrong.example.com",
+                     timeout=WAIT)
+    assert isinstance(info.value.__cause__, ssl.SSLCertVerificationError)
+    assert "certificate verify failed: Hostname mismatch" in str(info.value)
     assert sock.fileno() == -1  # closed
+
+
+def test_wrap_tls_obeys_check_hostname_off(hub, certs, tls_server):
+    """The context decides (greencql.cluster.tls warns when an application turns it off)."""
+    sock = hub.connect_tcp("127.0.0.1", tls_server, timeout=WAIT)
+    ctx = _client_ctx(certs[0], check_hostname=False)
+    tls = hub.wrap_tls(sock, ctx, server_hostname="wrong.example.com", timeout=WAIT)
+    try:
+        tls.sendall(b"hello")
+        assert tls.recv(64) == b"hello"
+    finally:
+        tls.close()
 
 
 def test_wrap_tls_untrusted_ca_refused(hub, tls_server):
@@ -283,27 +294,6 @@ def test_wrap_tls_handshake_times_out(hub, listener, certs):
     finally:
         release.set()
         assert task.join(WAIT)
-
-
-def test_hostname_matching_rules():
-    from greencql.hubs.base import _check_hostname, _dns_match
-
-    assert _dns_match("*.example.com", "a.example.com")
-    assert not _dns_match("*.example.com", "a.b.example.com")
-    assert not _dns_match("*.example.com", "example.com")
-    assert not _dns_match("*.com", "example.com")
-    assert _dns_match("Example.COM.", "example.com")
-    cert = {"subjectAltName": (("DNS", "db.example.com"), ("IP Address", "10.0.0.1"))}
-    _check_hostname(cert, "db.example.com")
-    _check_hostname(cert, "10.0.0.1")
-    for bad in ("10.0.0.2", "other.example.com", "db.example.com.evil"):
-        with pytest.raises(ssl.CertificateError):
-            _check_hostname(cert, bad)
-    with pytest.raises(ssl.CertificateError):
-        _check_hostname({}, "db.example.com")
-
-
-# -- the server side: listen_tcp, wrap_tls_server ---------------------------------------------
 
 
 def _serve_once(hub, srv, handler):

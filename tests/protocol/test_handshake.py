@@ -160,7 +160,7 @@ def test_client_dse_mechanism_negotiation_and_v5_segments_after_authenticate():
 def test_client_auth_failures():
     hs = ClientHandshake(4, send_options=False)
     hs.start()
-    with pytest.raises(AuthenticationFailed, match="no authenticator"):
+    with pytest.raises(AuthenticationFailed, match="no auth_provider was configured"):
         hs.receive(Authenticate("X"), 4)
     assert hs.state is HandshakeState.FAILED
 
