@@ -23,7 +23,7 @@ Data flow of one request (the hot path)::
                       body, flags)  --> get_batch(): all queued
       park on a hub future             codec.encode_many(batch)
                                        ONE sendall(bytes)
-                                                                   recv_into(128 KiB buffer)
+                                                                   recv(up to 64 KiB) -> bytes
                                                                    codec.feed(bytes) -> frames
                                                                    per frame: pending.pop(stream)
                                                                      timer.cancel()
@@ -653,18 +653,20 @@ class Connection:
         monotonic = self._monotonic
         version = self.version
         decode = decode_response
-        buf = bytearray(self.options.read_buffer_size)
-        view = memoryview(buf)
-        recv_into = sock.recv_into
+        # recv(), not recv_into() a buffer of our own: the codec needs bytes anyway (no copy),
+        # and a green socket allocates only once data is there, so an idle connection holds
+        # no receive buffer at all (a reusable 128 KiB one was most of its memory).
+        size = self.options.read_buffer_size
+        recv = sock.recv
         error: BaseException | None = None
         reason = "defunct: closed by the server (end of stream)"
         try:
             while True:
-                n = recv_into(buf)
-                if not n:
+                data = recv(size)
+                if not data:
                     break
                 self._last_read = monotonic()
-                frames = feed(bytes(view[:n]))
+                frames = feed(data)
                 if not frames:
                     continue
                 # Bookkeeping first, for every frame of the read (ids released or handed

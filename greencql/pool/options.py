@@ -67,9 +67,11 @@ DEFAULT_HEARTBEAT_TIMEOUT = 30.0
 #: every non-negative v3+ stream id: one connection carries up to 32,768 requests at once,
 #: the spec's limit, so one socket per host is enough for nearly every program.
 DEFAULT_MAX_STREAMS = MAX_STREAM_IDS
-#: the reader's reusable receive buffer. 128 KiB holds a v5 segment (128 KiB payload) or
-#: hundreds of small responses per recv, while costing one allocation per connection.
-DEFAULT_READ_BUFFER_SIZE = 128 * 1024
+#: the most one read takes: hundreds of small responses per recv; larger frames and v5 segments
+#: (up to 128 KiB) take a few reads. Allocated per read, only once data has arrived (green
+#: hubs), so an idle connection holds none of it; 64 KiB stays under glibc's mmap threshold, so
+#: that allocation comes from the heap instead of costing mmap/munmap system calls per read.
+DEFAULT_READ_BUFFER_SIZE = 64 * 1024
 #: how long close() lets in-flight requests finish before failing them
 DEFAULT_CLOSE_GRACE = 2.0
 #: "auto": LZ4 if the lz4 package is importable, else snappy (v3/v4 only), else none
