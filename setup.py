@@ -9,8 +9,8 @@ import os
 
 from setuptools import setup
 
-# Modules with a Cython twin; empty until the speedup issue lands.
-CYTHON_MODULES: list[str] = []
+# Cython twins, each beside the Python module it speeds up (chosen by greencql/_speedups.py).
+CYTHON_MODULES: list[str] = ["greencql/cluster/_murmur3.pyx"]
 
 
 def _extensions():
@@ -21,10 +21,13 @@ def _extensions():
     except ImportError:
         return []
     try:
-        return cythonize(CYTHON_MODULES, language_level=3, quiet=True)
-    except Exception as exc:  # no compiler, or a build error: pure Python still works
+        extensions = cythonize(CYTHON_MODULES, language_level=3, quiet=True)
+    except Exception as exc:  # a Cython error: pure Python still works
         print(f"greencql: building without Cython speedups ({exc})")
         return []
+    for extension in extensions:
+        extension.optional = True  # no C compiler, or it fails: install pure Python anyway
+    return extensions
 
 
 setup(ext_modules=_extensions())
