@@ -13,20 +13,29 @@ Exit codes: 0 pass, 1 the load test failed one of its checks, 2 it could not run
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import importlib.util
 import json
 import math
 import os
 import re
+import signal
+import socket
 import subprocess
 import sys
-from collections.abc import Sequence
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+FLASK_PACKAGE = ROOT / "contrib" / "flask" / "flask_greencql"
+FLASK_EXAMPLE = ROOT / "contrib" / "flask" / "example"
 WORKLOADS = {"cql": HERE / "locustfile_cql.py", "http": HERE / "locustfile_http.py"}
 #: p99 bound (ms) when none is given: generous, for a shared 2-core machine and a simulator
 DEFAULT_MAX_P99_MS = 1000.0
@@ -188,11 +197,86 @@ def locust_command(args: argparse.Namespace, host: str, prefix: Path, html: Path
 
 
 def http_workload_missing() -> str | None:
-    """Why the HTTP workload cannot run here (None when it can)."""
-    if importlib.util.find_spec("flask_greencql") is None:
-        return ("flask_greencql is not importable: the Flask integration (contrib/flask, "
-                "issue 9) is not installed here")
+    """Why the HTTP workload cannot run here (None when it can); locustfile_http.py asks
+    the same (it cannot be imported here: locust would monkey-patch this process)."""
+    if importlib.util.find_spec("flask_greencql") is None and not FLASK_PACKAGE.is_dir():
+        return ("flask_greencql (contrib/flask, the Flask integration of issue 9) is neither "
+                "installed nor in this checkout")
+    if not (FLASK_EXAMPLE / "shortener.py").exists():
+        return f"the Flask example {FLASK_EXAMPLE.relative_to(ROOT)}/shortener.py is missing"
+    if importlib.util.find_spec("gunicorn") is None:
+        return "gunicorn is not installed (pip install gunicorn)"
     return None
+
+
+def cql_statements(text: str) -> list[str]:
+    """The statements of a .cql file (comments removed; no ';' inside string literals,
+    which the example's schema does not have)."""
+    text = re.sub(r"/\*.*?\*/", " ", text, flags=re.S)
+    text = re.sub(r"(--|//)[^\n]*", " ", text)
+    return [" ".join(s.split()) for s in text.split(";") if s.strip()]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(url: str, process: subprocess.Popen[bytes], timeout: float) -> None:
+    """Wait (at most ``timeout`` s) until ``url`` answers; fail if ``process`` exits."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with code {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                response.read()
+                return
+        except (OSError, urllib.error.HTTPError):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{url} did not answer within {timeout:g} s") from None
+            time.sleep(0.2)  # a start-up poll of another process, in a script, not a test
+
+
+@contextlib.contextmanager
+def serve_example(sim: Any, env: dict[str, str]) -> Iterator[str]:
+    """Apply the example's schema to ``sim`` and serve the example with gunicorn (gevent,
+    2 workers) on a free port; yield its base URL; stop it (SIGTERM, then SIGKILL)."""
+    from greencql import Cluster
+
+    with Cluster(sim.contact_points, port=sim.port) as cluster:
+        session = cluster.connect()
+        for statement in cql_statements((FLASK_EXAMPLE / "schema.cql").read_text()):
+            session.execute(statement, timeout=30.0)
+    port = free_port()
+    app_env = dict(env)
+    app_env["PYTHONPATH"] = os.pathsep.join([str(FLASK_PACKAGE.parent), app_env["PYTHONPATH"]])
+    app_env["FLASK_GREENCQL_CONTACT_POINTS"] = ",".join(sim.contact_points)
+    app_env["FLASK_GREENCQL_PORT"] = str(sim.port)
+    command = [sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", "2",
+               "--bind", f"127.0.0.1:{port}", "--chdir", str(FLASK_EXAMPLE), "shortener:app"]
+    helptext = subprocess.run([sys.executable, "-m", "gunicorn", "--help"], capture_output=True,
+                              text=True, timeout=60).stdout
+    if "--no-control-socket" in helptext:  # gunicorn 27: no socket in ~/.gunicorn per run
+        command.insert(-1, "--no-control-socket")
+    print("serving the example:", " ".join(command[1:]), flush=True)
+    process = subprocess.Popen(command, env=app_env)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_http(f"{base}/links?size=1", process, 60.0)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(15)
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise SystemExit(EXIT_ERROR)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -210,21 +294,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         if missing:
             print(f"loadtest http: SKIPPED: {missing}")
             return EXIT_PASS
-        if not args.host:
-            print("loadtest http: pass --host http://... of the running example "
-                  "(see loadtests/README.md)", file=sys.stderr)
-            return EXIT_ERROR
 
-    sim = None
-    host = args.host
-    if host is None:
-        from greencql.testing import SimCluster
+    # SIGTERM unwinds like Ctrl-C: the simulator, gunicorn and locust are stopped on the way
+    signal.signal(signal.SIGTERM, _terminate)
+    with contextlib.ExitStack() as stack:
+        host = args.host
+        if host is None:
+            from greencql.testing import SimCluster
 
-        sim = SimCluster.spawn_process(args.nodes, port=0, env=env)
-        host = (f"cql://{','.join(sim.contact_points)}:{sim.port}/loadtest"
-                f"?consistency={args.consistency}")
-        print(f"simulated cluster: {args.nodes} nodes, pid {sim.process.pid}, {host}")
-    try:
+            sim = stack.enter_context(SimCluster.spawn_process(args.nodes, port=0, env=env))
+            print(f"simulated cluster: {args.nodes} nodes on "
+                  f"{','.join(sim.contact_points)}:{sim.port} (pid {sim.process.pid})")
+            if args.workload == "http":
+                host = stack.enter_context(serve_example(sim, env))
+            else:
+                host = (f"cql://{','.join(sim.contact_points)}:{sim.port}/loadtest"
+                        f"?consistency={args.consistency}")
         command = locust_command(args, host, prefix, html)
         print("running:", " ".join(command[1:]), flush=True)
         try:
@@ -234,9 +319,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"locust did not finish within {args.run_seconds + SHUTDOWN_MARGIN:g} s "
                   "(killed)", file=sys.stderr)
             return EXIT_ERROR
-    finally:
-        if sim is not None:
-            sim.stop()
     try:
         summary = read_summary(prefix)
     except (OSError, KeyError, TypeError, ValueError) as exc:
