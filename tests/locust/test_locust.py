@@ -283,23 +283,31 @@ def test_the_user_loop_survives_failures_and_test_stop_shuts_the_cluster(sim_clu
 # -- end to end: the short load test of CI -------------------------------------------------------
 
 
-def _run_loadtest(tmp_path: Path, *extra: str) -> dict:
-    out = tmp_path / "report"
+def _loadtest(out: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     env.pop("GREENCQL_TEST_HUB", None)
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "loadtests" / "run.py"), "--users", "50",
-         "--spawn-rate", "50", "--out", str(out), *extra],
+    return subprocess.run(
+        [sys.executable, str(ROOT / "loadtests" / "run.py"), "--out", str(out), *args],
         capture_output=True, text=True, timeout=150, env=env, cwd=str(ROOT))
+
+
+def _totals(out: Path, workload: str) -> dict:
+    assert (out / "report.html").stat().st_size > 0
+    assert (out / f"{workload}_stats.csv").exists()
+    entries = json.loads((out / f"{workload}.json").read_text())
+    return {"names": {e["name"] for e in entries},
+            "requests": sum(e["num_requests"] for e in entries),
+            "failures": sum(e["num_failures"] for e in entries)}
+
+
+def _run_loadtest(tmp_path: Path, *extra: str) -> dict:
+    out = tmp_path / "report"
+    proc = _loadtest(out, "--users", "50", "--spawn-rate", "50", *extra)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "LOADTEST PASSED" in proc.stdout
-    assert (out / "report.html").stat().st_size > 0
-    assert (out / "cql_stats.csv").exists()
-    entries = json.loads((out / "cql.json").read_text())
-    names = {e["name"] for e in entries}
-    assert {"read timeline", "post", "register (LWT)", "like (counter)"} <= names
-    return {"requests": sum(e["num_requests"] for e in entries),
-            "failures": sum(e["num_failures"] for e in entries)}
+    totals = _totals(out, "cql")
+    assert {"read timeline", "post", "register (LWT)", "like (counter)"} <= totals["names"]
+    return totals
 
 
 def test_the_short_load_test_passes(tmp_path):
@@ -312,3 +320,15 @@ def test_the_load_test_with_two_processes(tmp_path):
     totals = _run_loadtest(tmp_path, "--run-time", "5s", "--processes", "2")
     assert totals["requests"] > 0
     assert totals["failures"] == 0
+
+
+def test_the_http_workload_runs_or_says_why_not(tmp_path):
+    out = tmp_path / "report"
+    proc = _loadtest(out, "--workload", "http", "--users", "10", "--spawn-rate", "10",
+                     "--run-time", "5s")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    if "loadtest http: SKIPPED: " in proc.stdout:
+        pytest.skip(proc.stdout.split("SKIPPED: ", 1)[1].strip())
+    assert "LOADTEST PASSED" in proc.stdout
+    totals = _totals(out, "http")
+    assert totals["requests"] > 0 and totals["failures"] == 0
