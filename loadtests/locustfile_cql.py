@@ -25,7 +25,7 @@ import uuid
 from locust import between, events, task
 from locust.runners import WorkerRunner
 
-from greencql.locust import CQLFailure, CQLUser, parse_cql_url
+from greencql.locust import CQLFailure, CQLUrlError, CQLUser, parse_cql_url
 
 logger = logging.getLogger("locustfile_cql")
 
@@ -65,7 +65,11 @@ def schema(keyspace: str, replication: str) -> list[str]:
 def create_schema(environment, **_kwargs):
     if isinstance(environment.runner, WorkerRunner):
         return  # the master (or the local runner) did it before any user spawned
-    url = parse_cql_url(environment.host or "")
+    try:
+        url = parse_cql_url(environment.host or "")
+    except CQLUrlError as exc:
+        logger.error("no schema created: %s", exc)  # the users stop the test with the reason
+        return
     keyspace = url.keyspace or DEFAULT_KEYSPACE
     options = environment.parsed_options
     replication = getattr(options, "cql_replication", None) or DEFAULT_REPLICATION

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -278,6 +279,21 @@ def test_the_user_loop_survives_failures_and_test_stop_shuts_the_cluster(sim_clu
         runner.quit()  # fires test_stop
     assert cluster.is_shutdown
     assert not env.runner.exceptions  # no task raised
+
+
+def test_the_readme_workload_runs(make_user, sim_cluster):
+    readme = (ROOT / "loadtests" / "README.md").read_text()
+    [code] = re.findall(r"```python\n(.*?)```", readme, re.S)
+    namespace: dict = {"__name__": "readme_locustfile"}
+    exec(compile(code, "loadtests/README.md", "exec"), namespace)
+    reader_class = namespace["Reader"]
+    env, _user, reported = make_user()  # for its host, environment and clean-up
+    reader_class.host = _user.host
+    reader = reader_class(env)
+    reader.on_start()
+    reader.read_local()
+    assert [e["name"] for e in reported] == ["prepare local", "local"]
+    assert all(e["exception"] is None for e in reported)
 
 
 # -- end to end: the short load test of CI -------------------------------------------------------
