@@ -488,6 +488,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure(parser)
     args = parser.parse_args(argv)
     _check(args, parser)
+    if importlib.util.find_spec("rich") is None:
+        parser.error("the demo draws its progress bar and tables with rich: "
+                     "pip install 'greencql[demo]'")
     hub = _choose_hub(args.hub)
     _patch(hub)
     import logging

@@ -25,6 +25,7 @@ It depends on greencql's public API only.
 from __future__ import annotations
 
 import copy
+import logging
 import os
 import re
 import threading
@@ -35,8 +36,11 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, unquote
 
-from locust import User
-from locust.exception import StopTest
+try:
+    from locust import User
+    from locust.exception import StopTest
+except ImportError as exc:  # pragma: no cover - depends on the installation
+    raise ImportError("greencql.locust needs locust: pip install 'greencql[locust]'") from exc
 
 from greencql import EXEC_PROFILE_DEFAULT
 from greencql.errors import (
@@ -57,9 +61,12 @@ __all__ = [
     "CQLUrlError",
     "parse_cql_url",
     "statement_name",
+    "shutdown_clusters",
     "REQUEST_TYPE",
     "DEFAULT_CQL_PORT",
 ]
+
+_log = logging.getLogger(__name__)
 
 #: the ``request_type`` of every request CQLUser reports (locust's "Type" column)
 REQUEST_TYPE = "CQL"
@@ -424,7 +431,10 @@ def shutdown_clusters(**_kwargs: Any) -> None:
         return
     while _processes:
         _, shared = _processes.popitem()
-        shared.shutdown()
+        try:
+            shared.shutdown()
+        except Exception:  # one cluster's trouble must not keep the others open
+            _log.exception("shutting down the cluster of %s", ",".join(shared.url.hosts))
 
 
 def _watch(environment: Any) -> None:
