@@ -327,13 +327,13 @@ def _restart(cluster: Any, session: Any, node: Any, select: Any, today: datetime
                 hub.sleep(0.01)
     finally:
         cluster.unregister_listener(listener)
-    up_text = f"saw it up after {up_after:.2f} s" if seen_up else "saw no UP event"
+    up_text = f"saw it up after {up_after:.3f} s" if seen_up else "saw no UP event"
     if served_after is None:
         print(f"  {node.name} restarted; the driver {up_text}, but it served no request "
               f"within {RESTART_LIMIT:g} s")
     else:
         print(f"  {node.name} restarted; the driver {up_text}, and it served its first "
-              f"request {served_after:.2f} s after the restart")
+              f"request {served_after:.3f} s after the restart")
 
 
 class _LoadStats:

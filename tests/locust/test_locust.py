@@ -348,3 +348,45 @@ def test_the_http_workload_runs_or_says_why_not(tmp_path):
     assert "LOADTEST PASSED" in proc.stdout
     totals = _totals(out, "http")
     assert totals["requests"] > 0 and totals["failures"] == 0
+
+
+def test_master_and_worker_processes(tmp_path):
+    """locust's distributed mode, as across machines: a master that creates the schema and a
+    worker (its own process, its own Cluster) that runs the users."""
+    import socket
+
+    from greencql.testing import SimCluster
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ)
+    env.pop("GREENCQL_TEST_HUB", None)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    locustfile = str(ROOT / "loadtests" / "locustfile_cql.py")
+    with SimCluster.spawn_process(3, port=0, env=env) as sim:
+        host = f"cql://{','.join(sim.contact_points)}:{sim.port}/distributed"
+        master = subprocess.Popen(
+            [sys.executable, "-m", "locust", "-f", locustfile, "--master", "--headless",
+             "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
+             "--expect-workers", "1", "-u", "20", "-r", "20", "-t", "5s", "--host", host,
+             "--json-file", str(tmp_path / "stats"), "--only-summary"],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "locust", "-f", locustfile, "--worker",
+             "--master-host", "127.0.0.1", "--master-port", str(port)],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            master_out, _ = master.communicate(timeout=90)
+            worker_out, _ = worker.communicate(timeout=30)
+        finally:
+            for process in (master, worker):
+                if process.poll() is None:
+                    process.kill()
+                    process.communicate(timeout=10)
+    assert master.returncode == 0, master_out[-3000:]
+    assert worker.returncode == 0, worker_out[-3000:]
+    entries = json.loads((tmp_path / "stats.json").read_text())
+    assert sum(e["num_requests"] for e in entries) > 0
+    assert sum(e["num_failures"] for e in entries) == 0
+    assert {"read timeline", "post"} <= {e["name"] for e in entries}
