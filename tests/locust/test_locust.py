@@ -221,6 +221,25 @@ def test_client_timeouts_are_one_row_of_the_failure_table(make_user, sim_cluster
     assert row.to_name().endswith("OperationTimedOut('client timeout after 0.2 s')")
 
 
+def test_server_timeouts_are_one_row_per_type_and_consistency(make_user, sim_cluster):
+    from greencql import ReadTimeout, Unavailable
+
+    env, user, reported = make_user("?consistency=QUORUM")
+    user.on_start()
+    sim_cluster.prime("FROM system.local WHERE key = 'rt'", error=ReadTimeout)
+    sim_cluster.prime("FROM system.local WHERE key = 'un'", error=Unavailable)
+    for i in range(4):
+        key = "rt" if i % 2 else "un"
+        assert isinstance(user.cql.execute(f"SELECT * FROM system.local WHERE key = '{key}'",
+                                           name="primed"), CQLFailure)
+    kinds = sorted(type(e["exception"]).__name__ for e in reported)
+    assert kinds == ["ReadTimeout", "ReadTimeout", "Unavailable", "Unavailable"]
+    rows = sorted((row.to_name(), row.occurrences) for row in env.stats.errors.values())
+    assert len(rows) == 2 and all(n == 2 for _, n in rows)
+    assert "CQL primed: ReadTimeout(" in rows[0][0] and "at QUORUM" in rows[0][0]
+    assert "CQL primed: Unavailable(" in rows[1][0]
+
+
 def test_a_bad_host_stops_the_test_with_the_reason():
     class BadHostUser(CQLUser):
         host = "http://127.0.0.1:9042"
