@@ -340,8 +340,10 @@ class CQLFailure:
     has_more_pages = False
     paging_state = None
 
-    def __init__(self, exception: BaseException) -> None:
+    def __init__(self, exception: BaseException, query_string: str | None = None) -> None:
         self.exception = exception
+        #: the CQL of a failed prepare(): executing this failure is named after it
+        self.query_string = query_string
 
     def __bool__(self) -> bool:
         return False
@@ -518,7 +520,8 @@ class CQLClient:
             try:
                 prepared = shared.get_session().prepare(query, keyspace=keyspace)
             except Exception as exc:
-                return self._fail(label, started, exc, None)
+                self._fail(label, started, exc, None)
+                return CQLFailure(exc, query_string=query)
             shared.prepared[key] = prepared
         finally:
             shared.prepare_lock.release()

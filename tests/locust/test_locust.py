@@ -197,10 +197,12 @@ def test_server_errors_are_reported_typed_and_never_raised(make_user):
     [row] = env.stats.errors.values()  # one row of the failure table for the three
     assert row.occurrences == 3
     assert "InvalidRequest(" in row.to_name()
-    failing_prepare = user.cql.prepare("SELECT * FROM no_such_keyspace.t WHERE a = ?")
+    failing_prepare = user.cql.prepare("SELECT * FROM no_such_keyspace.t WHERE a = ?",
+                                       name="doomed")
     assert isinstance(failing_prepare, CQLFailure)
     assert isinstance(user.cql.execute(failing_prepare, (1,)), CQLFailure)
-    assert reported[-1]["exception"] is not None
+    assert [e["name"] for e in reported[-2:]] == ["prepare doomed", "doomed"]
+    assert all(isinstance(e["exception"], InvalidRequest) for e in reported[-2:])
 
 
 def test_client_timeouts_are_one_row_of_the_failure_table(make_user, sim_cluster):
