@@ -56,7 +56,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--spawn-rate", "-r", type=float, default=25.0)
     parser.add_argument("--run-time", "-t", default="10s", help="e.g. 10s, 5m, 1h30m")
     parser.add_argument("--processes", type=int, default=0,
-                        help="locust --processes N (one Cluster per process); 0: one process")
+                        help="locust --processes N (one Cluster per process); -1: one per "
+                             "core; 0 (default): no worker processes")
     parser.add_argument("--nodes", type=int, default=3, help="nodes of the simulated cluster")
     parser.add_argument("--consistency", default="LOCAL_QUORUM",
                         help="consistency level for the simulated cluster's URL")
@@ -67,8 +68,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--locust-arg", action="append", default=[],
                         help="one more argument for locust (repeatable)")
     args = parser.parse_args(argv)
-    if args.users < 1 or args.spawn_rate <= 0 or args.processes < 0:
-        parser.error("--users >= 1, --spawn-rate > 0 and --processes >= 0 please")
+    if args.users < 1 or args.spawn_rate <= 0 or args.processes < -1:
+        parser.error("--users >= 1, --spawn-rate > 0 and --processes >= -1 please")
     try:
         args.run_seconds = run_time_seconds(args.run_time)
     except ValueError as exc:

@@ -317,6 +317,65 @@ def test_the_readme_workload_runs(make_user, sim_cluster):
     assert all(e["exception"] is None for e in reported)
 
 
+# -- loadtests/run.py's own logic ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def run_py():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("loadtests_run", ROOT / "loadtests" / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        sys.modules.pop(spec.name, None)
+
+
+def test_run_time_like_locust(run_py):
+    assert [run_py.run_time_seconds(t) for t in ("90", "10s", "5m", "1h30m", "2h")] == \
+        [90, 10, 300, 5400, 7200]
+    for bad in ("", "10x", "m", "1.5s"):
+        with pytest.raises(ValueError, match="--run-time"):
+            run_py.run_time_seconds(bad)
+
+
+def test_percentiles_of_locusts_histogram(run_py):
+    histogram = {1.0: 98, 5.0: 1, 50.0: 1}
+    assert run_py.percentile(histogram, 0.50) == 1.0
+    assert run_py.percentile(histogram, 0.99) == 5.0
+    assert run_py.percentile(histogram, 0.999) == 50.0
+    assert run_py.percentile({}, 0.99) == 0.0
+
+
+def test_the_verdict_names_every_problem(run_py):
+    def summary(requests, failures, p99):
+        total = run_py.Row("total", "", requests, failures, 1.0, 1.0, p99, p99)
+        return run_py.Summary(total, [], [])
+
+    assert run_py.verdict(summary(100, 0, 10.0), 0, 50.0) == []
+    problems = run_py.verdict(summary(100, 3, 80.0), 1, 50.0)
+    assert problems == ["3 requests failed", "p99 80 ms is above the bound of 50 ms",
+                        "locust exited with code 1"]
+    assert run_py.verdict(summary(0, 0, 0.0), 0, 50.0) == ["no request was made"]
+
+
+def test_cql_files_are_split_into_statements(run_py):
+    text = """-- a comment; with a semicolon
+    CREATE KEYSPACE k WITH replication = {'class': 'SimpleStrategy'};
+    /* two
+       lines; */
+    CREATE TABLE k.t (a int PRIMARY KEY,  // why
+        b counter);
+    """
+    assert run_py.cql_statements(text) == [
+        "CREATE KEYSPACE k WITH replication = {'class': 'SimpleStrategy'}",
+        "CREATE TABLE k.t (a int PRIMARY KEY, b counter)",
+    ]
+
+
 # -- end to end: the short load test of CI -------------------------------------------------------
 
 
