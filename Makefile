@@ -2,7 +2,7 @@
 # Both set everything up from a fresh clone (a virtualenv in .venv, from the committed lock in
 # requirements/: see scripts/venv and scripts/lock).
 
-.PHONY: demo test test-latest lock bench lint clean
+.PHONY: demo test test-latest lock loadtest bench lint clean
 
 demo:
 	@./scripts/venv .venv demo
@@ -19,6 +19,11 @@ test-latest:
 # Refresh requirements/*.txt from the newest releases; review, `make test`, commit.
 lock:
 	./scripts/lock
+
+# locust against a simulated 3-node cluster (see loadtests/README.md); LOADTEST_ARGS=... for more
+loadtest:
+	@./scripts/venv .venv test
+	.venv/bin/python loadtests/run.py $(LOADTEST_ARGS)
 
 bench:
 	@./scripts/venv .venv test
