@@ -81,7 +81,7 @@ def check_alias_connection(alias: str, settings_dict: Mapping[str, Any]
     config = get_config(alias, settings_dict)
     where = ", ".join(f"{h}:{config.port}" for h in config.hosts)
     try:
-        session = registry.get_session(alias, config)
+        session = registry.get_session(alias, config, point=False)
         exists = schema.keyspace_exists(session, config.keyspace)
     except DriverException as exc:
         return [_error("E003", f"database {alias!r}: no Cassandra host answers at {where}: "

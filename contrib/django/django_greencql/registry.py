@@ -89,9 +89,10 @@ def _connect(config: CQLConfig) -> _Entry:
     return _Entry(cluster, session, config)
 
 
-def get_entry(alias: str, config: CQLConfig) -> _Entry:
+def get_entry(alias: str, config: CQLConfig, *, point: bool = True) -> _Entry:
     """This process's entry of ``alias``: connected on first use, its session pointed at
-    ``config.keyspace`` when that keyspace exists."""
+    ``config.keyspace`` when that keyspace exists (unless ``point`` is False: callers that
+    are about to check or create the keyspace)."""
     state = _process_state()
     entry = state.entries.get(alias)
     if entry is None or entry.cluster.is_shutdown:
@@ -99,7 +100,7 @@ def get_entry(alias: str, config: CQLConfig) -> _Entry:
             entry = state.entries.get(alias)
             if entry is None or entry.cluster.is_shutdown:
                 entry = state.entries[alias] = _connect(config)
-    if entry.keyspace != config.keyspace:
+    if point and entry.keyspace != config.keyspace:
         _point_at(entry, config.keyspace)
     return entry
 
@@ -117,8 +118,8 @@ def _point_at(entry: _Entry, keyspace: str) -> None:
                      entry.config.alias, exc)
 
 
-def get_session(alias: str, config: CQLConfig) -> Any:
-    return get_entry(alias, config).session
+def get_session(alias: str, config: CQLConfig, *, point: bool = True) -> Any:
+    return get_entry(alias, config, point=point).session
 
 
 def get_cluster(alias: str, config: CQLConfig) -> Any:

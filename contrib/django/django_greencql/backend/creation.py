@@ -44,7 +44,7 @@ class DatabaseCreation(BaseDatabaseCreation):
             action = "Using existing" if keepdb else "Creating"
             self.log(f"{action} test keyspace for alias {self.connection.alias!r} "
                      f"({test_name})...")
-        session = registry.get_session(self.connection.alias, config)
+        session = registry.get_session(self.connection.alias, config, point=False)
         if not keepdb and schema.keyspace_exists(session, test_name):
             if not autoclobber:
                 answer = input(f"Type 'yes' if you would like to try deleting the test keyspace "
@@ -79,8 +79,8 @@ class DatabaseCreation(BaseDatabaseCreation):
                      f"({test_name})...")
         try:
             if not keepdb:
-                schema.drop_keyspace(registry.get_session(self.connection.alias, config),
-                                     test_name)
+                schema.drop_keyspace(
+                    registry.get_session(self.connection.alias, config, point=False), test_name)
         finally:
             if old_database_name is not None:
                 self._set_name(old_database_name)
