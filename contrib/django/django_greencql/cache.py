@@ -14,7 +14,8 @@ Owns the mapping of the cache API onto CQL:
   a key exists exactly while its value cell does;
 - ``add`` is one lightweight transaction (``IF value = null``: absent or expired);
 - ``incr``/``decr`` and ``touch`` are compare-and-set loops (``IF value = <what was read>``)
-  of at most :data:`CAS_ATTEMPTS` tries, then :class:`CacheContention`. ``incr`` keeps the
+  of at most :data:`CAS_ATTEMPTS` tries with random, doubling pauses between them, then
+  :class:`CacheContention`. ``incr`` keeps the
   key's remaining TTL. Why not Cassandra counters: a counter column cannot live in a table
   with other columns nor carry a TTL, a counter update is not idempotent (a retried timeout
   may count twice), a deleted counter cannot be reliably written again, and a counter
@@ -32,6 +33,8 @@ from __future__ import annotations
 
 import math
 import pickle
+import random
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -39,14 +42,22 @@ from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
 
 from django_greencql.config import quote_identifier
 
-__all__ = ["CQLCache", "CacheContention", "CAS_ATTEMPTS", "MAX_TTL"]
+__all__ = ["CQLCache", "CacheContention", "CAS_ATTEMPTS", "CAS_MAX_BACKOFF", "MAX_TTL"]
 
 #: compare-and-set tries of incr/decr/touch before giving up: each failed try means another
 #: client changed the key in between; 16 losses in a row is contention, not bad luck
 CAS_ATTEMPTS = 16
+#: the longest pause between two compare-and-set tries (seconds); pauses are random, doubling
+#: from 1 ms, so that racing clients stop colliding
+CAS_MAX_BACKOFF = 0.05
 #: ten years: longer timeouts are stored without a TTL (Cassandra < 5.0 rejects a TTL whose
 #: expiration falls after 2038-01-19; its hard maximum is 20 years)
 MAX_TTL = 10 * 365 * 24 * 3600
+
+
+def _backoff(attempt: int) -> None:
+    # time.sleep parks only the calling greenlet in a monkey-patched program
+    time.sleep(random.uniform(0, min(CAS_MAX_BACKOFF, 0.001 * 2 ** attempt)))
 
 
 class CacheContention(Exception):
@@ -149,12 +160,13 @@ class CQLCache(BaseCache):
         if ttl is None:
             return self._delete(key)
         raw, _ = self._read_with_ttl(key)
-        for _ in range(CAS_ATTEMPTS):
+        for attempt in range(CAS_ATTEMPTS):
             if raw is None:
                 return False
             applied, raw = self._cas(key, raw, raw, ttl)
             if applied:
                 return True
+            _backoff(attempt)
         raise CacheContention(f"touch({key!r}) lost {CAS_ATTEMPTS} races in a row")
 
     def delete(self, key: Any, version: Any = None) -> bool:
@@ -168,13 +180,14 @@ class CQLCache(BaseCache):
     def incr(self, key: Any, delta: int = 1, version: Any = None) -> Any:
         key = self.make_and_validate_key(key, version=version)
         raw, ttl = self._read_with_ttl(key)
-        for _ in range(CAS_ATTEMPTS):
+        for attempt in range(CAS_ATTEMPTS):
             if raw is None:
                 raise ValueError(f"Key '{key}' not found")
             new_value = self._loads(raw) + delta
             applied, current = self._cas(key, raw, self._dumps(new_value), ttl)
             if applied:
                 return new_value
+            _backoff(attempt)
             # lost a race: the LWT answered with the current value; its TTL needs a read
             raw, ttl = self._read_with_ttl(key) if current is not None else (None, 0)
         raise CacheContention(f"incr({key!r}) lost {CAS_ATTEMPTS} races in a row")

@@ -95,20 +95,22 @@ def get_entry(alias: str, config: CQLConfig, *, point: bool = True) -> _Entry:
     are about to check or create the keyspace)."""
     state = _process_state()
     entry = state.entries.get(alias)
-    if entry is None or entry.cluster.is_shutdown:
+    if (entry is None or entry.cluster.is_shutdown
+            or (point and entry.keyspace != config.keyspace)):
+        # connecting and USE both happen under the lock: a greenlet arriving meanwhile waits,
+        # rather than running an unqualified statement before the keyspace is set
         with state.lock:
             entry = state.entries.get(alias)
             if entry is None or entry.cluster.is_shutdown:
                 entry = state.entries[alias] = _connect(config)
-    if point and entry.keyspace != config.keyspace:
-        _point_at(entry, config.keyspace)
+            if point and entry.keyspace != config.keyspace:
+                _point_at(entry, config.keyspace)
     return entry
 
 
 def _point_at(entry: _Entry, keyspace: str) -> None:
     # remembered even when it fails: a keyspace that does not exist yet (before cql_migrate
     # creates it) costs one failed USE, not one per request; use_keyspace() retries
-    entry.keyspace = keyspace
     from greencql import InvalidRequest
 
     try:
@@ -116,6 +118,7 @@ def _point_at(entry: _Entry, keyspace: str) -> None:
     except InvalidRequest as exc:
         _log.warning("keyspace %s of database %r is not usable yet: %s", keyspace,
                      entry.config.alias, exc)
+    entry.keyspace = keyspace
 
 
 def get_session(alias: str, config: CQLConfig, *, point: bool = True) -> Any:
@@ -128,9 +131,11 @@ def get_cluster(alias: str, config: CQLConfig) -> Any:
 
 def use_keyspace(alias: str, config: CQLConfig) -> None:
     """Point the session of ``alias`` at ``config.keyspace`` now (after creating it)."""
-    entry = get_entry(alias, config)
-    entry.session.set_keyspace(config.keyspace)
-    entry.keyspace = config.keyspace
+    entry = get_entry(alias, config, point=False)
+    state = _process_state()
+    with state.lock:
+        entry.session.set_keyspace(config.keyspace)
+        entry.keyspace = config.keyspace
 
 
 def shutdown(alias: str | None = None) -> None:

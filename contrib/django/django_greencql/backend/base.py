@@ -91,6 +91,12 @@ class DatabaseWrapper(BaseDatabaseWrapper):
     ops_class = DatabaseOperations
     validation_class = DatabaseValidation
 
+    def __init__(self, settings_dict: dict[str, Any], alias: str = "cassandra") -> None:
+        # a test keyspace needs nothing from the SQL databases: without this, Django's runner
+        # makes every alias depend on "default" and refuses tests that use this alias alone
+        settings_dict.setdefault("TEST", {}).setdefault("DEPENDENCIES", [])
+        super().__init__(settings_dict, alias)
+
     @property
     def cql_config(self) -> CQLConfig:
         """This alias's validated settings (ImproperlyConfigured when they are not valid)."""
