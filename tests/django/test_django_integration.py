@@ -3,7 +3,7 @@ and manage.py, each in a fresh interpreter (Django is configured once per proces
 
 - ``runtests.py --hub HUB``: the package's tests and the example project's tests (with its
   gunicorn ``-k gevent --preload -w 2`` run), and the test keyspaces gone afterwards;
-- ``--keepdb`` keeps the test keyspace, and a second run reuses it;
+- ``--keepdb`` keeps the test keyspace, a second run reuses it, a run without it replaces it;
 - the example's manage.py commands against a fresh simulated cluster: ``check --database``
   (E004 before the keyspace exists), ``cql_migrate --plan``, ``cql_migrate`` (creates the
   keyspace, applies, then is a no-op), ``dbshell -- -e`` (cqlsh), and ``runserver`` serving
@@ -93,6 +93,11 @@ def test_keepdb_keeps_the_test_keyspace(sim):
         assert "Using existing test keyspace for alias 'cassandra' (test_dg_tests)" in out
         assert "No CQL migrations to apply." in out
         assert "test_dg_tests" in _keyspaces(sim)
+        third = _manage("testproject", ["test", "--noinput", "-v", "2", label], env)
+        out = third.stdout + third.stderr
+        assert third.returncode == 0, out
+        assert "Destroying old test keyspace test_dg_tests" in out  # the leftover, then ours
+        assert "test_dg_tests" not in _keyspaces(sim)
     finally:
         from greencql import Cluster
 
@@ -175,3 +180,25 @@ def test_example_commands_and_runserver(sim):
 
         with Cluster(sim.contact_points, port=sim.port) as cluster:
             cluster.connect().execute("DROP KEYSPACE IF EXISTS shop_cmds")
+
+
+def test_readme_quick_start_settings_are_valid():
+    """The README's Django settings pass the package's settings checks."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("\n## Django\n", 1)[1]
+    block = re.findall(r"```python\n(.*?)```", section, re.S)[0]
+    lines = [ln for ln in section.split("\n## ", 1)[0].splitlines() if ln.strip()]
+    assert len(lines) <= 15
+    namespace: dict = {"INSTALLED_APPS": [], "DATABASES": {"default": {}}}
+    exec(compile(block, "README Django quick start", "exec"), namespace)
+    sys.path.insert(0, str(CONTRIB))
+    try:
+        from django_greencql.config import config_problems, get_config
+
+        assert config_problems("cassandra", namespace["DATABASES"]["cassandra"]) == []
+        config = get_config("cassandra", namespace["DATABASES"]["cassandra"])
+    finally:
+        sys.path.remove(str(CONTRIB))
+    assert config.hosts == ("10.0.0.1", "10.0.0.2") and config.keyspace == "shop"
+    assert namespace["INSTALLED_APPS"] == ["django_greencql"]
+    assert namespace["CACHES"]["default"]["BACKEND"] == "django_greencql.cache.CQLCache"

@@ -5,15 +5,16 @@ import socket
 import subprocess
 
 from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.db import connections
 from django.db.backends.base import client as base_client
 from django.test import SimpleTestCase, override_settings
 
-from django_greencql import registry
+from django_greencql import registry, schema
 from django_greencql.backend.client import DatabaseClient
 from django_greencql.checks import check_alias_connection, check_settings
-from django_greencql.config import config_problems
+from django_greencql.config import config_problems, get_config
 
 
 def _ids(messages):
@@ -88,6 +89,16 @@ class ConnectionCheckTests(SimpleTestCase):
                              ["django_greencql.E004", "django_greencql.E005"])
         finally:
             registry.shutdown("other")
+
+
+    def test_creating_a_keyspace_needs_replication(self):
+        sd = dict(connections["cassandra"].settings_dict, NAME="never_made")
+        sd["OPTIONS"] = {k: v for k, v in sd["OPTIONS"].items() if k != "replication"}
+        with self.assertRaisesMessage(ImproperlyConfigured, "django_greencql.E005"):
+            schema.create_keyspace(connections["cassandra"].session, get_config("x", sd),
+                                   "never_made")
+        with self.assertRaisesMessage(ImproperlyConfigured, "django_greencql.E002"):
+            get_config("x", dict(sd, OPTIONS={"consistency": "MOST"}))
 
 
 class DbshellTests(SimpleTestCase):

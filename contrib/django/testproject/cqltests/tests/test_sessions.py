@@ -3,8 +3,9 @@ login/logout round trip through the test client."""
 
 from django.contrib.auth.models import User
 from django.contrib.sessions.backends.base import CreateError
+from django.core.management import call_command
 from django.db import connections
-from django.test import TestCase
+from django.test import TestCase, override_settings
 
 from django_greencql.sessions import SessionStore
 
@@ -68,6 +69,20 @@ class SessionStoreTests(TestCase):
 
     def test_delete_without_key(self):
         SessionStore().delete()
+
+    @override_settings(GREENCQL_SESSION_TABLE="other_sessions",
+                       GREENCQL_SESSION_DATABASE="cassandra")
+    def test_other_table(self):
+        call_command("cql_createtables", database="cassandra", verbosity=0)
+        store = SessionStore()
+        store["x"] = 1
+        store.save()
+        conn = connections["cassandra"]
+        row = conn.session.execute(
+            f'SELECT session_key FROM "{conn.settings_dict["NAME"]}"."other_sessions" '
+            "WHERE session_key = %s", (store.session_key,)).one()
+        self.assertIsNotNone(row)
+        self.assertIsNone(_ttl(store.session_key))  # not in the default table
 
 
 class LoginLogoutTests(TestCase):
