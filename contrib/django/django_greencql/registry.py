@@ -23,8 +23,8 @@ from typing import Any
 
 from django_greencql.config import CQLConfig
 
-__all__ = ["get_entry", "get_cluster", "get_session", "use_keyspace", "shutdown",
-           "abandoned_count"]
+__all__ = ["get_entry", "ready_entry", "get_cluster", "get_session", "use_keyspace",
+           "shutdown", "abandoned_count"]
 
 _log = logging.getLogger("django_greencql")
 
@@ -119,6 +119,18 @@ def _point_at(entry: _Entry, keyspace: str) -> None:
         _log.warning("keyspace %s of database %r is not usable yet: %s", keyspace,
                      entry.config.alias, exc)
     entry.keyspace = keyspace
+
+
+def ready_entry(alias: str, keyspace: str) -> _Entry | None:
+    """The fast path of every request: this process's connected entry of ``alias`` already
+    pointed at ``keyspace``, or None (then :func:`get_entry` with the full configuration)."""
+    state = _state
+    if state is None or state.pid != os.getpid():
+        return None
+    entry = state.entries.get(alias)
+    if entry is None or entry.keyspace != keyspace or entry.cluster.is_shutdown:
+        return None
+    return entry
 
 
 def get_session(alias: str, config: CQLConfig, *, point: bool = True) -> Any:

@@ -106,11 +106,17 @@ class DatabaseWrapper(BaseDatabaseWrapper):
     def session(self) -> Any:
         """The greencql Session of this process for this alias, connected on first use (also
         after a fork: a child gets its own), pointed at the keyspace of ``NAME``."""
+        entry = registry.ready_entry(self.alias, self.settings_dict["NAME"])
+        if entry is not None:
+            return entry.session
         return registry.get_session(self.alias, self.cql_config)
 
     @property
     def cluster(self) -> Any:
         """The greencql Cluster behind :attr:`session`."""
+        entry = registry.ready_entry(self.alias, self.settings_dict["NAME"])
+        if entry is not None:
+            return entry.cluster
         return registry.get_cluster(self.alias, self.cql_config)
 
     # -- no SQL connection, ever ------------------------------------------------------------

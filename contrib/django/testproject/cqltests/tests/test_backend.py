@@ -6,6 +6,7 @@ import select
 import threading
 
 from django.contrib.auth.models import User
+from django.core.management import call_command
 from django.db import NotSupportedError, connections, router, transaction
 from django.test import SimpleTestCase
 
@@ -54,6 +55,8 @@ class AliasTests(SimpleTestCase):
         with self.assertRaises(NotSupportedError):
             with transaction.atomic(using="cassandra"):
                 pass
+        with self.assertRaises(NotSupportedError):  # Django's SQL migrations
+            call_command("migrate", database="cassandra", verbosity=0)
 
     def test_router_keeps_models_off(self):
         self.assertIs(router.allow_migrate_model("cassandra", User), False)
