@@ -87,7 +87,7 @@ class GunicornTests(SimpleTestCase):
         if not Path("/proc/self/net/tcp").exists():
             self.skipTest("needs Linux /proc to see whose sockets are whose")
 
-    def _start(self) -> tuple[subprocess.Popen, int]:
+    def _start(self, app: str) -> tuple[subprocess.Popen, int]:
         sd = connections["cassandra"].settings_dict
         env = dict(os.environ, CASSANDRA_HOSTS=sd["HOST"], CASSANDRA_PORT=str(sd["PORT"]),
                    CASSANDRA_KEYSPACE=sd["NAME"], DJANGO_DEBUG="0",
@@ -95,7 +95,7 @@ class GunicornTests(SimpleTestCase):
         env.pop("GREENCQL_MONKEY_PATCH", None)  # the gevent worker patches itself
         proc = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-k", "gevent", "--preload", "-w", "2",
-             "-b", "127.0.0.1:0", "--graceful-timeout", "5", "example.wsgi:application"],
+             "-b", "127.0.0.1:0", "--graceful-timeout", "5", app],
             cwd=PROJECT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 30
         log = b""
@@ -136,7 +136,24 @@ class GunicornTests(SimpleTestCase):
         return log
 
     def test_preload_two_gevent_workers(self):
-        proc, port = self._start()
+        master, workers = self._serve("example.wsgi:application")
+        self.assertEqual(master, set(), "the master holds no connection")
+        a, b = workers
+        self.assertTrue(a and b, "each worker holds connections")
+        self.assertEqual(a & b, set())
+
+    def test_master_used_cassandra_before_forking(self):
+        master, workers = self._serve("shop.warm_wsgi:application")
+        self.assertTrue(master, "the master connected before forking")
+        a, b = workers
+        self.assertTrue(a and b, "each worker holds connections of its own")
+        self.assertEqual(a & b, set())
+        self.assertEqual((a | b) & master, set(), "no worker uses the master's sockets")
+
+    def _serve(self, app: str) -> tuple[set, list[set]]:
+        """Serve ``app`` with gunicorn, send requests until both workers answered; the
+        master's and each worker's connections to the cluster."""
+        proc, port = self._start(app)
         try:
             results: list[tuple[int, dict]] = []
             lock = threading.Lock()
@@ -177,14 +194,10 @@ class GunicornTests(SimpleTestCase):
                           f"gunicorn log:\n{self._stop(proc)}")
             pids = {r[1]["pid"] for r in results}
             self.assertTrue(pids <= set(self._worker_pids(proc.pid)), pids)
+            self.assertEqual(len(pids), 2, "both workers answered")
             cql_port = int(connections["cassandra"].settings_dict["PORT"])
-            self.assertEqual(_tcp_peers(proc.pid, cql_port), set(), "the master holds none")
-            held = {pid: _tcp_peers(pid, cql_port) for pid in pids}
-            for pid, socks in held.items():
-                self.assertTrue(socks, f"worker {pid} holds no connection")
-            self.assertEqual(len(held), 2, "both workers answered")
-            a, b = held.values()
-            self.assertEqual(a & b, set())
+            return (_tcp_peers(proc.pid, cql_port),
+                    [_tcp_peers(pid, cql_port) for pid in sorted(pids)])
         finally:
             self._stop(proc)
 
