@@ -127,8 +127,9 @@ def _read_until(proc: subprocess.Popen, marker: bytes, timeout: float) -> bytes:
     return out
 
 
-def test_example_commands_and_runserver(sim):
-    env = _env(sim, CASSANDRA_KEYSPACE="shop_cmds")
+def test_example_commands_and_runserver(sim, tmp_path):
+    sqlite = str(tmp_path / "db.sqlite3")  # runserver's migration check opens it
+    env = _env(sim, CASSANDRA_KEYSPACE="shop_cmds", DJANGO_SQLITE_PATH=sqlite)
     try:
         check = _manage("example", ["check", "--database", "cassandra"], env)
         assert check.returncode != 0
@@ -159,7 +160,8 @@ def test_example_commands_and_runserver(sim):
         port = _free_port()
         server = subprocess.Popen(
             [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
-            cwd=CONTRIB / "example", env=_env(sim, None, CASSANDRA_KEYSPACE="shop_cmds"),
+            cwd=CONTRIB / "example",
+            env=_env(sim, None, CASSANDRA_KEYSPACE="shop_cmds", DJANGO_SQLITE_PATH=sqlite),
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         try:
             _read_until(server, b"Quit the server with", 60)

@@ -33,7 +33,8 @@ class DatabaseCreation(BaseDatabaseCreation):
             settings.DATABASES[alias]["NAME"] = name
 
     def create_test_db(self, verbosity: int = 1, autoclobber: bool = False,
-                       serialize: bool = True, keepdb: bool = False) -> str:
+                       serialize: bool = True, keepdb: bool = False, **kwargs: Any) -> str:
+        # **kwargs: arguments newer Django versions may add (nothing to serialize here)
         from django.core.management import call_command
 
         from django_greencql import registry, schema

@@ -21,7 +21,8 @@ WSGI_APPLICATION = "example.wsgi.application"
 
 DATABASES = {
     # the SQL database, untouched (this example has no models)
-    "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "db.sqlite3"},
+    "default": {"ENGINE": "django.db.backends.sqlite3",
+                "NAME": os.environ.get("DJANGO_SQLITE_PATH", BASE_DIR / "db.sqlite3")},
     "cassandra": {
         "ENGINE": "django_greencql.backend",
         "NAME": os.environ.get("CASSANDRA_KEYSPACE", "shop"),
