@@ -101,6 +101,48 @@ class ConnectionCheckTests(SimpleTestCase):
             get_config("x", dict(sd, OPTIONS={"consistency": "MOST"}))
 
 
+class CredentialsTests(SimpleTestCase):
+    """USER/PASSWORD against a simulated cluster that requires them."""
+
+    databases = {"cassandra"}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        from greencql.testing import SimCluster
+
+        cls.sim = SimCluster.spawn_process(1, port=0, auth=("app", "s3cret"))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.sim.stop()
+        super().tearDownClass()
+
+    def settings_dict(self, password):
+        return {"ENGINE": "django_greencql.backend", "NAME": "secured",
+                "HOST": self.sim.contact_points[0], "PORT": self.sim.port, "USER": "app",
+                "PASSWORD": password, "OPTIONS": {"cluster": {"connect_timeout": 2.0}}}
+
+    def test_checks_use_the_credentials(self):
+        try:
+            # connected (the keyspace is what is missing), then refused with a wrong password
+            self.assertEqual(_ids(check_alias_connection("secured", self.settings_dict("s3cret"))),
+                             ["django_greencql.E004", "django_greencql.E005"])
+            registry.shutdown("secured")
+            errors = check_alias_connection("secured", self.settings_dict("wrong"))
+            self.assertEqual(_ids(errors), ["django_greencql.E003"])
+        finally:
+            registry.shutdown("secured")
+
+    def test_cqlsh_gets_the_credentials(self):
+        args, _ = DatabaseClient.settings_to_cmd_args_env(
+            dict(self.settings_dict("s3cret"), NAME=""), ["-e", "SELECT cluster_name FROM "
+                                                          "system.local"])
+        result = subprocess.run(args, capture_output=True, text=True, timeout=60)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("greencql", result.stdout)
+
+
 class DbshellTests(SimpleTestCase):
     databases = {"cassandra"}
 
