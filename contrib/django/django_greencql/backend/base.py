@@ -53,7 +53,6 @@ class DatabaseFeatures(BaseDatabaseFeatures):
 
 
 class DatabaseOperations(BaseDatabaseOperations):
-
     def compiler(self, compiler_name: str) -> Any:
         raise not_supported(self.connection.alias, "the ORM (querysets, model saves)")
 

@@ -11,7 +11,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connections
 
-from django_greencql import schema
+from django_greencql import registry, schema
 
 
 class Command(BaseCommand):
@@ -26,8 +26,9 @@ class Command(BaseCommand):
         conn = connections[alias]
         if getattr(conn, "vendor", "") != "cassandra":
             raise CommandError(f"database {alias!r} is not a django_greencql.backend alias")
-        keyspace = conn.cql_config.keyspace
-        session = conn.session
+        config = conn.cql_config
+        keyspace = config.keyspace
+        session = registry.get_session(alias, config, point=False)
         if not schema.keyspace_exists(session, keyspace):
             raise CommandError(f"keyspace {keyspace!r} does not exist; "
                                f"manage.py cql_migrate --database {alias} creates it")

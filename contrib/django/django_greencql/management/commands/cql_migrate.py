@@ -34,7 +34,8 @@ class Command(BaseCommand):
             raise CommandError(f"database {alias!r} is not a django_greencql.backend alias")
         config = conn.cql_config
         keyspace = config.keyspace
-        session = conn.session
+        # not pointed at the keyspace yet: it may not exist before this command creates it
+        session = registry.get_session(alias, config, point=False)
         verbosity = options["verbosity"]
         try:
             migration_list = migrations.load_migrations(
