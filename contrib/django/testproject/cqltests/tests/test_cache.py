@@ -8,7 +8,8 @@ from django.core.cache import CacheKeyWarning, cache, caches
 from django.db import connections
 from django.test import SimpleTestCase
 
-from django_greencql.cache import MAX_TTL, CQLCache
+from django_greencql import cache as cql_cache
+from django_greencql.cache import MAX_TTL, CacheContention, CQLCache
 
 
 class Unpicklable:
@@ -115,6 +116,30 @@ class CacheTests(SimpleTestCase):
             t.join(30)
         self.assertEqual(errors, [])
         self.assertEqual(cache.get("hits"), 20)
+
+    def test_contention_is_bounded(self):
+        # another client rewrites the key before each of our compare-and-set tries: every try
+        # loses, and incr gives up after CAS_ATTEMPTS with CacheContention
+        rival = caches["default"]
+
+        class Losing(CQLCache):
+            tries = 0
+
+            def _cas(self, key, expected, new, ttl):
+                Losing.tries += 1
+                rival.set("contended", Losing.tries * 100)
+                return super()._cas(key, expected, new, ttl)
+
+        losing = Losing("cache_table", {"OPTIONS": {"database": "cassandra"}})
+        cache.set("contended", 1)
+        saved, cql_cache.CAS_MAX_BACKOFF = cql_cache.CAS_MAX_BACKOFF, 0.0
+        try:
+            with self.assertRaises(CacheContention):
+                losing.incr("contended")
+        finally:
+            cql_cache.CAS_MAX_BACKOFF = saved
+        self.assertEqual(Losing.tries, cql_cache.CAS_ATTEMPTS)
+        self.assertEqual(cache.get("contended"), Losing.tries * 100)  # never overwritten
 
     def test_data_types(self):
         values = {"string": "this is a string", "int": 42, "bool": True, "list": [1, 2, 3],

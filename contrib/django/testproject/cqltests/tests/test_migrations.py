@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 from django.db import connections
 from django.test import SimpleTestCase
 
-from django_greencql.migrations import MigrationError, split_statements
+from django_greencql.migrations import Migration, MigrationError, apply_migration, split_statements
 
 
 class SplitTests(SimpleTestCase):
@@ -30,6 +30,32 @@ class SplitTests(SimpleTestCase):
             "$$ return 1; $$",
             "SELECT * FROM t",
         ])
+
+    def test_schema_disagreement_stops_the_run(self):
+        # greencql reports, per DDL response, whether the nodes agreed within
+        # max_schema_agreement_wait; a stand-in session answers "not agreed"
+        class Future:
+            is_schema_agreed = False
+
+        class Result:
+            response_future = Future()
+
+        class Session:
+            def __init__(self):
+                self.ran = []
+
+            def execute(self, statement):
+                self.ran.append(statement)
+                return Result()
+
+        session = Session()
+        migration = Migration("app", "0001_x", Path("x.cql"), "0" * 64,
+                              ("INSERT INTO t (k) VALUES (1)", "CREATE TABLE u (k int PRIMARY KEY)",
+                               "INSERT INTO u (k) VALUES (1)"))
+        with self.assertRaisesMessage(MigrationError, "did not agree on the schema after "
+                                                      "statement 2"):
+            apply_migration(session, migration)
+        self.assertEqual(len(session.ran), 2)  # a DML statement needs no agreement
 
     def test_unterminated(self):
         with self.assertRaises(MigrationError):

@@ -50,6 +50,21 @@ class SessionStoreTests(TestCase):
         with self.assertRaises(CreateError):
             clash.save(must_create=True)
 
+    def test_create_draws_another_key_when_taken(self):
+        taken = SessionStore()
+        taken.create()
+
+        class Unlucky(SessionStore):
+            draws = [taken.session_key, "b" * 32]
+
+            def _get_new_session_key(self):
+                return self.draws.pop(0)
+
+        store = Unlucky()
+        store.create()
+        self.assertEqual(store.session_key, "b" * 32)
+        self.assertEqual(Unlucky.draws, [])
+
     def test_cycle_key(self):
         store = SessionStore()
         store["a"] = 1
