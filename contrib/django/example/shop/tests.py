@@ -22,6 +22,17 @@ from django_greencql.test import CQLTestCase
 PROJECT = Path(__file__).resolve().parent.parent
 
 
+def _no_control_socket() -> list[str]:
+    # gunicorn 27's control socket has one default path for every gunicorn of the user:
+    # parallel runs (other hubs, other suites) would fight over it
+    import gunicorn
+
+    return ["--no-control-socket"] if gunicorn.version_info >= (27,) else []
+
+
+_NO_CONTROL_SOCKET = _no_control_socket()
+
+
 class ShopViewTests(CQLTestCase):
     databases = {"cassandra"}
     cql_truncate = ["cache_table"]
@@ -95,7 +106,7 @@ class GunicornTests(SimpleTestCase):
         env.pop("GREENCQL_MONKEY_PATCH", None)  # the gevent worker patches itself
         proc = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-k", "gevent", "--preload", "-w", "2",
-             "-b", "127.0.0.1:0", "--graceful-timeout", "5", app],
+             "-b", "127.0.0.1:0", "--graceful-timeout", "5", *_NO_CONTROL_SOCKET, app],
             cwd=PROJECT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 30
         log = b""
