@@ -1,0 +1,1 @@
+"""The django_greencql example project: a shop whose items live in Cassandra."""

@@ -1,0 +1,1 @@
+"""An app whose cql_migrations folder the migration tests point at a temporary directory."""
