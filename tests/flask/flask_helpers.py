@@ -14,13 +14,14 @@ schema once per module with ``flask cql exec``, and shuts the app's Cluster down
 from __future__ import annotations
 
 import sys
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-__all__ = ["ROOT", "CONTRIB", "EXAMPLE", "SCHEMA", "sim_config", "shortener_app"]
+__all__ = ["ROOT", "CONTRIB", "EXAMPLE", "SCHEMA", "sim_config", "shortener_app_fixture"]
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRIB = ROOT / "contrib" / "flask"
@@ -44,22 +45,21 @@ def sim_config(sim: Any, **extra: Any) -> dict[str, Any]:
     return config
 
 
-@pytest.fixture(scope="module")
-def _schema_applied() -> dict[int, bool]:
-    return {}
+# the simulated clusters the example's schema was applied to
+_SCHEMA_APPLIED: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
-@pytest.fixture
-def shortener_app(sim_cluster: Any, _schema_applied: dict[int, bool]) -> Iterator[Any]:
+@pytest.fixture(name="shortener_app")
+def shortener_app_fixture(sim_cluster: Any) -> Iterator[Any]:
     """The example app (a fresh one from the factory) on the module's simulated cluster."""
     import shortener
 
     app = shortener.create_app(sim_config(sim_cluster))
     try:
-        if not _schema_applied.get(id(sim_cluster)):
+        if sim_cluster not in _SCHEMA_APPLIED:
             result = app.test_cli_runner().invoke(args=["cql", "exec", str(SCHEMA)])
             assert result.exit_code == 0, result.output
-            _schema_applied[id(sim_cluster)] = True
+            _SCHEMA_APPLIED.add(sim_cluster)
         yield app
     finally:
         with app.app_context():
