@@ -13,7 +13,9 @@ Proved for each worker class:
   connections of the workers that left are closed (the simulator sees them close);
 - a node stopped during a run: idempotent GETs keep succeeding.
 
-Worker classes: ``gevent`` with the installed gunicorn (27); ``eventlet`` with gunicorn 25.3.0,
+Each runs with the documented configuration file (contrib/flask/example/gunicorn.conf.py,
+gunicorn-eventlet.conf.py) plus the test's overrides (bind, max_requests). Worker classes:
+``gevent`` with the installed gunicorn (27); ``eventlet`` with gunicorn 25.3.0,
 the last release that ships the eventlet worker (removed in 26), installed apart with
 ``pip install --no-deps --target .venv/gunicorn-eventlet gunicorn==25.3.0`` (the directory can
 be moved with GREENCQL_TEST_GUNICORN_EVENTLET); without it, the eventlet case is skipped.
@@ -169,9 +171,11 @@ class Gunicorn:
         )
         if pythonpath_first:
             env["PYTHONPATH"] = pythonpath_first + os.pathsep + env["PYTHONPATH"]
-        args = [sys.executable, "-m", "gunicorn", "-k", worker, "-w", "2", "--preload",
-                "--bind", f"fd://{fd}", "--chdir", str(EXAMPLE), "--graceful-timeout", "10",
-                "--timeout", "30", "--worker-connections", "1000", *extra_args,
+        # the documented configuration file of this worker class, with the test's overrides
+        conf = EXAMPLE / ("gunicorn.conf.py" if worker == "gevent"
+                          else f"gunicorn-{worker}.conf.py")
+        args = [sys.executable, "-m", "gunicorn", "-c", str(conf), "-k", worker, "-w", "2",
+                "--preload", "--bind", f"fd://{fd}", "--chdir", str(EXAMPLE), *extra_args,
                 "shortener:app"]
         self.lines: list[str] = []
         self._changed = hub.event()
