@@ -225,6 +225,10 @@ def test_a_child_forked_after_first_use_gets_its_own_cluster(hub):
         clients_before = {r.client for r in sim.records(kind="STARTUP")}
 
         def child() -> int:
+            from shortener import connection_ports
+
+            if connection_ports(sim.port):  # the inherited sockets are cut off in the child
+                return 6
             session = cql.session
             if session is parent_session or cql.cluster is parent_cluster:
                 return 2
