@@ -122,6 +122,15 @@ def test_init_app_never_connects(sim_cluster):
     assert state.cluster is None and state.session is None
 
 
+def test_init_app_twice_is_refused():
+    app = _app()
+    cql = GreenCQL(app)
+    with pytest.raises(RuntimeError, match="already called"):
+        cql.init_app(app)
+    with pytest.raises(RuntimeError, match="another GreenCQL"):
+        GreenCQL(app)
+
+
 def test_outside_an_app_context():
     cql = GreenCQL()
     with pytest.raises(RuntimeError, match="needs an app"):

@@ -51,8 +51,9 @@ EXTENSION_NAME = "greencql"
 # Guards only the swap of a state's per-process fields (no wait happens inside it, so it is
 # safe whether it was made before or after a worker monkey-patched).
 _GUARD = threading.Lock()
-# every state that created a Cluster, for the shutdown at exit
-_LIVE: weakref.WeakSet[_ProcessState] = weakref.WeakSet()
+# every state that created a Cluster, for the shutdown at exit (strong references: an app that
+# is dropped without shutdown() still has its connections closed at exit)
+_LIVE: set[_ProcessState] = set()
 
 
 class _ProcessState:
@@ -65,8 +66,9 @@ class _ProcessState:
         self.cluster: Cluster | None = None
         self.session: Session | None = None
         self.prepared: dict[str, PreparedStatement] = {}
-        #: clusters inherited from a parent process and abandoned here (never shut down)
-        self.abandoned = 0
+        #: clusters inherited from a parent process and abandoned here: never shut down, and
+        #: kept referenced so that no finalizer of theirs runs in this process either
+        self.inherited: list[Cluster] = []
 
     def here(self) -> _ProcessState:
         """Make sure the fields belong to this process; return self."""
@@ -76,7 +78,7 @@ class _ProcessState:
                 if self.pid != pid:
                     if self.cluster is not None:
                         # forked after first use: the parent's objects stay the parent's
-                        self.abandoned += 1
+                        self.inherited.append(self.cluster)
                         _log.info("greencql: process %d inherited a Cluster from process %s; "
                                   "creating a new one (the inherited one is left alone)",
                                   pid, self.pid)
@@ -128,6 +130,7 @@ class _ProcessState:
             return
         with _GUARD:
             cluster, self.cluster, self.session, self.prepared = self.cluster, None, None, {}
+            _LIVE.discard(self)
         if cluster is not None:
             cluster.shutdown()
 
@@ -170,6 +173,8 @@ class GreenCQL:
         existing = app.extensions.get(EXTENSION_NAME)
         if existing is not None and existing is not self:
             raise RuntimeError("another GreenCQL instance is already registered on this app")
+        if app in self._states:
+            raise RuntimeError(f"GreenCQL.init_app() was already called for app {app.name!r}")
         for key, default in DEFAULTS.items():
             app.config.setdefault(key, default)
         self._states[app] = _ProcessState(settings)
@@ -224,4 +229,4 @@ class GreenCQL:
     @property
     def inherited_clusters_abandoned(self) -> int:
         """How many Clusters of a parent process this process found and left alone."""
-        return self._state().here().abandoned
+        return len(self._state().here().inherited)
