@@ -118,3 +118,17 @@ def test_shell_runs_cqlsh_on_the_configured_host():
             capture_output=True, text=True, timeout=60, env=env, cwd=str(EXAMPLE))
         assert done.returncode == 0, done.stderr
         assert "cluster_name" in done.stdout and "greencql" in done.stdout
+
+
+def test_shell_command_line_carries_credentials_tls_and_version(tmp_path):
+    ca = tmp_path / "ca.pem"
+    ca.write_text("not read here")
+    app = Flask("shell-args")
+    app.config.update(GREENCQL_CONTACT_POINTS="10.0.0.7, 10.0.0.8", GREENCQL_PORT=9043,
+                      GREENCQL_USERNAME="ann", GREENCQL_PASSWORD="secret",
+                      GREENCQL_SSL_CA_FILE=str(ca), GREENCQL_PROTOCOL_VERSION=4)
+    GreenCQL(app)
+    with app.app_context():
+        command = cqlsh_command(app.extensions["greencql"].settings())
+    assert command[1:] == ["10.0.0.7", "9043", "-u", "ann", "-p", "secret", "--ssl",
+                           "--protocol-version=4"]
