@@ -4,10 +4,11 @@
 thread hub (port 0), prints one JSON line ``{"ready": true, "contact_points": [...], "port":
 N}``, then answers one JSON line per command line read on stdin:
 
-- ``clients``: ``{"open": [[node, host, port], ...], "seen": [[host, port], ...]}``: the
-  client connections open now, and every client address that ever sent a request;
-- ``wait_closed PORT,PORT,... SECONDS``: waits (on a condition signalled when a connection
-  ends, never by sleeping) until no open connection has one of those client ports; answers
+- ``clients``: ``{"open": [...], "seen": [...]}``: the client connections open now, and those
+  that ever sent a request, each as ``"node address:client port"`` (a client port alone is
+  not unique: one port number may serve connections to two nodes);
+- ``wait_closed ADDRESS:PORT,... SECONDS``: waits (on a condition signalled when a
+  connection ends, never by sleeping) until none of those connections is open; answers
   ``{"closed": true|false, "still_open": [...]}``;
 - ``stop N`` / ``start N``: stop or restart node N (1-based); ``{"ok": true}``;
 - ``quit`` (or end of input): stops the cluster and exits 0.
@@ -52,14 +53,16 @@ def main(argv: list[str]) -> int:
             if command == "quit":
                 break
             if command == "clients":
+                address = {n.name: n.address for n in sim.nodes}
                 reply({"open": _open(sim),
-                       "seen": sorted({tuple(r.client) for r in sim.records()})})
+                       "seen": sorted({f"{address[r.node]}:{r.client[1]}"
+                                       for r in sim.records()})})
             elif command == "wait_closed":
-                ports = {int(p) for p in words[1].split(",") if p}
+                wanted = {c for c in words[1].split(",") if c}
                 deadline = time.monotonic() + float(words[2])
                 with changed:
                     while True:
-                        still = sorted(p for _, _, p in _open(sim) if p in ports)
+                        still = sorted(wanted.intersection(_open(sim)))
                         remaining = deadline - time.monotonic()
                         if not still or remaining <= 0:
                             break
@@ -76,8 +79,8 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def _open(sim: Any) -> list[list[Any]]:
-    return sorted([n.index, c.peer[0], c.peer[1]] for n in sim.nodes for c in n.connections)
+def _open(sim: Any) -> list[str]:
+    return sorted(f"{n.address}:{c.peer[1]}" for n in sim.nodes for c in n.connections)
 
 
 def _watch_closes(node: Any, changed: threading.Condition) -> None:

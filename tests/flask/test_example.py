@@ -90,5 +90,7 @@ def test_debug_endpoint_reports_this_process(shortener_app, sim_cluster):
     assert info["ports"]  # at least the control connection
     clients = {c.peer[1] for n in sim_cluster.nodes for c in n.connections}
     assert set(info["ports"]) <= clients
+    by_node = {f"{n.address}:{c.peer[1]}" for n in sim_cluster.nodes for c in n.connections}
+    assert info["connections"] and set(info["connections"]) <= by_node
     shortener_app.config["SHORTENER_DEBUG"] = False
     assert client.get("/_debug/worker").status_code == 404

@@ -6,8 +6,8 @@ Proved for each worker class:
 - with ``--preload`` the master imports the app and neither it nor the idle workers open any
   connection before the first request, and the master never holds one;
 - N >= 500 concurrent HTTP requests (>= 50 in flight) all succeed with the right body;
-- each worker has its own connections: >= 2 worker pids, their client ports disjoint, every
-  one of them seen by the simulator;
+- each worker has its own connections: >= 2 worker pids, no connection (node address, client
+  port) reported by two of them, every one of them seen by the simulator;
 - no OS thread beyond the main one in a worker (``/proc/<pid>/task``);
 - ``--max-requests`` recycling and ``kill -HUP``: requests keep succeeding, and the
   connections of the workers that left are closed (the simulator sees them close);
@@ -108,17 +108,19 @@ class SimControl:
         stdin.flush()
         return self._read(timeout)
 
-    def seen_ports(self) -> set[int]:
-        return {port for _, port in self.ask("clients")["seen"]}
+    # a connection is named "node address:client port" on both sides
 
-    def open_ports(self) -> set[int]:
-        return {port for _, _, port in self.ask("clients")["open"]}
+    def seen(self) -> set[str]:
+        return set(self.ask("clients")["seen"])
 
-    def wait_closed(self, ports: set[int], timeout: float = WAIT) -> list[int]:
-        """Wait until none of ``ports`` has an open connection; the ones still open."""
-        if not ports:
+    def open(self) -> set[str]:
+        return set(self.ask("clients")["open"])
+
+    def wait_closed(self, connections: set[str], timeout: float = WAIT) -> list[str]:
+        """Wait until none of ``connections`` is open; the ones still open."""
+        if not connections:
             return []
-        answer = self.ask(f"wait_closed {','.join(map(str, sorted(ports)))} {timeout}",
+        answer = self.ask(f"wait_closed {','.join(sorted(connections))} {timeout}",
                           timeout + 5)
         return answer["still_open"]
 
@@ -208,7 +210,7 @@ class Gunicorn:
             if remaining <= 0:
                 raise AssertionError(f"timed out waiting for {what}:\n"
                                      + "\n".join(self.lines[-40:]))
-            self._changed.wait(min(remaining, 1.0))  # bounded; a new line wakes it at once
+            self._changed.wait(remaining)  # a new line, or the end of the log, wakes it
 
     def booted(self) -> list[int]:
         return [int(m.group(1)) for line in self.lines if (m := _BOOT.search(line))]
@@ -401,23 +403,27 @@ class Run:
     """What the tests of one gunicorn learn and pass on (they run in file order)."""
 
     def __init__(self, worker: str, server: Gunicorn, sim: SimControl,
-                 seen_before: set[int]) -> None:
+                 seen_before: set[str]) -> None:
         self.worker = worker
         self.server = server
         self.sim = sim
         self.seen_before = seen_before
-        self.ports_by_pid: dict[int, set[int]] = {}
+        #: worker pid -> the connections it reported ("node address:client port")
+        self.by_pid: dict[int, set[str]] = {}
 
     def note(self, reports: list[dict[str, Any]]) -> None:
         for report in reports:
-            self.ports_by_pid.setdefault(report["pid"], set()).update(report["ports"])
+            self.by_pid.setdefault(report["pid"], set()).update(report["connections"])
+
+    def of(self, pids: Any) -> set[str]:
+        return set().union(*(self.by_pid.get(pid, set()) for pid in pids))
 
 
 @pytest.fixture(scope="module", params=["gevent", "eventlet"])
 def run(request: Any, hub: Any, sim: SimControl, schema: None) -> Iterator[Run]:
     worker = request.param
     first = _eventlet_gunicorn() if worker == "eventlet" else None
-    seen_before = sim.seen_ports()
+    seen_before = sim.seen()
     # gunicorn's eventlet worker drops requests while it recycles itself (see
     # test_max_requests_recycling...), so its run recycles only on HUP
     recycle = ["--max-requests", str(MAX_REQUESTS), "--max-requests-jitter", "0"]
@@ -428,7 +434,7 @@ def run(request: Any, hub: Any, sim: SimControl, schema: None) -> Iterator[Run]:
     finally:
         server.stop()
         # whatever the tests did, gunicorn's connections are closed once it is gone
-        still = sim.wait_closed(sim.open_ports())
+        still = sim.wait_closed(sim.open())
         assert not still, f"connections left open after gunicorn stopped: {still}"
 
 
@@ -440,7 +446,8 @@ def test_preload_opens_no_connection_before_the_first_request(run: Run):
     workers = server.live_workers()
     assert len(workers) == 2
     # the app is imported (preload) and 2 workers are up: nobody connected yet
-    assert sim.seen_ports() == run.seen_before
+    assert sim.open() == set()
+    assert sim.seen() == run.seen_before
     assert _socket_ports_of(server.pid, sim.port) == []
     for pid in workers:
         assert _socket_ports_of(pid, sim.port) == []
@@ -458,16 +465,16 @@ def test_concurrent_requests_succeed_and_each_worker_has_its_own_connections(run
     assert load.max_in_flight >= 50
     reports = load.debug_reports()
     run.note(reports)
-    assert len(run.ports_by_pid) >= 2, run.ports_by_pid
-    assert server.pid not in run.ports_by_pid  # the master serves nothing
-    pids = sorted(run.ports_by_pid)
+    assert len(run.by_pid) >= 2, run.by_pid
+    assert server.pid not in run.by_pid  # the master serves nothing
+    pids = sorted(run.by_pid)
     for i, a in enumerate(pids):
-        assert run.ports_by_pid[a], f"worker {a} reported no connection"
+        assert run.by_pid[a], f"worker {a} reported no connection"
         for b in pids[i + 1:]:
-            assert not run.ports_by_pid[a] & run.ports_by_pid[b], (a, b)
-    seen = sim.seen_ports() - run.seen_before
-    reported = set().union(*run.ports_by_pid.values())
-    assert reported <= seen  # every port a worker holds, the simulator saw
+            assert not run.by_pid[a] & run.by_pid[b], (a, b)
+    # every connection a worker reported, the simulator saw (one that was still in its
+    # handshake when reported has sent its first request by now, or is open)
+    assert run.of(pids) <= sim.seen() | sim.open()
     assert all(r["threads"] == 1 for r in reports), {r["pid"]: r["threads"] for r in reports}
     for pid in server.live_workers():
         assert _threads_of(pid) == 1
@@ -484,10 +491,9 @@ def test_max_requests_recycling_closes_the_old_workers_connections(run: Run):
     server.wait_for(lambda lines: server.exited(), "a recycled worker's exit")
     assert any("Autorestarting worker" in line for line in server.lines)
     assert len(server.live_workers()) <= 2
-    gone = [pid for pid in run.ports_by_pid if pid in server.exited()]
-    assert gone, (run.ports_by_pid, server.exited())
-    old_ports = set().union(*(run.ports_by_pid[pid] for pid in gone))
-    assert sim.wait_closed(old_ports) == []
+    gone = [pid for pid in run.by_pid if pid in server.exited()]
+    assert gone, (run.by_pid, server.exited())
+    assert sim.wait_closed(run.of(gone)) == []
     # and the replacements serve
     load = Load(run.server.hub, server.port, 100, 20, _mixed)
     assert load.failures(_right) == []
@@ -516,7 +522,7 @@ def test_hup_replaces_the_workers_and_closes_their_connections(run: Run, hub):
     warm = Load(hub, server.port, 100, 20, _mixed)
     assert warm.failures(_right) == []
     run.note(warm.debug_reports())
-    old_ports = set().union(*(run.ports_by_pid.get(pid, set()) for pid in before))
+    old_connections = run.of(before)
     booted = len(server.booted())
 
     def hup(i: int) -> None:
@@ -527,7 +533,7 @@ def test_hup_replaces_the_workers_and_closes_their_connections(run: Run, hub):
     assert load.failures(_right) == []  # requests keep succeeding across the reload
     server.wait_for(lambda lines: set(server.exited()) >= before, "the old workers' exit")
     server.wait_for(lambda lines: len(server.booted()) >= booted + 2, "2 new workers")
-    assert sim.wait_closed(old_ports) == []
+    assert sim.wait_closed(old_connections) == []
     after = Load(hub, server.port, 100, 20, _mixed)
     assert after.failures(_right) == []
     new_pids = {r["pid"] for r in after.debug_reports()}

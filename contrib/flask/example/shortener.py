@@ -8,7 +8,8 @@
   node when one fails);
 - ``GET /r/<code>``: counts a visit (a counter update, never retried) and redirects;
 - ``GET /_debug/worker`` (only with ``SHORTENER_DEBUG = True``): this process's pid, its OS
-  threads and the local ports of its connections to the cluster (the gunicorn tests use it).
+  threads and its connections to the cluster: local ports, and "node address:local port"
+  (the gunicorn tests use it).
 
 Run: ``flask --app shortener cql exec schema.cql`` then ``flask --app shortener run`` (thread
 hub), or ``gunicorn -c gunicorn.conf.py shortener:app`` (gevent). Settings come from
@@ -26,7 +27,7 @@ from typing import Any
 from flask import Flask, abort, jsonify, redirect, request, url_for
 from flask_greencql import GreenCQL
 
-__all__ = ["cql", "create_app", "app", "connection_ports"]
+__all__ = ["cql", "create_app", "app", "connection_ports", "connections_to"]
 
 #: links per page unless ?size= says otherwise
 DEFAULT_PAGE_SIZE = 20
@@ -121,14 +122,22 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             ppid=os.getppid(),
             threads=len(os.listdir("/proc/self/task")),
             ports=connection_ports(int(app.config["GREENCQL_PORT"])),
+            connections=[f"{address}:{port}" for address, port
+                         in connections_to(int(app.config["GREENCQL_PORT"]))],
         )
 
     return app
 
 
 def connection_ports(remote_port: int) -> list[int]:
-    """Local ports of this process's established TCP connections to ``remote_port`` (Linux:
-    the socket inodes of /proc/self/fd matched against /proc/self/net/tcp{,6})."""
+    """Local ports of this process's established TCP connections to ``remote_port``."""
+    return sorted(port for _, port in connections_to(remote_port))
+
+
+def connections_to(remote_port: int) -> list[tuple[str, int]]:
+    """(remote address, local port) of this process's established TCP connections to
+    ``remote_port`` (Linux: the socket inodes of /proc/self/fd matched against
+    /proc/self/net/tcp; IPv4 only, as the simulated cluster listens on 127.0.0.x)."""
     inodes = set()
     for fd in os.listdir("/proc/self/fd"):
         try:
@@ -137,20 +146,19 @@ def connection_ports(remote_port: int) -> list[int]:
             continue
         if target.startswith("socket:["):
             inodes.add(target[8:-1])
-    ports = []
-    for table in ("/proc/self/net/tcp", "/proc/self/net/tcp6"):
-        try:
-            with open(table) as f:
-                lines = f.readlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            fields = line.split()
-            local, remote, state, inode = fields[1], fields[2], fields[3], fields[9]
-            if state == "01" and inode in inodes and int(remote.rsplit(":", 1)[1], 16) \
-                    == remote_port:
-                ports.append(int(local.rsplit(":", 1)[1], 16))
-    return sorted(ports)
-
+    found = []
+    try:
+        with open("/proc/self/net/tcp") as f:
+            lines = f.readlines()[1:]
+    except OSError:
+        return []
+    for line in lines:
+        fields = line.split()
+        local, remote, state, inode = fields[1], fields[2], fields[3], fields[9]
+        remote_ip, remote_at = remote.split(":")
+        if state == "01" and inode in inodes and int(remote_at, 16) == remote_port:
+            address = ".".join(str(b) for b in reversed(bytes.fromhex(remote_ip)))
+            found.append((address, int(local.split(":")[1], 16)))
+    return sorted(found)
 
 app = create_app()
