@@ -190,6 +190,7 @@ def _serve(variant: str, sim: Any, workers: int) -> tuple[subprocess.Popen[bytes
     args = [sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", str(workers), "--preload",
             "--bind", f"fd://{fd}", "--worker-connections", "1000", "--keep-alive", "30",
             "--chdir", EXAMPLE if variant == "greencql" else HERE, "--log-level", "warning",
+            "--no-control-socket",
             VARIANTS[variant]]
     proc = subprocess.Popen(args, env=_env(sim), pass_fds=(fd,), stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)

@@ -10,8 +10,13 @@ Proved for each worker class:
   port) reported by two of them, every one of them seen by the simulator;
 - no OS thread beyond the main one in a worker (``/proc/<pid>/task``);
 - ``--max-requests`` recycling and ``kill -HUP``: requests keep succeeding, and the
-  connections of the workers that left are closed (the simulator sees them close);
-- a node stopped during a run: idempotent GETs keep succeeding.
+  connections of the workers that left are closed (the simulator sees them close); gunicorn's
+  eventlet worker may reset a request that reaches a worker as it shuts down (also without
+  greencql; benoitc/gunicorn#511, #718): the eventlet run has no ``--max-requests`` and its
+  HUP test allows such resets, nothing else;
+- a node stopped during a run: idempotent GETs keep succeeding;
+- a warm-up in the master (it connects before forking; gevent worker): each worker makes its
+  own Cluster, leaves the inherited one alone, and the master's connections stay open.
 
 Each runs with the documented configuration file (contrib/flask/example/gunicorn.conf.py,
 gunicorn-eventlet.conf.py) plus the test's overrides (bind, max_requests). Worker classes:
@@ -159,7 +164,7 @@ class Gunicorn:
     with no race); its log is read by a task as it comes, so waits for a line need no polling."""
 
     def __init__(self, hub: Any, worker: str, sim: SimControl, extra_args: list[str],
-                 pythonpath_first: str | None = None) -> None:
+                 pythonpath_first: str | None = None, **extra_env: str) -> None:
         self.hub = hub
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.listener.bind(("127.0.0.1", 0))
@@ -170,15 +175,17 @@ class Gunicorn:
             FLASK_GREENCQL_CONTACT_POINTS=",".join(sim.contact_points),
             FLASK_GREENCQL_PORT=str(sim.port),
             FLASK_SHORTENER_DEBUG="true",
+            **extra_env,
         )
         if pythonpath_first:
             env["PYTHONPATH"] = pythonpath_first + os.pathsep + env["PYTHONPATH"]
         # the documented configuration file of this worker class, with the test's overrides
         conf = EXAMPLE / ("gunicorn.conf.py" if worker == "gevent"
                           else f"gunicorn-{worker}.conf.py")
+        # no control socket: its default path is shared by every gunicorn of the user
         args = [sys.executable, "-m", "gunicorn", "-c", str(conf), "-k", worker, "-w", "2",
-                "--preload", "--bind", f"fd://{fd}", "--chdir", str(EXAMPLE), *extra_args,
-                "shortener:app"]
+                "--preload", "--bind", f"fd://{fd}", "--chdir", str(EXAMPLE),
+                "--no-control-socket", *extra_args, "shortener:app"]
         self.lines: list[str] = []
         self._changed = hub.event()
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -435,7 +442,7 @@ def run(request: Any, hub: Any, sim: SimControl, schema: None) -> Iterator[Run]:
         server.stop()
         # whatever the tests did, gunicorn's connections are closed once it is gone
         still = sim.wait_closed(sim.open())
-        assert not still, f"connections left open after gunicorn stopped: {still}"
+        assert not still, f"left open after gunicorn stopped: {still}: {_owners(set(still), sim)}"
 
 
 # -- the tests (in order, on one gunicorn per worker class) --------------------------------------
@@ -530,7 +537,13 @@ def test_hup_replaces_the_workers_and_closes_their_connections(run: Run, hub):
             os.kill(server.pid, signal.SIGHUP)
 
     load = Load(hub, server.port, 300, 30, _mixed, during=hup)
-    assert load.failures(_right) == []  # requests keep succeeding across the reload
+    failures = load.failures(_right)
+    if run.worker == "eventlet":
+        # gunicorn 25's eventlet worker may reset a request that reaches a worker as it shuts
+        # down (benoitc/gunicorn#511, #718); anything else is a failure
+        failures = [f for f in failures if "ConnectionResetError" not in str(f[-1])]
+        assert len(load.errors) <= len(load.results) // 20
+    assert failures == []  # requests keep succeeding across the reload
     server.wait_for(lambda lines: set(server.exited()) >= before, "the old workers' exit")
     server.wait_for(lambda lines: len(server.booted()) >= booted + 2, "2 new workers")
     assert sim.wait_closed(old_connections) == []
@@ -539,3 +552,76 @@ def test_hup_replaces_the_workers_and_closes_their_connections(run: Run, hub):
     new_pids = {r["pid"] for r in after.debug_reports()}
     assert new_pids and not new_pids & before
     assert _socket_ports_of(server.pid, sim.port) == []
+
+
+def _connections_of(pid: int, remote_port: int) -> set[str]:
+    """``pid``'s established connections to ``remote_port`` as "node address:local port"."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    found = set()
+    with open(f"/proc/{pid}/net/tcp") as f:
+        for row in f.readlines()[1:]:
+            fields = row.split()
+            remote_ip, remote_at = fields[2].split(":")
+            if fields[3] == "01" and fields[9] in inodes and int(remote_at, 16) == remote_port:
+                address = ".".join(str(b) for b in reversed(bytes.fromhex(remote_ip)))
+                found.add(f"{address}:{int(fields[1].split(':')[1], 16)}")
+    return found
+
+
+def test_a_warm_up_in_the_master_leaves_each_worker_its_own_cluster(hub, sim, schema):
+    server = Gunicorn(hub, "gevent", sim, [], FLASK_SHORTENER_WARMUP="true")
+    master: set[str] = set()
+    by_pid: dict[int, set[str]] = {}
+    try:
+        server.wait_for(lambda lines: len(server.booted()) >= 2, "2 workers booted")
+        master = _connections_of(server.pid, sim.port)
+        assert master, "the warm-up connected in the master"
+        status, body = http_post_json(server.port, "/links",
+                                      {"url": "https://example.com/gunicorn", "code": "gu1"})
+        assert status in (201, 409), body
+        assert master <= sim.seen() | sim.open()
+        load = Load(hub, server.port, 300, 50, _mixed)
+        assert load.failures(_right) == []
+        reports = load.debug_reports()
+        for report in reports:
+            by_pid.setdefault(report["pid"], set()).update(report["connections"])
+            assert report["inherited_clusters"] == 1  # the master's, left alone
+            assert report["threads"] == 1
+        assert len(by_pid) >= 2
+        pids = sorted(by_pid)
+        for i, a in enumerate(pids):
+            assert by_pid[a] and not by_pid[a] & master
+            for b in pids[i + 1:]:
+                assert not by_pid[a] & by_pid[b]
+        # the workers never closed (nor used) the master's connections
+        assert master <= sim.open()
+        assert _connections_of(server.pid, sim.port) == master
+    finally:
+        server.stop()
+    # (the eventlet gunicorn of the parametrized tests may still be up: only ours are checked)
+    ours = master.union(*by_pid.values())
+    still = sim.wait_closed(ours)
+    assert not still, f"left open after gunicorn stopped: {still}: {_owners(set(still), sim)}"
+
+
+def _owners(connections: set[str], sim: SimControl) -> dict[str, str]:
+    """Which processes hold ``connections`` (for failure messages)."""
+    owners = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                held = _connections_of(int(entry), sim.port) & connections
+                if held:
+                    with open(f"/proc/{entry}/cmdline", "rb") as f:
+                        cmd = f.read().replace(b"\0", b" ").decode(errors="replace")[:160]
+                    owners[entry] = f"{cmd} holds {sorted(held)}"
+            except OSError:
+                continue
+    return owners

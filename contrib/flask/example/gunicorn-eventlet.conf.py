@@ -15,5 +15,5 @@ bind = "127.0.0.1:8000"
 timeout = 30
 graceful_timeout = 15
 keepalive = 5
-# no max_requests: gunicorn's eventlet worker resets some requests while it recycles itself
-# (seen in our tests; benoitc/gunicorn#511, #718). Use HUP for rolling restarts instead.
+# no max_requests: gunicorn's eventlet worker may reset a request that reaches a worker as it
+# shuts down (seen in our tests; benoitc/gunicorn#511, #718); HUP has the same window.

@@ -7,9 +7,10 @@
 - ``GET /links/<code>``: the link and its visit count (idempotent reads: retried on another
   node when one fails);
 - ``GET /r/<code>``: counts a visit (a counter update, never retried) and redirects;
+- ``SHORTENER_WARMUP = True`` connects in ``create_app`` (a warm-up in a preloading master);
 - ``GET /_debug/worker`` (only with ``SHORTENER_DEBUG = True``): this process's pid, its OS
-  threads and its connections to the cluster: local ports, and "node address:local port"
-  (the gunicorn tests use it).
+  threads, how many Clusters it inherited from its parent and left alone, and its connections
+  to the cluster: local ports, and "node address:local port" (the gunicorn tests use it).
 
 Run: ``flask --app shortener cql exec schema.cql`` then ``flask --app shortener run`` (thread
 hub), or ``gunicorn -c gunicorn.conf.py shortener:app`` (gevent). Settings come from
@@ -53,11 +54,17 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         GREENCQL_KEYSPACE="shortener",
         GREENCQL_REQUEST_TIMEOUT=5.0,
         SHORTENER_DEBUG=False,
+        SHORTENER_WARMUP=False,
     )
     app.config.from_prefixed_env()  # FLASK_GREENCQL_PORT=9043 and friends
     if config:
         app.config.update(config)
     cql.init_app(app)  # validates the GREENCQL_* keys; connects nothing
+    if app.config["SHORTENER_WARMUP"]:
+        # connect now, e.g. to fail fast in a preloading gunicorn master: the workers it forks
+        # then each make their own Cluster and leave the master's alone
+        with app.app_context():
+            cql.session.execute("SELECT release_version FROM system.local")
 
     @app.post("/links")
     def create_link() -> Any:
@@ -121,6 +128,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             pid=os.getpid(),
             ppid=os.getppid(),
             threads=len(os.listdir("/proc/self/task")),
+            inherited_clusters=cql.inherited_clusters_abandoned,
             ports=connection_ports(int(app.config["GREENCQL_PORT"])),
             connections=[f"{address}:{port}" for address, port
                          in connections_to(int(app.config["GREENCQL_PORT"]))],
