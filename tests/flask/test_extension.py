@@ -66,10 +66,15 @@ def test_init_app_registers_and_fills_defaults():
         ("GREENCQL_CLUSTER_OPTIONS", {"port": 1}, "GREENCQL_PORT"),
         ("GREENCQL_CLUSTER_OPTIONS", {"core_connections": 0}, "core_connections"),
         ("GREENCQL_USERNAME", "cassandra", "go together"),
+        ("GREENCQL_LOCAL_DC", "dc1", "load_balancing_policy"),
     ],
 )
 def test_misconfiguration_raises_at_init_app_naming_the_key(key, value, words):
     app = _app(**{key: value})
+    if key == "GREENCQL_LOCAL_DC":
+        from greencql import RoundRobinPolicy
+
+        app.config["GREENCQL_CLUSTER_OPTIONS"] = {"load_balancing_policy": RoundRobinPolicy()}
     with pytest.raises(ConfigError) as info:
         GreenCQL().init_app(app)
     assert info.value.key == (key if key != "GREENCQL_USERNAME" else "GREENCQL_PASSWORD")

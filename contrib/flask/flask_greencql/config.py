@@ -123,7 +123,7 @@ class Settings:
         kwargs["default_timeout"] = self.request_timeout
         if self.consistency is not None:
             kwargs["default_consistency_level"] = self.consistency
-        if self.local_dc is not None and "load_balancing_policy" not in kwargs:
+        if self.local_dc is not None:
             from greencql import DCAwareRoundRobinPolicy, TokenAwarePolicy
 
             kwargs["load_balancing_policy"] = TokenAwarePolicy(
@@ -282,11 +282,16 @@ def read_settings(config: Mapping[str, Any]) -> Settings:
     if (username is None) != (password is None):
         raise ConfigError("GREENCQL_PASSWORD" if username else "GREENCQL_USERNAME",
                           "GREENCQL_USERNAME and GREENCQL_PASSWORD go together")
+    local_dc = _optional_str(config, "GREENCQL_LOCAL_DC")
+    cluster_options = _cluster_options(config)
+    if local_dc is not None and "load_balancing_policy" in cluster_options:
+        raise ConfigError("GREENCQL_LOCAL_DC", "GREENCQL_CLUSTER_OPTIONS has a "
+                          "load_balancing_policy: give the local datacenter to that policy")
     settings = Settings(
         contact_points=_contact_points(config),
         port=_port(config),
         keyspace=_optional_str(config, "GREENCQL_KEYSPACE"),
-        local_dc=_optional_str(config, "GREENCQL_LOCAL_DC"),
+        local_dc=local_dc,
         username=username,
         password=password,
         ssl_context=ctx,
@@ -296,7 +301,7 @@ def read_settings(config: Mapping[str, Any]) -> Settings:
         compression=_compression(config),
         request_timeout=_request_timeout(config),
         consistency=_consistency(config),
-        cluster_options=_cluster_options(config),
+        cluster_options=cluster_options,
     )
     _check_cluster_accepts(settings)
     return settings
