@@ -98,7 +98,7 @@ def test_ping_reports_each_host_its_dc_and_round_trip(app, sim_cluster):
     assert "DOWN" in result.output
 
 
-def test_shell_runs_cqlsh_on_the_configured_host():
+def test_shell_runs_cqlsh_and_commands_run_in_a_process_of_their_own():
     from greencql.testing import SimCluster
 
     with SimCluster.spawn_process(1) as sim:
@@ -118,6 +118,12 @@ def test_shell_runs_cqlsh_on_the_configured_host():
             capture_output=True, text=True, timeout=60, env=env, cwd=str(EXAMPLE))
         assert done.returncode == 0, done.stderr
         assert "cluster_name" in done.stdout and "greencql" in done.stdout
+        # a CLI process that connected exits by itself (its Cluster is shut down at exit)
+        done = subprocess.run([sys.executable, "-m", "flask", "--app", "shortener", "cql",
+                               "ping"], capture_output=True, text=True, timeout=60, env=env,
+                              cwd=str(EXAMPLE))
+        assert done.returncode == 0, done.stderr
+        assert "dc=datacenter1" in done.stdout
 
 
 def test_shell_command_line_carries_credentials_tls_and_version(tmp_path):
