@@ -173,8 +173,36 @@ class Date:
 
     days_from_epoch: int
 
-    def __init__(self, days_from_epoch: int) -> None:
-        object.__setattr__(self, "days_from_epoch", operator.index(days_from_epoch))
+    def __init__(self, days_from_epoch: Any) -> None:
+        # as cassandra-driver's util.Date: an int (days since the epoch), a date or datetime,
+        # an ISO "YYYY-MM-DD" string, or another Date
+        value = days_from_epoch
+        if isinstance(value, Date):
+            days = value.days_from_epoch
+        elif isinstance(value, _dt.datetime):
+            days = value.date().toordinal() - _EPOCH_ORDINAL
+        elif isinstance(value, _dt.date):
+            days = value.toordinal() - _EPOCH_ORDINAL
+        elif isinstance(value, str):
+            try:
+                days = _dt.date.fromisoformat(value.strip()).toordinal() - _EPOCH_ORDINAL
+            except ValueError:
+                raise ValueError(f"{value!r} is not a date (expected YYYY-MM-DD)") from None
+        elif isinstance(value, bool):
+            raise TypeError("expected days, a date or a YYYY-MM-DD string for Date, got bool")
+        else:
+            try:
+                days = operator.index(value)
+            except TypeError:
+                raise TypeError(
+                    f"expected days, a date or a YYYY-MM-DD string for Date, got {_describe(value)}"
+                ) from None
+        object.__setattr__(self, "days_from_epoch", days)
+
+    @property
+    def seconds(self) -> int:
+        """Seconds since the epoch of this day's midnight (cassandra-driver's attribute)."""
+        return self.days_from_epoch * 86_400
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("Date is immutable")
@@ -191,6 +219,8 @@ class Date:
             return other.days_from_epoch
         if isinstance(other, _dt.date) and not isinstance(other, _dt.datetime):
             return other.toordinal() - _EPOCH_ORDINAL
+        if isinstance(other, int) and not isinstance(other, bool):
+            return other  # days since the epoch, as cassandra-driver's Date compares
         return None
 
     def __eq__(self, other: object) -> bool:
@@ -233,8 +263,28 @@ class Time:
 
     nanosecond_time: int
 
-    def __init__(self, nanosecond_time: int) -> None:
-        nanos = operator.index(nanosecond_time)
+    def __init__(self, nanosecond_time: Any) -> None:
+        # as cassandra-driver's util.Time: an int (nanoseconds since midnight), a
+        # datetime.time, an "HH:MM:SS[.fffffffff]" string, or another Time
+        value = nanosecond_time
+        if isinstance(value, Time):
+            nanos = value.nanosecond_time
+        elif isinstance(value, _dt.time):
+            if value.tzinfo is not None:
+                raise ValueError("a CQL time has no time zone; pass a naive datetime.time")
+            nanos = _time_to_nanos(value)
+        elif isinstance(value, str):
+            nanos = _parse_time_string(value)
+        elif isinstance(value, bool):
+            raise TypeError("expected nanoseconds, a time or an HH:MM:SS string for Time, got bool")
+        else:
+            try:
+                nanos = operator.index(value)
+            except TypeError:
+                raise TypeError(
+                    "expected nanoseconds, a time or an HH:MM:SS string for Time, got "
+                    + _describe(value)
+                ) from None
         if not 0 <= nanos < _NANOS_PER_DAY:
             raise ValueError(f"time of day out of range: {nanos} ns")
         object.__setattr__(self, "nanosecond_time", nanos)
@@ -246,6 +296,22 @@ class Time:
     def from_time(cls, t: _dt.time) -> Time:
         return cls(_time_to_nanos(t))
 
+    @property
+    def hour(self) -> int:
+        return self.nanosecond_time // (3600 * 10**9)
+
+    @property
+    def minute(self) -> int:
+        return self.nanosecond_time // (60 * 10**9) % 60
+
+    @property
+    def second(self) -> int:
+        return self.nanosecond_time // 10**9 % 60
+
+    @property
+    def nanosecond(self) -> int:
+        return self.nanosecond_time % 10**9
+
     def time(self) -> _dt.time:
         """The ``datetime.time``, truncated to microseconds."""
         return _nanos_to_time(self.nanosecond_time - self.nanosecond_time % 1000)
@@ -255,6 +321,8 @@ class Time:
             return other.nanosecond_time
         if isinstance(other, _dt.time) and other.tzinfo is None:
             return _time_to_nanos(other)
+        if isinstance(other, int) and not isinstance(other, bool):
+            return other  # nanoseconds, as cassandra-driver's Time compares
         return None
 
     def __eq__(self, other: object) -> bool:
@@ -282,6 +350,21 @@ class Time:
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (Time, (self.nanosecond_time,))
+
+
+_TIME_RE = re.compile(r"^(\d{1,2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?$")
+
+
+def _parse_time_string(text: str) -> int:
+    match = _TIME_RE.match(text.strip())
+    if match is None:
+        raise ValueError(f"{text!r} is not a time (expected HH:MM:SS[.fffffffff])")
+    h, m, sec, frac = match.groups()
+    hours, minutes, seconds = int(h), int(m), int(sec)
+    if hours > 23 or minutes > 59 or seconds > 59:
+        raise ValueError(f"{text!r} is not a time of day")
+    nanos = int((frac or "").ljust(9, "0"))
+    return ((hours * 60 + minutes) * 60 + seconds) * 10**9 + nanos
 
 
 def _time_to_nanos(t: _dt.time) -> int:
@@ -437,6 +520,29 @@ class CqlType:
     @property
     def is_collection(self) -> bool:
         return self.kind in ("list", "set", "map")
+
+    @property
+    def typename(self) -> str:
+        """cassandra-driver's ``typename``: the CQL base name (``'int'``, ``'list'``,
+        ``'map'``, ...), a user type's own name, a custom type's class name."""
+        if self.kind == "udt":
+            return str(getattr(self, "name", "udt"))
+        if self.kind == "custom":
+            return self.class_name
+        return self.kind
+
+    @property
+    def cassname(self) -> str:
+        """cassandra-driver's ``cassname``: the short Java class name (``'Int32Type'``,
+        ``'ListType'``, ``'UserType'``, ...)."""
+        name = self.class_name
+        if name.startswith(MARSHAL_PREFIX):
+            name = name[len(MARSHAL_PREFIX):]
+        return name.split("(", 1)[0]
+
+    def cql_parameterized_type(self) -> str:
+        """The CQL form of the type (``'map<text, int>'``), as cassandra-driver names it."""
+        return self.cql_name
 
     @property
     def class_name(self) -> str:
