@@ -12,14 +12,19 @@ from greencql.errors import (
     ConnectionBusy,
     ConnectionException,
     ConnectionShutdown,
+    InvalidRequest,
     OperationTimedOut,
     ProtocolError,
+    ProtocolException,
+    ServerException,
 )
 from greencql.errors import UnsupportedProtocolVersion as ProtocolVersionUnsupported
 from greencql.pool.connection import Connection
 from greencql.protocol.constants import ConsistencyLevel, ProtocolVersion
 
 DefaultEndPoint = EndPoint
+ErrorMessage = ServerException  # cassandra-driver's name for an ERROR from the server
+InvalidRequestException = InvalidRequest
 #: the CQL version a connection announces in STARTUP
 DEFAULT_CQL_VERSION = "3.0.0"
 
@@ -31,6 +36,9 @@ __all__ = [
     "ConnectionShutdown",
     "ConnectionBusy",
     "ProtocolError",
+    "ProtocolException",
+    "ErrorMessage",
+    "InvalidRequestException",
     "ProtocolVersionUnsupported",
     "AuthenticationFailed",
     "OperationTimedOut",

@@ -45,6 +45,7 @@ from greencql.cluster.metadata.compat import (
     maybe_escape_name,
     protect_names,
 )
+from greencql.cluster.murmur3 import murmur3
 from greencql.cluster.rowfactories import dict_factory
 from greencql.errors import InvalidRequest, Unauthorized
 from greencql.protocol.constants import ConsistencyLevel
@@ -93,4 +94,5 @@ __all__ = [
     "bind_params",
     "dict_factory",
     "Version",
+    "murmur3",
 ]
