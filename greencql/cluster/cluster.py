@@ -42,6 +42,7 @@ from greencql.cluster.statements import PreparedStatement
 from greencql.cluster.timestamps import MonotonicTimestampGenerator
 from greencql.errors import ConnectionException, DriverException, NoHostAvailable
 from greencql.protocol.constants import SUPPORTED_VERSIONS
+from greencql.protocol.types import DEFAULT_VALUE_TYPES, check_value_types
 
 __all__ = [
     "Cluster",
@@ -131,6 +132,7 @@ class Cluster:
         core_connections: int = 1,
         max_connections: int = 2,
         hub: Any = None,
+        value_types: str = DEFAULT_VALUE_TYPES,
     ) -> None:
         if isinstance(contact_points, (str, EndPoint)):
             contact_points = [contact_points]
@@ -210,6 +212,9 @@ class Cluster:
         self._connected = False
         self.is_shutdown = False
         self._contact_endpoints: tuple[EndPoint, ...] = ()
+        #: the Python values of result rows: "driver" (cassandra-driver's, the default) or
+        #: "modern" (aware UTC datetimes, ipaddress objects, set/dict); docs/migrating.md
+        self.value_types = check_value_types(value_types)
 
     # -- configuration -----------------------------------------------------------------------
 
@@ -307,6 +312,7 @@ class Cluster:
             heartbeat_interval=self.idle_heartbeat_interval,
             heartbeat_timeout=self.idle_heartbeat_timeout,
             keyspace=keyspace,
+            value_types=self.value_types,
         )
 
     def _new_pool(self, session: Session, host: Host, keyspace: str | None) -> Any:

@@ -73,6 +73,7 @@ and the timer wheel are different threads and one lock guards the stream ids and
 from __future__ import annotations
 
 import collections
+import functools
 import logging
 import re
 import socket
@@ -117,6 +118,7 @@ from greencql.protocol.messages import (
 )
 from greencql.protocol.rows import ResultMetadata
 from greencql.protocol.streams import StreamIdAllocator
+from greencql.protocol.types import DEFAULT_VALUE_TYPES
 
 __all__ = [
     "Connection",
@@ -652,6 +654,8 @@ class Connection:
         monotonic = self._monotonic
         version = self.version
         decode = decode_response
+        if self.options.value_types != DEFAULT_VALUE_TYPES:  # chosen once per connection
+            decode = functools.partial(decode_response, value_types=self.options.value_types)
         buf = bytearray(self.options.read_buffer_size)
         view = memoryview(buf)
         recv_into = sock.recv_into

@@ -96,6 +96,10 @@ __all__ = [
     "parse_type_string",
     "encode_value",
     "decode_value",
+    "VALUE_TYPES",
+    "DEFAULT_VALUE_TYPES",
+    "check_value_types",
+    "driver_decoder",
 ]
 
 MARSHAL_PREFIX = "org.apache.cassandra.db.marshal."
@@ -1893,6 +1897,158 @@ def _parse_java(text: str, depth: int = 0) -> CqlType:
 # ============================================================================================
 # Values with column context
 # ============================================================================================
+
+
+# ============================================================================================
+# cassandra-driver's values ("driver" value types)
+# ============================================================================================
+#
+# A type's own ``decode`` gives greencql's modern values (aware UTC datetimes, ipaddress
+# objects, datetime.date/time, set/dict). :func:`driver_decoder` gives a decoder of the values
+# cassandra-driver returns for the same bytes: naive UTC datetimes, inet as str, util.Date and
+# util.Time, SortedSet and OrderedMapSerializedKey (unhashable members kept as they are). It is
+# built once per type (cached), so the choice costs nothing per value; types whose values are
+# the same either way return their own ``decode``.
+
+VALUE_TYPES = ("driver", "modern")
+DEFAULT_VALUE_TYPES = "driver"  # what cassandra-driver applications compare against
+
+_DIFFERING_KINDS = frozenset({"timestamp", "inet", "date", "time", "set", "map"})
+_DRIVER_DECODERS: dict[CqlType, Callable[[bytes], Any]] = {}
+
+
+def check_value_types(value_types: str) -> str:
+    """``value_types`` if it names a representation, else ValueError."""
+    if value_types not in VALUE_TYPES:
+        raise ValueError(f"value_types must be one of {VALUE_TYPES}, got {value_types!r}")
+    return value_types
+
+
+def _differs(t: CqlType) -> bool:
+    if t.kind in _DIFFERING_KINDS:
+        return True
+    if t.kind == "vector":
+        return False  # vector elements stay as the type decodes them (numbers in practice)
+    return any(_differs(s) for s in t.subtypes)
+
+
+_EPOCH_NAIVE_DT = _dt.datetime(1970, 1, 1)
+
+
+def _dec_timestamp_driver(data: bytes) -> Any:
+    if len(data) == 8:
+        # OverflowError outside years 1..9999: the row decoder reports it as cassandra-driver
+        # does ("Failed decoding result column ...")
+        return _EPOCH_NAIVE_DT + _timedelta(0, 0, 0, _i64.unpack(data)[0])
+    return _bad_size(data, "timestamp", 8)
+
+
+def _dec_inet_driver(data: bytes) -> Any:
+    n = len(data)
+    if n == 4:
+        return f"{data[0]}.{data[1]}.{data[2]}.{data[3]}"
+    if n == 16:
+        return str(ipaddress.IPv6Address(bytes(data)))
+    if not n:
+        return None
+    raise MalformedError(f"inet value of {n} bytes (expected 4 or 16)")
+
+
+def _dec_date_driver(data: bytes) -> Any:
+    if len(data) != 4:
+        return _bad_size(data, "date", 4)
+    return Date(_u32.unpack(data)[0] - _DATE_OFFSET)
+
+
+def _dec_time_driver(data: bytes) -> Any:
+    if len(data) != 8:
+        return _bad_size(data, "time", 8)
+    nanos = _i64.unpack(data)[0]
+    if not 0 <= nanos < _NANOS_PER_DAY:
+        raise MalformedError(f"time value {nanos} ns is not a time of day")
+    return Time(nanos)
+
+
+def driver_decoder(t: CqlType) -> Callable[[bytes], Any]:
+    """The decoder of ``t`` giving cassandra-driver's values (see above); cached per type."""
+    dec = _DRIVER_DECODERS.get(t)
+    if dec is None:
+        dec = _build_driver_decoder(t)
+        if len(_DRIVER_DECODERS) > 4096:  # schemas churn in long-lived processes
+            _DRIVER_DECODERS.clear()
+        _DRIVER_DECODERS[t] = dec
+    return dec
+
+
+def _build_driver_decoder(t: CqlType) -> Callable[[bytes], Any]:
+    from greencql.protocol.values import OrderedMapSerializedKey, SortedSet
+
+    if not _differs(t):
+        return t.decode
+    kind = t.kind
+    if kind == "timestamp":
+        return _dec_timestamp_driver
+    if kind == "inet":
+        return _dec_inet_driver
+    if kind == "date":
+        return _dec_date_driver
+    if kind == "time":
+        return _dec_time_driver
+    cql = t.cql_name
+    if kind in ("list", "set"):
+        elem = driver_decoder(t.subtypes[0])
+        is_set = kind == "set"
+
+        def decode_items(data: bytes) -> Any:
+            if not data:
+                return None
+            n = _read_count(data, cql, 4)
+            items, pos = _read_items(data, 4, n, cql)
+            _check_end(pos, data, cql)
+            values = [None if b is None else elem(b) for b in items]
+            return SortedSet(values) if is_set else values
+
+        return decode_items
+    if kind == "map":
+        map_type = t
+        kdec = driver_decoder(t.subtypes[0])
+        vdec = driver_decoder(t.subtypes[1])
+
+        def decode_map(data: bytes) -> Any:
+            if not data:
+                return None
+            n = _read_count(data, cql, 8)
+            items, pos = _read_items(data, 4, 2 * n, cql)
+            _check_end(pos, data, cql)
+            out = OrderedMapSerializedKey(map_type)
+            insert = out._insert_unchecked
+            index = out._index
+            for i in range(0, 2 * n, 2):
+                kb, vb = items[i], items[i + 1]
+                value = None if vb is None else vdec(vb)
+                if kb is None:
+                    out._insert(None, value)
+                elif kb in index:  # a repeated key: the last value wins, as in a dict
+                    out._insert(kdec(kb), value)
+                else:
+                    insert(kdec(kb), kb, value)
+            return out
+
+        return decode_map
+    if kind in ("tuple", "udt"):
+        decoders = [driver_decoder(sub) for sub in t.subtypes]
+        make: Callable[..., Any] = (
+            (lambda values: tuple(values)) if kind == "tuple"
+            else (lambda values, cls=t.value_class: cls(*values))  # type: ignore[attr-defined]
+        )
+
+        def decode_fields(data: bytes) -> Any:
+            if not data:
+                return None
+            return make(_decode_fields(data, decoders, cql))
+
+        return decode_fields
+    return t.decode
 
 
 def encode_value(t: CqlType, value: Any, name: str | None = None) -> bytes | UnsetType | None:

@@ -21,6 +21,7 @@ import random
 import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 __all__ = [
@@ -202,6 +203,9 @@ class SortedSet:
 
 
 sortedset = SortedSet  # cassandra-driver's lower-case alias
+# a set as far as isinstance(value, collections.abc.Set) goes: encoders and the literal
+# encoder take it wherever they take a set
+AbstractSet.register(SortedSet)
 
 
 def _pickled_key(key: Any) -> bytes:

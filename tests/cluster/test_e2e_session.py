@@ -133,6 +133,8 @@ _TYPES = [
 
 
 def _normalise(value):
+    if isinstance(value, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
+        return str(value)  # the default value types give inet as str, as cassandra-driver
     if isinstance(value, (set, frozenset)):
         return set(value)
     if isinstance(value, dict) or hasattr(value, "items"):
