@@ -35,7 +35,7 @@ from __future__ import annotations
 import datetime
 import struct
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -111,6 +111,18 @@ class ResultMetadata:
         if column_count is None:
             column_count = 0 if cols is None else len(cols)
         return cls(int(flags), cols, paging_state, result_metadata_id, column_count)
+
+    # cassandra-driver's ``PreparedStatement.result_metadata`` is a list of column specs
+    # (keyspace, table, name, type): this object reads as that sequence too.
+
+    def __iter__(self) -> Iterator[ColumnSpec]:
+        return iter(self.columns or ())
+
+    def __len__(self) -> int:
+        return len(self.columns or ())
+
+    def __getitem__(self, index: Any) -> Any:
+        return (self.columns or ())[index]
 
 
 @dataclass(frozen=True, slots=True)

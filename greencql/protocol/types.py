@@ -1322,13 +1322,16 @@ class TupleType(CqlType):
     def _encode(self, value: Any) -> bytes:
         if not _is_sequence(value):
             raise TypeError(f"expected a tuple for {self.cql_name}, got {_describe(value)}")
-        if len(value) != len(self.subtypes):
+        if len(value) > len(self.subtypes):
             raise ValueError(
                 f"expected {len(self.subtypes)} items for {self.cql_name}, got {len(value)}"
             )
+        # a short tuple is padded with nulls, as cassandra-driver binds it (the missing
+        # trailing fields read back as None)
+        values = list(value) + [None] * (len(self.subtypes) - len(value))
         return b"".join(
             _encode_field(t, v, f"tuple item {i}")
-            for i, (t, v) in enumerate(zip(self.subtypes, value, strict=False))
+            for i, (t, v) in enumerate(zip(self.subtypes, values, strict=False))
         )
 
     def _decoder(self, hashable: bool) -> Callable[[bytes], Any]:
