@@ -215,6 +215,9 @@ class Cluster:
         #: the Python values of result rows: "driver" (cassandra-driver's, the default) or
         #: "modern" (aware UTC datetimes, ipaddress objects, set/dict); docs/migrating.md
         self.value_types = check_value_types(value_types)
+        # given execution profiles: the legacy session settings (session.row_factory = ...)
+        # are refused, as in cassandra-driver
+        self._explicit_profiles = bool(execution_profiles)
 
     # -- configuration -----------------------------------------------------------------------
 

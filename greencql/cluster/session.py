@@ -62,6 +62,7 @@ import functools
 import logging
 import threading
 import uuid
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -1002,15 +1003,69 @@ class Session:
 
     @property
     def default_timeout(self) -> float | None:
-        return self.cluster._profile(EXEC_PROFILE_DEFAULT).request_timeout  # type: ignore[no-any-return]
+        return self._default_profile().request_timeout  # type: ignore[no-any-return]
+
+    @default_timeout.setter
+    def default_timeout(self, value: float | None) -> None:
+        self._set_legacy("default_timeout", request_timeout=value)
 
     @property
     def default_consistency_level(self) -> ConsistencyLevel:
-        return self.cluster._profile(EXEC_PROFILE_DEFAULT).consistency_level  # type: ignore[no-any-return]
+        return self._default_profile().consistency_level  # type: ignore[no-any-return]
+
+    @default_consistency_level.setter
+    def default_consistency_level(self, value: Any) -> None:
+        warnings.warn(
+            "Setting the consistency level at the session level will be removed in 4.0. "
+            "Consider using execution profiles and setting the desired consistency level to "
+            "the EXEC_PROFILE_DEFAULT profile.", DeprecationWarning, stacklevel=2)
+        self._set_legacy("default_consistency_level", consistency_level=value)
+
+    @property
+    def default_serial_consistency_level(self) -> ConsistencyLevel | None:
+        return self._default_profile().serial_consistency_level  # type: ignore[no-any-return]
+
+    @default_serial_consistency_level.setter
+    def default_serial_consistency_level(self, value: Any) -> None:
+        if value is not None and value not in (ConsistencyLevel.SERIAL,
+                                               ConsistencyLevel.LOCAL_SERIAL):
+            raise ValueError("default_serial_consistency_level must be either "
+                             "ConsistencyLevel.SERIAL or ConsistencyLevel.LOCAL_SERIAL.")
+        self._set_legacy("default_serial_consistency_level", serial_consistency_level=value)
 
     @property
     def row_factory(self) -> Any:
-        return self.cluster._profile(EXEC_PROFILE_DEFAULT).row_factory
+        return self._default_profile().row_factory
+
+    @row_factory.setter
+    def row_factory(self, value: Any) -> None:
+        self._set_legacy("row_factory", row_factory=value)
+
+    # cassandra-driver's legacy session settings: ``session.row_factory = dict_factory`` (and
+    # default_timeout, default_consistency_level, default_serial_consistency_level) change
+    # this session's copy of the default execution profile. As in cassandra-driver, they are
+    # refused when the cluster was given execution profiles (set them in a profile instead).
+
+    #: False: no client-side timestamp on requests (the server's clock decides)
+    use_client_timestamp = True
+    _session_default_profile: ExecutionProfile | None = None
+
+    def _default_profile(self) -> ExecutionProfile:
+        own = self._session_default_profile
+        return own if own is not None else self.cluster._profile(EXEC_PROFILE_DEFAULT)
+
+    def _profile_for(self, execution_profile: Any) -> ExecutionProfile:
+        if execution_profile is EXEC_PROFILE_DEFAULT:
+            own = self._session_default_profile
+            if own is not None:
+                return own
+        return self.cluster._profile(execution_profile)  # type: ignore[no-any-return]
+
+    def _set_legacy(self, name: str, **change: Any) -> None:
+        if getattr(self.cluster, "_explicit_profiles", False):
+            raise ValueError(f"Cannot set Session.{name} while using Configuration Profiles. "
+                             "Set this in a profile instead.")
+        self._session_default_profile = self._default_profile().replace(**change)
 
     # -- executing ---------------------------------------------------------------------------
 
@@ -1067,7 +1122,7 @@ class Session:
     ) -> ResponseFuture:
         if self.is_shutdown:
             raise DriverException("the session is shut down; create a new one with connect()")
-        profile = self.cluster._profile(execution_profile)
+        profile = self._profile_for(execution_profile)
         statement = self._statement(query, parameters)
         if timeout is _NOT_SET:
             timeout = statement.timeout
@@ -1083,7 +1138,7 @@ class Session:
         if isinstance(statement, BatchStatement) or not fetch_size or fetch_size < 0:
             fetch_size = None
         timestamp = statement.timestamp
-        if timestamp is None:
+        if timestamp is None and self.use_client_timestamp:
             generator = self.cluster.timestamp_generator
             if generator is not None:
                 timestamp = generator()

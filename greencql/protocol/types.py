@@ -225,7 +225,8 @@ class Date:
             return other.toordinal() - _EPOCH_ORDINAL
         if isinstance(other, int) and not isinstance(other, bool):
             return other  # days since the epoch, as cassandra-driver's Date compares
-        return None
+        days = getattr(other, "days_from_epoch", None)  # cassandra-driver's own Date
+        return days if isinstance(days, int) else None
 
     def __eq__(self, other: object) -> bool:
         days = self._days(other)
@@ -327,7 +328,8 @@ class Time:
             return _time_to_nanos(other)
         if isinstance(other, int) and not isinstance(other, bool):
             return other  # nanoseconds, as cassandra-driver's Time compares
-        return None
+        nanos = getattr(other, "nanosecond_time", None)  # cassandra-driver's own Time
+        return nanos if isinstance(nanos, int) else None
 
     def __eq__(self, other: object) -> bool:
         nanos = self._nanos(other)
@@ -533,12 +535,18 @@ class CqlType:
             return str(getattr(self, "name", "udt"))
         if self.kind == "custom":
             return self.class_name
+        if self.kind == "text":
+            return "varchar"  # the type id every text column comes with (0x000D)
         return self.kind
 
     @property
     def cassname(self) -> str:
         """cassandra-driver's ``cassname``: the short Java class name (``'Int32Type'``,
         ``'ListType'``, ``'UserType'``, ...)."""
+        if self.kind == "text":
+            return "VarcharType"  # as cassandra-driver names the type of a text column
+        if self.kind == "timestamp":
+            return "DateType"  # cassandra-driver's class for type id 0x000B
         name = self.class_name
         if name.startswith(MARSHAL_PREFIX):
             name = name[len(MARSHAL_PREFIX):]
@@ -783,6 +791,8 @@ def _enc_date(value: Any) -> bytes:
         days = value.days_from_epoch
     elif isinstance(value, int) and not isinstance(value, bool):
         days = value  # days since the epoch (cassandra-driver reads an int as 2**31-shifted)
+    elif isinstance(getattr(value, "days_from_epoch", None), int):  # cassandra.util.Date
+        days = value.days_from_epoch
     else:
         raise TypeError(f"expected a date, Date or int days for date, got {_describe(value)}")
     raw = days + _DATE_OFFSET
@@ -809,6 +819,10 @@ def _enc_time(value: Any) -> bytes:
         nanos = value.nanosecond_time
     elif isinstance(value, int) and not isinstance(value, bool):
         nanos = value
+        if not 0 <= nanos < _NANOS_PER_DAY:
+            raise ValueError(f"time of day out of range: {nanos} ns")
+    elif isinstance(getattr(value, "nanosecond_time", None), int):  # cassandra.util.Time
+        nanos = value.nanosecond_time
         if not 0 <= nanos < _NANOS_PER_DAY:
             raise ValueError(f"time of day out of range: {nanos} ns")
     else:
@@ -1069,6 +1083,14 @@ def _element(t: CqlType, value: Any, what: str) -> bytes:
     return t.encode(value)
 
 
+def _is_sized_iterable(value: Any) -> bool:
+    """A set-like container of another library (cassandra-driver's own SortedSet)."""
+    return (
+        hasattr(value, "__iter__") and hasattr(value, "__len__")
+        and not isinstance(value, (str, bytes, bytearray, memoryview, Mapping))
+    )
+
+
 def _is_sequence(value: Any) -> bool:
     return isinstance(value, (list, tuple)) or (
         isinstance(value, Sequence) and not isinstance(value, (str, bytes, bytearray, memoryview))
@@ -1150,7 +1172,7 @@ class SetType(CqlType):
         return SetType(self.subtypes[0], frozen)
 
     def _encode(self, value: Any) -> bytes:
-        if not (isinstance(value, AbstractSet) or _is_sequence(value)):
+        if not (isinstance(value, AbstractSet) or _is_sequence(value) or _is_sized_iterable(value)):
             raise TypeError(f"expected a set for {self.cql_name}, got {_describe(value)}")
         enc = self.subtypes[0]
         return _i32.pack(len(value)) + _encode_items([_element(enc, v, "element") for v in value])

@@ -408,8 +408,9 @@ def datetime_from_timestamp(timestamp: float) -> _dt.datetime:
 
 
 def utc_datetime_from_ms_timestamp(timestamp: int) -> _dt.datetime:
-    """An aware UTC datetime from milliseconds since the epoch (OverflowError out of range)."""
-    return UTC_DATETIME_EPOC + _dt.timedelta(milliseconds=timestamp)
+    """A naive UTC datetime from milliseconds since the epoch, as cassandra-driver's (despite
+    the name, it has no tzinfo); OverflowError out of range."""
+    return DATETIME_EPOC + _dt.timedelta(milliseconds=timestamp)
 
 
 def ms_timestamp_from_datetime(dt: _dt.datetime) -> int:
