@@ -92,6 +92,7 @@ from greencql.errors import (
     DriverException,
     NoHostAvailable,
     OperationTimedOut,
+    QueryExhausted,
     ServerException,
     TraceUnavailable,
     Unprepared,
@@ -380,21 +381,42 @@ class ResponseFuture:
         errback_args: Sequence[Any] = (),
         errback_kwargs: Mapping[str, Any] | None = None,
     ) -> ResponseFuture:
-        """Call ``callback(result, ...)`` or ``errback(exception, ...)`` once done, from the
-        greenlet that completes the request (callbacks must not block)."""
+        """Call ``callback(rows, ...)`` or ``errback(exception, ...)`` once done, from the
+        greenlet that completes the request (callbacks must not block).
 
-        def on_done(fut: Any) -> None:
-            try:
-                value = fut.result(0)
-            except BaseException as exc:
-                if errback is not None:
-                    errback(exc, *errback_args, **(errback_kwargs or {}))
-                return
-            if callback is not None:
-                callback(value, *callback_args, **(callback_kwargs or {}))
-
-        self._waiter.add_done_callback(on_done)
+        As in cassandra-driver, ``rows`` is the current page's rows as the row factory made
+        them (a list), or None for a result without rows; :meth:`start_fetching_next_page`
+        calls the same callbacks again with the next page's rows. The rows are already
+        decoded: nothing in a callback waits on the network. (``result()`` gives the whole
+        ResultSet; iterating past its page from inside a callback would wait on the very
+        greenlet that delivers the page, up to the request timeout.)"""
+        entry = (callback, errback, tuple(callback_args), callback_kwargs or {},
+                 tuple(errback_args), errback_kwargs or {})
+        if self._page_callbacks is None:
+            self._page_callbacks = []
+        self._page_callbacks.append(entry)
+        self._waiter.add_done_callback(functools.partial(_run_page_callback, entry))
         return self
+
+    # callbacks given to add_callbacks, run again for each page start_fetching_next_page gets
+    _page_callbacks: list[tuple[Any, ...]] | None = None
+
+    def start_fetching_next_page(self) -> None:
+        """Fetch the next page without waiting; when it arrives, ``result()`` gives it and the
+        callbacks of :meth:`add_callbacks` run again with its rows. Raises
+        :class:`~greencql.errors.QueryExhausted` when there is no next page
+        (cassandra-driver's callback-driven paging)."""
+        paging_state = self.paging_state
+        if not paging_state:
+            raise QueryExhausted("no more pages")
+        nxt = self._session._page_future(self, paging_state)
+        self._waiter = self._hub.future()
+        self._deadline = nxt._deadline
+        self._started = nxt._started
+        for entry in self._page_callbacks or ():
+            self._waiter.add_done_callback(functools.partial(_run_page_callback, entry))
+        nxt._waiter.add_done_callback(functools.partial(_next_page_done, self, nxt))
+        nxt._start()
 
     @property
     def has_more_pages(self) -> bool:
@@ -411,20 +433,15 @@ class ResponseFuture:
 
     def get_query_trace(
         self, max_wait: float | None = None, query_cl: ConsistencyLevel = ConsistencyLevel.ONE
-    ) -> QueryTrace:
+    ) -> QueryTrace | None:
         """The server's trace of this request (executed with ``trace=True``), read from
         system_traces, waiting up to ``max_wait`` seconds (default 2) for it to be complete;
-        raises :class:`TraceUnavailable` otherwise."""
+        raises :class:`TraceUnavailable` otherwise. None when the request was not traced."""
         self.result()
         if not self._tracing_ids:
-            if self._trace:
-                raise TraceUnavailable(
-                    "tracing was requested but the server sent no trace id with the answer "
-                    "(it may not support tracing); nothing to fetch"
-                )
-            raise TraceUnavailable(
-                "no trace for this request: execute it with trace=True"
-            )
+            # as cassandra-driver: None when the request was not traced (or the server sent
+            # no trace id)
+            return None
         trace = QueryTrace(self._tracing_ids[-1], self._session)
         trace.populate(DEFAULT_TRACE_WAIT if max_wait is None else max_wait, query_cl)
         return trace
@@ -806,6 +823,39 @@ class ResponseFuture:
     def _hosts_text(self) -> str:
         hosts = list(dict.fromkeys(self.attempted_hosts))
         return ", ".join(str(h) for h in hosts) if hosts else "no host yet"
+
+
+def _run_page_callback(entry: tuple[Any, ...], waiter: Any) -> None:
+    """One add_callbacks entry, for one completed page (see ResponseFuture.add_callbacks)."""
+    callback, errback, args, kwargs, eargs, ekwargs = entry
+    try:
+        value = waiter.result(0)
+    except BaseException as exc:
+        if errback is not None:
+            errback(exc, *eargs, **ekwargs)
+        return
+    if callback is not None:
+        if isinstance(value, ResultSet):
+            value = value.current_rows if value.column_names is not None else None
+        callback(value, *args, **kwargs)
+
+
+def _next_page_done(future: ResponseFuture, nxt: ResponseFuture, waiter: Any) -> None:
+    """The page start_fetching_next_page asked for arrived (or failed): it becomes the
+    result of ``future``, whose callbacks then run with it."""
+    try:
+        value = waiter.result(0)
+    except BaseException as exc:
+        future._response = nxt._response
+        future._waiter.set_exception(exc)
+        return
+    future._response = nxt._response
+    future.coordinator_host = nxt.coordinator_host
+    future.warnings = nxt.warnings
+    future._tracing_ids.extend(nxt._tracing_ids)
+    if isinstance(value, ResultSet):
+        value.response_future = future
+    future._waiter.set_result(value)
 
 
 def _query_text(query: Any) -> str:
@@ -1262,6 +1312,27 @@ class Session:
         # a VOID / SET_KEYSPACE / SCHEMA_CHANGE answer: no rows, but its warnings, custom
         # payload and tracing id belong on the ResultSet (None after an ignored error)
         return self._make_result(future, future._response)
+
+    def _page_future(self, future: ResponseFuture, paging_state: bytes) -> ResponseFuture:
+        """A new, not yet started request for the page after ``paging_state`` of
+        ``future``'s request; it completes with a whole ResultSet (for
+        ResponseFuture.start_fetching_next_page)."""
+        nxt = ResponseFuture(
+            self,
+            future.query,
+            future._profile,
+            future.timeout,
+            consistency=future._consistency,
+            serial_consistency=future._serial,
+            fetch_size=future._fetch_size,
+            paging_state=paging_state,
+            timestamp=future._timestamp,
+            custom_payload=future._custom_payload,
+            trace=future._trace,
+            host=future._target_host,
+        )
+        nxt._row_factory = future._row_factory
+        return nxt
 
     def _fetch_page(self, future: ResponseFuture, paging_state: bytes) -> Page:
         """The page after ``paging_state`` of ``future``'s request, synchronously (what a
