@@ -458,9 +458,10 @@ class CompressionError(ProtocolError):
 # -- names cassandra-driver applications catch -------------------------------------------------
 
 
-class UnresolvableContactPoints(DriverException):
-    """No contact point given to the Cluster could be resolved to an address (raised by
-    ``connect()``, as cassandra-driver)."""
+class UnresolvableContactPoints(NoHostAvailable):
+    """No contact point given to the Cluster could be resolved to an address. Raised by
+    ``connect()`` (cassandra-driver raises it from the Cluster constructor, which resolves
+    names there; greencql does no IO before ``connect()``). Also a NoHostAvailable."""
 
 
 class DependencyException(DriverException):

@@ -95,11 +95,14 @@ class Host:
         "_datacenter",
         "_rack",
         "broadcast_address",
+        "broadcast_port",
         "broadcast_rpc_address",
+        "broadcast_rpc_port",
         "endpoint",
         "host_id",
         "is_up",
         "listen_address",
+        "listen_port",
         "release_version",
         "tokens",
     )
@@ -127,6 +130,11 @@ class Host:
         self.broadcast_address: str | None = None
         self.broadcast_rpc_address: str | None = None
         self.listen_address: str | None = None
+        # the ports cassandra-driver's Host reports (from system.local / system.peers_v2;
+        # None where the server's tables do not say)
+        self.broadcast_port: int | None = None
+        self.broadcast_rpc_port: int | None = None
+        self.listen_port: int | None = None
         self.is_up: bool | None = None
 
     @property
@@ -191,6 +199,9 @@ _PICKLED = (
     "broadcast_rpc_address",
     "listen_address",
     "is_up",
+    "broadcast_port",
+    "broadcast_rpc_port",
+    "listen_port",
 )
 
 

@@ -667,6 +667,9 @@ class ResponseFuture:
             idempotent=self._idempotent,
             request_sent=request_sent,
         )
+        metrics = self._session.cluster.metrics
+        if metrics is not None:
+            metrics._on_error(error, decision)
         if isinstance(error, ServerException):
             _log.debug("%s from %s: %s (retry %d: %s)", type(error).__name__, host, error,
                        self._retry_num, decision.name)
@@ -773,6 +776,9 @@ class ResponseFuture:
 
     def _set_final_result(self, value: Any) -> None:
         if self._complete():
+            metrics = self._session.cluster.metrics  # None unless metrics_enabled
+            if metrics is not None:
+                metrics._on_request_done(self._hub.monotonic() - self._started)
             self._waiter.set_result(value)
 
     def _set_final_exception(self, exc: BaseException) -> None:

@@ -47,6 +47,7 @@ from greencql.protocol.types import (
     driver_decoder,
     encode_value,
     read_type_option,
+    register_udt_class,
     write_type_option,
 )
 from greencql.protocol.wire import UNSET, Reader, Writer
@@ -61,6 +62,7 @@ __all__ = [
     "write_prepared_metadata",
     "decode_rows",
     "encode_rows",
+    "register_user_type",
 ]
 
 
@@ -457,6 +459,15 @@ _MAX_DECODERS = 1024
 _DRIVER_ROW_DECODERS: dict[
     tuple[CqlType, ...], Callable[[bytes, int, int], tuple[list[tuple], int]]
 ] = {}
+
+
+def register_user_type(keyspace: str, name: str, klass: type | None) -> None:
+    """Decode values of the user type ``keyspace.name`` into ``klass(**fields)`` with the
+    driver value types (None: back to the named tuple); the row decoders built so far are
+    dropped, so the next result is decoded with the new class."""
+    register_udt_class(keyspace, name, klass)
+    _DRIVER_ROW_DECODERS.clear()
+    _DRIVER_BY_COLUMNS.clear()
 
 
 def decode_rows(

@@ -100,6 +100,7 @@ __all__ = [
     "DEFAULT_VALUE_TYPES",
     "check_value_types",
     "driver_decoder",
+    "register_udt_class",
 ]
 
 MARSHAL_PREFIX = "org.apache.cassandra.db.marshal."
@@ -1949,8 +1950,25 @@ def check_value_types(value_types: str) -> str:
     return value_types
 
 
+# (keyspace, type name) -> class user type values decode into (cassandra-driver's
+# Cluster.register_user_type); see :func:`register_udt_class`
+_UDT_REGISTRY: dict[tuple[str, str], type] = {}
+
+
+def register_udt_class(keyspace: str, name: str, klass: type | None) -> None:
+    """Decode ``keyspace.name`` values into ``klass(**fields)`` (None: forget it), with the
+    driver value types. Clears the cached driver decoders: the next result builds new ones."""
+    if klass is None:
+        _UDT_REGISTRY.pop((keyspace, name), None)
+    else:
+        _UDT_REGISTRY[(keyspace, name)] = klass
+    _DRIVER_DECODERS.clear()
+
+
 def _differs(t: CqlType) -> bool:
     if t.kind in _DIFFERING_KINDS:
+        return True
+    if t.kind == "udt" and (t.keyspace, t.name) in _UDT_REGISTRY:  # type: ignore[attr-defined]
         return True
     if t.kind == "vector":
         return False  # vector elements stay as the type decodes them (numbers in practice)
@@ -2062,10 +2080,19 @@ def _build_driver_decoder(t: CqlType) -> Callable[[bytes], Any]:
         return decode_map
     if kind in ("tuple", "udt"):
         decoders = [driver_decoder(sub) for sub in t.subtypes]
-        make: Callable[..., Any] = (
-            (lambda values: tuple(values)) if kind == "tuple"
-            else (lambda values, cls=t.value_class: cls(*values))  # type: ignore[attr-defined]
+        registered = (
+            _UDT_REGISTRY.get((t.keyspace, t.name)) if kind == "udt" else None  # type: ignore[attr-defined]
         )
+        make: Callable[..., Any]
+        if kind == "tuple":
+            make = tuple
+        elif registered is not None:
+            names = t.field_names  # type: ignore[attr-defined]
+
+            def make(values: list[Any], cls: type = registered) -> Any:
+                return cls(**dict(zip(names, values, strict=False)))
+        else:
+            make = lambda values, cls=t.value_class: cls(*values)  # type: ignore[attr-defined]
 
         def decode_fields(data: bytes) -> Any:
             if not data:

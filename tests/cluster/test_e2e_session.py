@@ -501,7 +501,7 @@ def test_unresolvable_contact_point(hub, sim):
 
 def test_cluster_validation():
     with pytest.raises(ValueError):
-        Cluster([])
+        Cluster([None])  # an empty list is accepted, as cassandra-driver (tests/compat)
     with pytest.raises(ValueError):
         Cluster(protocol_version=2)
     with pytest.raises(ValueError):
