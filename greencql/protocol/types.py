@@ -144,11 +144,13 @@ class Duration:
         raise AttributeError("Duration is immutable")
 
     def __eq__(self, other: object) -> bool:
-        if isinstance(other, Duration):
+        if isinstance(other, Duration) or all(
+                hasattr(other, a) for a in ("months", "days", "nanoseconds")):
+            # (another library's Duration too: cassandra-driver's util.Duration)
             return (self.months, self.days, self.nanoseconds) == (
-                other.months,
-                other.days,
-                other.nanoseconds,
+                other.months,  # type: ignore[attr-defined]
+                other.days,  # type: ignore[attr-defined]
+                other.nanoseconds,  # type: ignore[attr-defined]
             )
         return NotImplemented
 
@@ -1542,13 +1544,16 @@ class VectorType(CqlType):
             out += p
         return bytes(out)
 
-    def _decoder(self, container: type) -> Callable[[bytes], Any]:
+    def _decoder(self, container: type,
+                 element_decoder: Callable[[bytes], Any] | None = None) -> Callable[[bytes], Any]:
         elem = self.subtypes[0]
         dec = elem.decode if container is list else elem.decode_hashable
+        fast = _FAST_ELEMENT.get(elem.kind)
+        if element_decoder is not None:  # the driver value types' elements
+            dec, fast = element_decoder, None
         dim = self.dimension
         size = elem.fixed_size
         cql = self.cql_name
-        fast = _FAST_ELEMENT.get(elem.kind)
 
         def decode(data: bytes) -> Any:
             if not data:
@@ -1968,10 +1973,10 @@ def register_udt_class(keyspace: str, name: str, klass: type | None) -> None:
 def _differs(t: CqlType) -> bool:
     if t.kind in _DIFFERING_KINDS:
         return True
+    if t.kind == "vector":
+        return _differs(t.subtypes[0])
     if t.kind == "udt" and (t.keyspace, t.name) in _UDT_REGISTRY:  # type: ignore[attr-defined]
         return True
-    if t.kind == "vector":
-        return False  # vector elements stay as the type decodes them (numbers in practice)
     return any(_differs(s) for s in t.subtypes)
 
 
@@ -2038,9 +2043,12 @@ def _build_driver_decoder(t: CqlType) -> Callable[[bytes], Any]:
     if kind == "time":
         return _dec_time_driver
     cql = t.cql_name
+    if kind == "vector":
+        return t._decoder(list, driver_decoder(t.subtypes[0]))  # type: ignore[attr-defined]
     if kind in ("list", "set"):
         elem = driver_decoder(t.subtypes[0])
         is_set = kind == "set"
+        from_members = SortedSet._from_members
 
         def decode_items(data: bytes) -> Any:
             if not data:
@@ -2049,11 +2057,13 @@ def _build_driver_decoder(t: CqlType) -> Callable[[bytes], Any]:
             items, pos = _read_items(data, 4, n, cql)
             _check_end(pos, data, cql)
             values = [None if b is None else elem(b) for b in items]
-            return SortedSet(values) if is_set else values
+            return from_members(values) if is_set else values
 
         return decode_items
     if kind == "map":
         map_type = t
+        decoded = OrderedMapSerializedKey._decoded
+        encode_key = t.subtypes[0].encode
         kdec = driver_decoder(t.subtypes[0])
         vdec = driver_decoder(t.subtypes[1])
 
@@ -2063,18 +2073,18 @@ def _build_driver_decoder(t: CqlType) -> Callable[[bytes], Any]:
             n = _read_count(data, cql, 8)
             items, pos = _read_items(data, 4, 2 * n, cql)
             _check_end(pos, data, cql)
+            keys = items[0::2]
+            index = {kb: i for i, kb in enumerate(keys)}
+            if len(index) == n and None not in index:  # the usual case: distinct keys
+                return decoded(encode_key, [
+                    (kdec(kb), None if vb is None else vdec(vb))  # type: ignore[arg-type]
+                    for kb, vb in zip(keys, items[1::2], strict=True)
+                ], index)
             out = OrderedMapSerializedKey(map_type)
-            insert = out._insert_unchecked
-            index = out._index
             for i in range(0, 2 * n, 2):
                 kb, vb = items[i], items[i + 1]
                 value = None if vb is None else vdec(vb)
-                if kb is None:
-                    out._insert(None, value)
-                elif kb in index:  # a repeated key: the last value wins, as in a dict
-                    out._insert(kdec(kb), value)
-                else:
-                    insert(kdec(kb), kb, value)
+                out._insert(None if kb is None else kdec(kb), value)
             return out
 
         return decode_map

@@ -16,11 +16,12 @@ from __future__ import annotations
 import bisect
 import calendar
 import datetime as _dt
+import itertools
 import pickle
 import random
 import re
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, ItemsView, Iterable, Iterator, Mapping, Sequence, ValuesView
 from collections.abc import Set as AbstractSet
 from typing import Any
 
@@ -72,6 +73,20 @@ class SortedSet:
         for item in iterable:
             self.add(item)
 
+    @classmethod
+    def _from_members(cls, values: list[Any]) -> SortedSet:
+        """A SortedSet of ``values`` (distinct, as a decoded CQL set's are): one sort instead
+        of an insertion each (what the driver value types' set decoder calls)."""
+        try:
+            ordered = sorted(values)
+        except TypeError:  # members that do not order: insert one by one
+            return cls(values)
+        if len(ordered) > 1 and any(a == b for a, b in itertools.pairwise(ordered)):
+            return cls(ordered)  # duplicates after all: let add() drop them
+        new = object.__new__(cls)
+        new._items = ordered
+        return new
+
     def _find(self, item: Any) -> tuple[int, bool]:
         items = self._items
         try:
@@ -81,7 +96,14 @@ class SortedSet:
                 if x == item:
                     return i, True
             return len(items), False
-        return i, i < len(items) and items[i] == item
+        if i < len(items) and items[i] == item:
+            return i, True
+        if items and not _totally_ordered(items[0]):
+            # members ordered partially (sets compare by inclusion): bisect can miss
+            for j, x in enumerate(items):
+                if x == item:
+                    return j, True
+        return i, False
 
     def add(self, item: Any) -> None:
         i, found = self._find(item)
@@ -134,8 +156,12 @@ class SortedSet:
     def __eq__(self, other: object) -> bool:
         if isinstance(other, SortedSet):
             return self._items == other._items
-        if isinstance(other, (set, frozenset, list, tuple)):
-            others = list(other)
+        if isinstance(other, (str, bytes, bytearray, Mapping)):
+            return NotImplemented
+        if isinstance(other, (set, frozenset, list, tuple)) or (
+                hasattr(other, "__iter__") and hasattr(other, "__len__")):
+            # any other sized collection: sets, lists, cassandra-driver's own SortedSet
+            others = list(other)  # type: ignore[call-overload]
             return len(others) == len(self._items) and all(x in self for x in others)
         return NotImplemented
 
@@ -200,6 +226,12 @@ class SortedSet:
 
     def __xor__(self, other: Iterable[Any]) -> SortedSet:
         return self.symmetric_difference(other)
+
+
+def _totally_ordered(value: Any) -> bool:
+    """Whether ``<`` on values like this one is a total order (numbers, strings, bytes,
+    UUIDs, dates, tuples of those...), so that a binary search finds any member."""
+    return not isinstance(value, (SortedSet, AbstractSet, Mapping, float))
 
 
 sortedset = SortedSet  # cassandra-driver's lower-case alias
@@ -283,6 +315,15 @@ class OrderedMap(Mapping):  # type: ignore[type-arg]
 
     __hash__ = None  # type: ignore[assignment]
 
+    # items and values straight from the stored pairs, not by looking each key up again: a
+    # key whose encoding is not canonical (a set, ordered differently than on the wire) is
+    # then still listed with its value
+    def items(self) -> _ItemsView:  # type: ignore[override]
+        return _ItemsView(self)
+
+    def values(self) -> _ValuesView:  # type: ignore[override]
+        return _ValuesView(self)
+
     def popitem(self) -> tuple[Any, Any]:
         if not self._items:
             raise KeyError("popitem(): map is empty")
@@ -298,6 +339,17 @@ class OrderedMap(Mapping):  # type: ignore[type-arg]
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (OrderedMap, (self._items,))
+
+
+class _ItemsView(ItemsView):  # type: ignore[type-arg]
+    def __iter__(self) -> Iterator[tuple[Any, Any]]:
+        return iter(self._mapping._items)  # type: ignore[attr-defined]
+
+
+class _ValuesView(ValuesView):  # type: ignore[type-arg]
+    def __iter__(self) -> Iterator[Any]:
+        for _, v in self._mapping._items:  # type: ignore[attr-defined]
+            yield v
 
 
 class OrderedMapSerializedKey(OrderedMap):
@@ -330,6 +382,17 @@ class OrderedMapSerializedKey(OrderedMap):
             except Exception:  # a key of another type: never equal to an encoded one
                 pass
         return ("pickled", _pickled_key(key))
+
+    @classmethod
+    def _decoded(cls, encode_key: Callable[[Any], bytes], items: list[tuple[Any, Any]],
+                 index: dict[Any, int]) -> OrderedMapSerializedKey:
+        """A map built from decoded items and their serialized keys, without __init__ (the
+        driver value types' map decoder calls this once per value)."""
+        new = object.__new__(cls)
+        new._encode_key = encode_key
+        new._items = items
+        new._index = index
+        return new
 
     def _insert_unchecked(self, key: Any, flat_key: Any, value: Any) -> None:
         self._index[flat_key] = len(self._items)
