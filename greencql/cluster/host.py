@@ -14,6 +14,7 @@ cluster, not here. Names follow cassandra-driver (``cassandra.pool.Host``,
 from __future__ import annotations
 
 import enum
+import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
@@ -64,6 +65,16 @@ class EndPoint:
         if ":" in self.address:
             return f"[{self.address}]:{self.port}"
         return f"{self.address}:{self.port}"
+
+    def resolve(self) -> tuple[str, int]:
+        """``(address, port)`` to connect to, as cassandra-driver's ``EndPoint.resolve()``
+        (names are resolved by the hub when connecting, not here)."""
+        return self.address, self.port
+
+    @property
+    def socket_family(self) -> int:
+        """cassandra-driver's attribute: the address family of a literal address."""
+        return int(socket.AF_INET6 if ":" in self.address else socket.AF_INET)
 
 
 class HostDistance(enum.IntEnum):

@@ -117,3 +117,18 @@ def test_query_trace_is_none_without_tracing(session, table, oracle):
         theirs = oracle.execute_async("SELECT c FROM pages WHERE p = 0")
         theirs.result()
         assert theirs.get_query_trace() is None
+
+
+def test_trace_fields_are_cassandra_drivers(session, table, oracle):
+    future = session.execute_async("SELECT c FROM pages WHERE p = 0", trace=True)
+    future.result()
+    trace = future.get_query_trace(max_wait=5.0)
+    assert type(trace.coordinator) is str and type(trace.client) is str
+    assert trace.started_at.tzinfo is None  # naive UTC, as cassandra-driver
+    if oracle is not None:
+        theirs = oracle.execute_async("SELECT c FROM pages WHERE p = 0", trace=True)
+        theirs.result()
+        their_trace = theirs.get_query_trace(max_wait=5.0)
+        assert trace.coordinator == their_trace.coordinator
+        assert type(their_trace.client) is type(trace.client)
+        assert trace.request_type == their_trace.request_type
