@@ -2067,10 +2067,41 @@ def _build_driver_decoder(t: CqlType) -> Callable[[bytes], Any]:
         kdec = driver_decoder(t.subtypes[0])
         vdec = driver_decoder(t.subtypes[1])
 
+        text_keys = t.subtypes[0].kind in ("text", "ascii")
+        key_codec = "utf-8" if t.subtypes[0].kind == "text" else "ascii"
+        unpack_from = _i32.unpack_from
+
         def decode_map(data: bytes) -> Any:
             if not data:
                 return None
             n = _read_count(data, cql, 8)
+            if text_keys:  # the common map<text, ...>: one pass, no intermediate item list
+                try:
+                    pos = 4
+                    pairs = []
+                    index: dict[Any, int] = {}
+                    for i in range(n):
+                        size = unpack_from(data, pos)[0]
+                        pos += 4
+                        if size < 0:
+                            raise ValueError
+                        kb = data[pos : pos + size]
+                        pos += size
+                        size = unpack_from(data, pos)[0]
+                        pos += 4
+                        if size < 0:
+                            value = None
+                        else:
+                            value = vdec(data[pos : pos + size])
+                            pos += size
+                        if kb in index:
+                            raise ValueError
+                        index[kb] = i
+                        pairs.append((kb.decode(key_codec), value))
+                    if pos == len(data):
+                        return decoded(encode_key, pairs, index)
+                except (struct.error, ValueError, ProtocolError):
+                    pass  # the general path below says precisely what is wrong
             items, pos = _read_items(data, 4, 2 * n, cql)
             _check_end(pos, data, cql)
             keys = items[0::2]
