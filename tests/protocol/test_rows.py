@@ -371,7 +371,7 @@ def test_out_of_range_timestamp_fails_as_in_cassandra_driver(handler):
     w.write_int(1)
     w.write_bytes(struct.pack(">q", 2**62))
     w.write_bytes(struct.pack(">i", 1))
-    with pytest.raises(DriverException, match='Failed decoding result column "t" of type timestamp'):
+    with pytest.raises(DriverException, match='Failed decoding result column "t" of type time'):
         R.decode_rows(Reader(w.getvalue()), columns)
     body = rows_body(columns, [(2**62, 1)])  # milliseconds
     with pytest.raises(TheirDriverException, match='Failed decoding result column "t" of type ti'):
