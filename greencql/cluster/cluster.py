@@ -152,6 +152,8 @@ class Cluster:
         ssl_options: Mapping[str, Any] | None = None,
         sockopts: Any = None,
         cql_version: str | None = None,
+        connection_class: Any = None,
+        executor_threads: int | None = None,
     ) -> None:
         if isinstance(contact_points, (str, EndPoint)):
             contact_points = [contact_points]
@@ -242,6 +244,17 @@ class Cluster:
         self._explicit_profiles = bool(execution_profiles)
         self._init_compat(metrics_enabled, address_translator, conviction_policy_factory,
                           allow_beta_protocol_version, ssl_options, sockopts, cql_version)
+        # cassandra-driver's reactor choice, as a hub (greencql.io's marker classes)
+        self.connection_class = connection_class
+        if connection_class is not None:
+            reactor_hub = getattr(connection_class, "hub", None)
+            if not isinstance(reactor_hub, str):
+                raise TypeError("connection_class must be one of greencql.io's reactor names "
+                                "(e.g. greencql.io.geventreactor.GeventConnection)")
+            if hub is None:
+                self._hub_setting = reactor_hub
+        #: accepted and unused: greencql runs no executor threads (callbacks run on the hub)
+        self.executor_threads = executor_threads
 
     # -- configuration -----------------------------------------------------------------------
 
