@@ -6,7 +6,7 @@ errors.py only; cluster/ builds on :class:`Connection` and :class:`HostPool`.
 cassandra-driver applications import ``Host`` and ``HostDistance`` from ``cassandra.pool``;
 those live in the cluster layer here, so this package names them in ``_FROM_ABOVE`` and
 resolves them on first attribute access (PEP 562). Nothing in pool/ uses them: importing
-``greencql.pool`` still imports nothing from cluster/ (tests/test_architecture.py checks it).
+``greencql.pool`` still imports nothing from cluster/ (tests/compat/test_names.py checks it).
 """
 
 import importlib

@@ -397,3 +397,25 @@ def test_table_matches_the_installed_cassandra_driver():
 
     for module, names in TABLE["modules"].items():
         assert generate_names.public_names(module) == names, module
+
+
+def test_compat_names_keep_the_layers_apart():
+    """greencql.pool names cassandra.pool's Host (a cluster-layer class) lazily, and
+    greencql.protocol names cassandra.protocol's errors (from greencql.errors): importing
+    either still loads nothing from the layers above it (DESIGN.md)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, greencql.pool, greencql.protocol; "
+        "print(sorted(m for m in sys.modules if m.startswith(('greencql.cluster', "
+        "'gevent', 'eventlet'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=60).stdout.strip()
+    assert out == "[]", out
+    code = ("import sys, greencql.protocol; "
+            "print(any(m.startswith(('greencql.pool', 'greencql.hubs')) for m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=60).stdout.strip()
+    assert out == "False"
