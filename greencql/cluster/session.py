@@ -266,8 +266,9 @@ class ResponseFuture:
     """The pending result of one request (cassandra-driver's name and methods).
 
     ``result()`` returns a :class:`~greencql.cluster.results.ResultSet` or raises the typed
-    error; ``add_callbacks(callback, errback)`` calls one of them (with the ResultSet or the
-    exception) once done. Usable from any greenlet of the session's hub. Attributes:
+    error; ``add_callbacks(callback, errback)`` calls one of them (with the page's rows, as
+    cassandra-driver, or the exception) once done; ``start_fetching_next_page()`` pages.
+    Usable from any greenlet of the session's hub. Attributes:
     ``query`` (the statement), ``coordinator_host`` (the host that answered),
     ``attempted_hosts``, ``warnings`` (server warnings), ``custom_payload`` (the server's),
     ``is_schema_agreed`` (after DDL), ``timeout``.
