@@ -696,7 +696,12 @@ class Cluster:
 
     def set_meta_refresh_enabled(self, enabled: bool) -> None:
         """Turn schema and token metadata refreshes on or off (cassandra-driver's switch for
-        both ``schema_metadata_enabled`` and ``token_metadata_enabled``)."""
+        both ``schema_metadata_enabled`` and ``token_metadata_enabled``), with its
+        DeprecationWarning."""
+        warnings.warn(
+            "Cluster.set_meta_refresh_enabled is deprecated and will be removed in 4.0. Set "
+            "Cluster.schema_metadata_enabled and Cluster.token_metadata_enabled instead.",
+            DeprecationWarning, stacklevel=2)
         self.schema_metadata_enabled = bool(enabled)
         self.token_metadata_enabled = bool(enabled)
 

@@ -150,9 +150,11 @@ def test_targeted_refreshes_and_cluster_name(cluster, session, oracle):
     cluster.refresh_user_function_metadata(KS, UserFunctionDescriptor("nofn", ["int"]))
     ks = cluster.metadata.keyspaces[KS]
     assert "refreshed" in ks.tables and "point" in ks.user_types
-    cluster.set_meta_refresh_enabled(False)
+    with pytest.warns(DeprecationWarning, match="set_meta_refresh_enabled is deprecated"):
+        cluster.set_meta_refresh_enabled(False)
     assert not cluster.schema_metadata_enabled and not cluster.token_metadata_enabled
-    cluster.set_meta_refresh_enabled(True)
+    with pytest.warns(DeprecationWarning):
+        cluster.set_meta_refresh_enabled(True)
     assert cluster.metadata.cluster_name
     assert cluster.load_balancing_policy is not None and cluster.default_retry_policy is not None
     assert cluster.sessions
