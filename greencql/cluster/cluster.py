@@ -154,6 +154,12 @@ class Cluster:
         cql_version: str | None = None,
         connection_class: Any = None,
         executor_threads: int | None = None,
+        status_event_refresh_window: float = DEFAULT_EVENT_REFRESH_WINDOW,
+        application_name: str | None = None,
+        application_version: str | None = None,
+        client_id: Any = None,
+        no_compact: bool = False,
+        connect_to_remote_hosts: bool = True,
     ) -> None:
         if isinstance(contact_points, (str, EndPoint)):
             contact_points = [contact_points]
@@ -255,6 +261,25 @@ class Cluster:
                 self._hub_setting = reactor_hub
         #: accepted and unused: greencql runs no executor threads (callbacks run on the hub)
         self.executor_threads = executor_threads
+        #: accepted for compatibility: STATUS_CHANGE events are acted on at once (a node
+        #: reported up is reconnected to now; a node reported down waits for its pool)
+        self.status_event_refresh_window = float(status_event_refresh_window)
+        #: kept for applications that read it; which hosts get pools is the load-balancing
+        #: policy's distance (IGNORED: none)
+        self.connect_to_remote_hosts = bool(connect_to_remote_hosts)
+        self.application_name = application_name
+        self.application_version = application_version
+        self.client_id = client_id
+        self.no_compact = bool(no_compact)
+        # sent in STARTUP, as cassandra-driver sends them
+        if application_name:
+            self._startup_options["APPLICATION_NAME"] = application_name
+        if application_version:
+            self._startup_options["APPLICATION_VERSION"] = application_version
+        if client_id is not None:
+            self._startup_options["CLIENT_ID"] = str(client_id)
+        if no_compact:
+            self._startup_options["NO_COMPACT"] = "true"
 
     # -- configuration -----------------------------------------------------------------------
 
@@ -670,6 +695,35 @@ class Cluster:
         self._startup_options: dict[str, str] = (
             {"CQL_VERSION": cql_version} if cql_version else {}
         )
+
+    @property
+    def listeners(self) -> set[Any]:
+        """The registered host listeners (cassandra-driver's attribute)."""
+        return set(self._listeners)
+
+    def get_control_connection_host(self) -> Host | None:
+        """The host the control connection is connected to, or None."""
+        control = self.control_connection
+        endpoint = None if control is None else control.host_endpoint
+        return None if endpoint is None else self.metadata.get_host(endpoint)
+
+    def get_core_connections_per_host(self, host_distance: Any) -> int:
+        """Connections opened to each host (greencql: the same for every distance)."""
+        return self.core_connections
+
+    def set_core_connections_per_host(self, host_distance: Any, core_connections: int) -> None:
+        """Connections to open to each host from now on (pools opened later use it)."""
+        if not 1 <= core_connections <= self.max_connections:
+            raise ValueError("need 1 <= core_connections <= max_connections")
+        self.core_connections = core_connections
+
+    def get_max_connections_per_host(self, host_distance: Any) -> int:
+        return self.max_connections
+
+    def set_max_connections_per_host(self, host_distance: Any, max_connections: int) -> None:
+        if max_connections < self.core_connections:
+            raise ValueError("need core_connections <= max_connections")
+        self.max_connections = max_connections
 
     @property
     def sessions(self) -> list[Session]:

@@ -391,16 +391,37 @@ class ResponseFuture:
         decoded: nothing in a callback waits on the network. (``result()`` gives the whole
         ResultSet; iterating past its page from inside a callback would wait on the very
         greenlet that delivers the page, up to the request timeout.)"""
-        entry = (callback, errback, tuple(callback_args), callback_kwargs or {},
-                 tuple(errback_args), errback_kwargs or {})
+        entry = [callback, errback, tuple(callback_args), callback_kwargs or {},
+                 tuple(errback_args), errback_kwargs or {}]
         if self._page_callbacks is None:
             self._page_callbacks = []
-        self._page_callbacks.append(entry)
-        self._waiter.add_done_callback(functools.partial(_run_page_callback, entry))
+        self._page_callbacks.append(entry)  # type: ignore[arg-type]
+        self._waiter.add_done_callback(functools.partial(_run_page_callback, self, entry))
         return self
 
     # callbacks given to add_callbacks, run again for each page start_fetching_next_page gets
     _page_callbacks: list[tuple[Any, ...]] | None = None
+
+    def clear_callbacks(self) -> None:
+        """Forget the callbacks given so far: they do not run (again)."""
+        self._page_callbacks = []
+
+    @property
+    def session(self) -> Session:
+        return self._session
+
+    @property
+    def row_factory(self) -> Any:
+        return self._row_factory
+
+    @property
+    def default_timeout(self) -> float | None:
+        return self.timeout  # type: ignore[no-any-return]
+
+    @property
+    def prepared_statement(self) -> Any:
+        """The PreparedStatement of a bound statement's request, else None."""
+        return getattr(self.query, "prepared_statement", None)
 
     def start_fetching_next_page(self) -> None:
         """Fetch the next page without waiting; when it arrives, ``result()`` gives it and the
@@ -415,7 +436,7 @@ class ResponseFuture:
         self._deadline = nxt._deadline
         self._started = nxt._started
         for entry in self._page_callbacks or ():
-            self._waiter.add_done_callback(functools.partial(_run_page_callback, entry))
+            self._waiter.add_done_callback(functools.partial(_run_page_callback, self, entry))
         nxt._waiter.add_done_callback(functools.partial(_next_page_done, self, nxt))
         nxt._start()
 
@@ -832,8 +853,10 @@ class ResponseFuture:
         return ", ".join(str(h) for h in hosts) if hosts else "no host yet"
 
 
-def _run_page_callback(entry: tuple[Any, ...], waiter: Any) -> None:
+def _run_page_callback(future: ResponseFuture, entry: list[Any], waiter: Any) -> None:
     """One add_callbacks entry, for one completed page (see ResponseFuture.add_callbacks)."""
+    if not any(e is entry for e in future._page_callbacks or ()):
+        return  # cleared (clear_callbacks)
     callback, errback, args, kwargs, eargs, ekwargs = entry
     try:
         value = waiter.result(0)
@@ -1118,6 +1141,65 @@ class Session:
                 return own
         return self.cluster._profile(execution_profile)  # type: ignore[no-any-return]
 
+    # -- the rest of cassandra-driver's Session surface ----------------------------------------
+
+    #: listeners called with each new ResponseFuture (add_request_init_listener)
+    _request_init_listeners: tuple[tuple[Any, tuple[Any, ...], dict[str, Any]], ...] = ()
+    #: default wait of ResultSet/ResponseFuture.get_query_trace() (cassandra-driver's name)
+    max_trace_wait = DEFAULT_TRACE_WAIT
+
+    def add_request_init_listener(self, fn: Callable[..., Any], *args: Any,
+                                  **kwargs: Any) -> None:
+        """Call ``fn(response_future, *args, **kwargs)`` for every request this session
+        starts, before it is sent (to add callbacks, measure, log)."""
+        self._request_init_listeners = (*self._request_init_listeners, (fn, args, kwargs))
+
+    def remove_request_init_listener(self, fn: Callable[..., Any], *args: Any,
+                                     **kwargs: Any) -> None:
+        self._request_init_listeners = tuple(
+            entry for entry in self._request_init_listeners if entry != (fn, args, kwargs))
+
+    @functools.cached_property
+    def session_id(self) -> uuid.UUID:
+        """A random id of this session (cassandra-driver's attribute)."""
+        return uuid.uuid4()
+
+    @property
+    def hosts(self) -> list[Host]:
+        """The hosts this session has a pool to."""
+        return list(self._pools)
+
+    def get_pools(self) -> list[Any]:
+        """This session's host pools."""
+        return list(self._pools.values())
+
+    def get_pool_state(self) -> dict[Host, dict[str, Any]]:
+        """Per host: ``shutdown``, ``open_count`` and ``in_flights`` (requests in flight per
+        connection), as cassandra-driver reports its pools."""
+        out: dict[Host, dict[str, Any]] = {}
+        for host, pool in list(self._pools.items()):
+            inner = getattr(pool, "_pool", pool)
+            connections = list(getattr(inner, "connections", ()))
+            out[host] = {
+                "shutdown": bool(getattr(inner, "is_shutdown", False)),
+                "open_count": len(connections),
+                "in_flights": [getattr(c, "in_flight", 0) for c in connections],
+            }
+        return out
+
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run ``fn(*args, **kwargs)`` in a new task of the session's hub (a greenlet, or a
+        thread on the thread hub); returns the hub's task (``join()``, ``ready()``)."""
+        return self.hub.spawn(fn, *args, **kwargs)
+
+    @property
+    def timestamp_generator(self) -> Any:
+        return self.cluster.timestamp_generator
+
+    @property
+    def prepare_on_all_hosts(self) -> bool:
+        return bool(self.cluster.prepare_on_all_hosts)
+
     def _set_legacy(self, name: str, **change: Any) -> None:
         if getattr(self.cluster, "_explicit_profiles", False):
             raise ValueError(f"Cannot set Session.{name} while using Configuration Profiles. "
@@ -1163,6 +1245,9 @@ class Session:
             query, parameters, trace, custom_payload, timeout, execution_profile,
             paging_state, host,
         )
+        if self._request_init_listeners:
+            for listener, args, kwargs in self._request_init_listeners:
+                listener(future, *args, **kwargs)
         future._start()
         return future
 
