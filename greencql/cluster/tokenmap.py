@@ -315,6 +315,23 @@ class TokenMap:
         return dict(zip(self.ring, table, strict=True))
 
     @property
+    def tokens_to_hosts_by_ks(self) -> dict[str, dict[Token, tuple[Host, ...]]]:
+        """Keyspace -> (ring token -> replicas), for every keyspace with a placement
+        (cassandra-driver's attribute; built on access, for inspection)."""
+        return {ks: self.replica_map(ks) for ks in self.keyspaces}
+
+    def replica_map_for_keyspace(self, ks_metadata: Any) -> dict[Token, tuple[Host, ...]]:
+        """Ring token -> replicas for a keyspace (its metadata, or its name)."""
+        return self.replica_map(getattr(ks_metadata, "name", ks_metadata))
+
+    def rebuild_keyspace(self, keyspace: str, build_if_absent: bool = False) -> None:
+        """Compute a keyspace's replicas now instead of on first use."""
+        if build_if_absent or keyspace in self._by_keyspace:
+            with self._lock:
+                self._by_keyspace = {k: v for k, v in self._by_keyspace.items() if k != keyspace}
+            self._build_keyspace(keyspace)
+
+    @property
     def keyspaces(self) -> list[str]:
         """Keyspaces whose replication this map knows."""
         return list(self._replication)

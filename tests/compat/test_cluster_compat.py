@@ -223,6 +223,10 @@ def test_token_map_tokens_and_replicas(cluster, session, oracle_cluster):
     (host,) = cluster.metadata.all_hosts()
     token = Murmur3Token.from_key(b"\x00\x00\x00\x01")
     assert token_map.get_replicas(KS, token) == [host]
+    token_map.rebuild_keyspace(KS, build_if_absent=True)
+    replica_map = token_map.replica_map_for_keyspace(cluster.metadata.keyspaces[KS])
+    assert set(replica_map) == set(token_map.ring)
+    assert token_map.tokens_to_hosts_by_ks[KS] == replica_map
     groups = group_keys_by_replica(session, KS, "tok", [(1,), (2,), (3,)])
     assert groups == {host: [(1,), (2,), (3,)]}
     assert protect_names(["a", "Select", "b c"]) == ["a", '"Select"', '"b c"']
