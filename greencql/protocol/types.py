@@ -160,6 +160,11 @@ class Duration:
     def __repr__(self) -> str:
         return f"Duration({self.months}, {self.days}, {self.nanoseconds})"
 
+    def __str__(self) -> str:
+        # cassandra-driver's text form: "1mo2d3ns", "-1mo2d3ns" when negative
+        sign = "-" if min(self.months, self.days, self.nanoseconds) < 0 else ""
+        return f"{sign}{abs(self.months)}mo{abs(self.days)}d{abs(self.nanoseconds)}ns"
+
     def __reduce__(self) -> tuple[Any, ...]:
         return (Duration, (self.months, self.days, self.nanoseconds))
 

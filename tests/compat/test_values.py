@@ -250,3 +250,13 @@ def test_time_uuid_helpers_match_cassandra_drivers():
     assert util.Version("4.0.13") > util.Version("4.0.0-beta1")
     assert str(util.Version("4.0.13-SNAPSHOT")) == str(theirs.Version("4.0.13-SNAPSHOT"))
     assert repr(util.Version("3.11")) == repr(theirs.Version("3.11"))
+
+
+@pytest.mark.parametrize("parts", [(1, 2, 3), (0, 0, 0), (-1, -2, -3), (14, 0, 10**9)])
+def test_duration_text_and_equality_match_cassandra_drivers(parts):
+    import cassandra.util as theirs
+
+    from greencql.util import Duration
+
+    ours, t = Duration(*parts), theirs.Duration(*parts)
+    assert str(ours) == str(t) and repr(ours) == repr(t) and ours == t
