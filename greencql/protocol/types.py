@@ -38,6 +38,7 @@ from collections.abc import Set as AbstractSet
 from typing import Any
 
 from greencql.errors import MalformedError, ProtocolError, TruncatedError, UnknownTypeError
+from greencql.protocol.values import OrderedMapSerializedKey, SortedSet
 from greencql.protocol.wire import (
     UNSET,
     Reader,
@@ -2034,8 +2035,6 @@ def driver_decoder(t: CqlType) -> Callable[[bytes], Any]:
 
 
 def _build_driver_decoder(t: CqlType) -> Callable[[bytes], Any]:
-    from greencql.protocol.values import OrderedMapSerializedKey, SortedSet
-
     if not _differs(t):
         return t.decode
     kind = t.kind
