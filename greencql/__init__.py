@@ -153,6 +153,28 @@ _LAZY: dict[str, str] = {
     "ConsistencyLevel": "greencql.protocol.constants",
 }
 
+# cassandra/__init__'s other names, so that ``from cassandra import X`` ports as is
+_LAZY.update({
+    "ProtocolVersion": "greencql.protocol.constants",
+    "WriteType": "greencql.protocol.constants",
+    "SchemaChangeType": "greencql.protocol.constants",
+    "consistency_value_to_name": "greencql.protocol.constants",
+    "SchemaTargetType": "greencql.protocol",
+    "CDCWriteFailure": "greencql.errors",
+    "CoordinationFailure": "greencql.errors",
+    "DependencyException": "greencql.errors",
+    "FunctionFailure": "greencql.errors",
+    "RequestExecutionException": "greencql.errors",
+    "RequestValidationException": "greencql.errors",
+    "Timeout": "greencql.errors",
+    "UnresolvableContactPoints": "greencql.errors",
+    "UnsupportedOperation": "greencql.errors",
+    "SignatureDescriptor": "greencql.protocol.values",
+    "UserFunctionDescriptor": "greencql.protocol.values",
+    "UserAggregateDescriptor": "greencql.protocol.values",
+    "NullHandler": "logging",
+})
+
 
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
@@ -234,4 +256,24 @@ __all__ = [
     "AlreadyExists",
     "AuthenticationFailed",
     "Unprepared",
+]
+__all__ += [
+    "ProtocolVersion",
+    "WriteType",
+    "SchemaChangeType",
+    "SchemaTargetType",
+    "consistency_value_to_name",
+    "CDCWriteFailure",
+    "CoordinationFailure",
+    "DependencyException",
+    "FunctionFailure",
+    "RequestExecutionException",
+    "RequestValidationException",
+    "Timeout",
+    "UnresolvableContactPoints",
+    "UnsupportedOperation",
+    "SignatureDescriptor",
+    "UserFunctionDescriptor",
+    "UserAggregateDescriptor",
+    "NullHandler",
 ]

@@ -66,6 +66,11 @@ __all__ = [
     "HubError",
     "RequestThrottled",
     "TraceUnavailable",
+    "UnresolvableContactPoints",
+    "DependencyException",
+    "QueryExhausted",
+    "NoConnectionsAvailable",
+    "UserTypeDoesNotExist",
     # protocol (bytes) errors
     "ProtocolError",
     "TruncatedError",
@@ -466,3 +471,34 @@ class UnsupportedProtocolVersion(ProtocolError):
 
 class CompressionError(ProtocolError):
     """A compressed body or segment does not decompress to its declared length."""
+
+
+# -- names cassandra-driver applications catch -------------------------------------------------
+
+
+class UnresolvableContactPoints(NoHostAvailable):
+    """No contact point given to the Cluster could be resolved to an address. Raised by
+    ``connect()`` (cassandra-driver raises it from the Cluster constructor, which resolves
+    names there; greencql does no IO before ``connect()``). Also a NoHostAvailable."""
+
+
+class DependencyException(DriverException):
+    """An optional dependency a setting needs is not installed. ``excs`` holds the import
+    errors met while looking for it."""
+
+    def __init__(self, msg: str = "", excs: list[BaseException] | None = None) -> None:
+        self.excs = list(excs or ())
+        super().__init__(msg)
+
+
+class QueryExhausted(DriverException):
+    """Every host of the query plan was tried (cassandra-driver's internal signal; greencql
+    raises :class:`NoHostAvailable` to callers)."""
+
+
+class NoConnectionsAvailable(DriverException):
+    """A host's pool has no connection able to take a request now."""
+
+
+class UserTypeDoesNotExist(DriverException):
+    """``Cluster.register_user_type`` named a type the schema does not have."""

@@ -2,14 +2,42 @@
 
 Owns nothing itself: it re-exports the names applications use from its modules, so that
 ``from greencql.cluster import Cluster`` works like ``from cassandra.cluster import Cluster``.
-Importing it detects no hub and opens nothing (gunicorn ``--preload`` safe).
+Every name ``cassandra.cluster`` offers that greencql supports is here, under the same name
+(tests/compat/test_names.py checks the list). Importing it detects no hub and opens nothing
+(gunicorn ``--preload`` safe).
 """
 
 from greencql.cluster.cluster import Cluster
 from greencql.cluster.control import ControlConnection
 from greencql.cluster.host import EndPoint, Host, HostDistance
+
+# -- the rest of cassandra.cluster's names ------------------------------------------------------
+from greencql.cluster.host import EndPoint as DefaultEndPoint
+from greencql.cluster.literals import Encoder, bind_params
+from greencql.cluster.metadata import Metadata, protect_name
+from greencql.cluster.murmur3 import murmur3
+from greencql.cluster.policies import (
+    DCAwareRoundRobinPolicy,
+    ExponentialReconnectionPolicy,
+    NeverRetryPolicy,
+    NoSpeculativeExecutionPlan,
+    NoSpeculativeExecutionPolicy,
+    RetryPolicy,
+    TokenAwarePolicy,
+    default_load_balancing_policy,
+)
+from greencql.cluster.policies.compat import (
+    DefaultLoadBalancingPolicy,
+    IdentityTranslator,
+    SimpleConvictionPolicy,
+)
 from greencql.cluster.profiles import EXEC_PROFILE_DEFAULT, ExecutionProfile
 from greencql.cluster.results import ResultSet
+from greencql.cluster.rowfactories import (
+    dict_factory,
+    named_tuple_factory,
+    tuple_factory,
+)
 from greencql.cluster.session import (
     DEFAULT_FETCH_SIZE,
     QueryTrace,
@@ -19,6 +47,7 @@ from greencql.cluster.session import (
     TraceUnavailable,
 )
 from greencql.cluster.statements import (
+    FETCH_SIZE_UNSET,
     UNSET_VALUE,
     BatchStatement,
     BatchType,
@@ -27,6 +56,34 @@ from greencql.cluster.statements import (
     SimpleStatement,
     Statement,
 )
+from greencql.cluster.timestamps import MonotonicTimestampGenerator
+from greencql.errors import (
+    AuthenticationFailed,
+    ConnectionBusy,
+    ConnectionException,
+    ConnectionShutdown,
+    DependencyException,
+    DriverException,
+    NoConnectionsAvailable,
+    NoHostAvailable,
+    OperationTimedOut,
+    PreparedQueryNotFound,
+    ProtocolException,
+    QueryExhausted,
+    ServerError,
+    TruncateError,
+    UnresolvableContactPoints,
+    UnsupportedOperation,
+    UserTypeDoesNotExist,
+)
+from greencql.errors import UnsupportedProtocolVersion as ProtocolVersionUnsupported
+from greencql.protocol.auth import PlainTextAuthProvider
+from greencql.protocol.constants import ConsistencyLevel, ProtocolVersion
+from greencql.protocol.constants import SchemaChangeTarget as SchemaTargetType
+from greencql.protocol.types import UserType
+from greencql.protocol.values import Version
+
+default_lbp_factory = default_load_balancing_policy  # cassandra-driver's name
 
 __all__ = [
     "Cluster",
@@ -50,4 +107,51 @@ __all__ = [
     "BatchStatement",
     "BatchType",
     "UNSET_VALUE",
+    "FETCH_SIZE_UNSET",
+    # the rest of cassandra.cluster's names
+    "AuthenticationFailed",
+    "ConnectionBusy",
+    "ConnectionException",
+    "ConnectionShutdown",
+    "ConsistencyLevel",
+    "DCAwareRoundRobinPolicy",
+    "DefaultEndPoint",
+    "DefaultLoadBalancingPolicy",
+    "DependencyException",
+    "DriverException",
+    "Encoder",
+    "ExponentialReconnectionPolicy",
+    "IdentityTranslator",
+    "Metadata",
+    "MonotonicTimestampGenerator",
+    "NeverRetryPolicy",
+    "NoConnectionsAvailable",
+    "NoHostAvailable",
+    "NoSpeculativeExecutionPlan",
+    "NoSpeculativeExecutionPolicy",
+    "OperationTimedOut",
+    "PlainTextAuthProvider",
+    "PreparedQueryNotFound",
+    "ProtocolException",
+    "ProtocolVersion",
+    "ProtocolVersionUnsupported",
+    "QueryExhausted",
+    "RetryPolicy",
+    "SchemaTargetType",
+    "ServerError",
+    "SimpleConvictionPolicy",
+    "TokenAwarePolicy",
+    "TruncateError",
+    "UnresolvableContactPoints",
+    "UnsupportedOperation",
+    "UserType",
+    "UserTypeDoesNotExist",
+    "Version",
+    "bind_params",
+    "default_lbp_factory",
+    "dict_factory",
+    "murmur3",
+    "named_tuple_factory",
+    "protect_name",
+    "tuple_factory",
 ]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import ssl
 import threading
+import warnings
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -26,10 +27,13 @@ from greencql.cluster.control import (
     ControlConnection,
     PeerInfo,
     _unable_to_connect,
+    apply_peer_addresses,
     host_from_peer,
 )
 from greencql.cluster.host import DEFAULT_PORT, EndPoint, Host, HostDistance
 from greencql.cluster.metadata import Metadata
+from greencql.cluster.metrics import Metrics
+from greencql.cluster.policies.compat import IdentityTranslator, SimpleConvictionPolicy
 from greencql.cluster.policies.loadbalancing import LoadBalancingPolicy, PolicyContext
 from greencql.cluster.policies.reconnection import ExponentialReconnectionPolicy
 from greencql.cluster.policies.throttling import RequestThrottler
@@ -46,8 +50,12 @@ from greencql.errors import (
     DriverException,
     InvalidRequest,
     NoHostAvailable,
+    UnresolvableContactPoints,
+    UserTypeDoesNotExist,
 )
 from greencql.protocol.constants import SUPPORTED_VERSIONS
+from greencql.protocol.rows import register_user_type
+from greencql.protocol.types import DEFAULT_VALUE_TYPES, check_value_types
 
 __all__ = [
     "Cluster",
@@ -138,12 +146,30 @@ class Cluster:
         core_connections: int = 1,
         max_connections: int = 2,
         hub: Any = None,
+        value_types: str = DEFAULT_VALUE_TYPES,
+        metrics_enabled: bool = False,
+        address_translator: Any = None,
+        conviction_policy_factory: Any = None,
+        allow_beta_protocol_version: bool = False,
+        sockopts: Any = None,
+        cql_version: str | None = None,
+        connection_class: Any = None,
+        executor_threads: int | None = None,
+        status_event_refresh_window: float = DEFAULT_EVENT_REFRESH_WINDOW,
+        application_name: str | None = None,
+        application_version: str | None = None,
+        client_id: Any = None,
+        no_compact: bool = False,
+        connect_to_remote_hosts: bool = True,
     ) -> None:
         if isinstance(contact_points, (str, EndPoint)):
             contact_points = [contact_points]
         self.contact_points: list[str | EndPoint] = list(contact_points)
-        if not self.contact_points:
-            raise ValueError("contact_points may not be empty")
+        # as cassandra-driver: an empty list is accepted, and connect() then raises
+        # NoHostAvailable("Unable to connect to any servers", {}); None is refused at once
+        if any(cp is None for cp in self.contact_points):
+            raise ValueError("contact_points should not contain None (it can resolve to "
+                             "localhost)")
         if not 0 < int(port) < 65536:
             raise ValueError(f"port out of range: {port!r}")
         self.port = int(port)
@@ -162,7 +188,7 @@ class Cluster:
                             "(e.g. greencql.PlainTextAuthProvider)")
         self.auth_provider = auth_provider
         #: cassandra-driver's dictionary form; see greencql.cluster.tls for what is checked
-        self.ssl_options = ssl_options
+        self.ssl_options = dict(ssl_options) if ssl_options is not None else None
         self.ssl_context, self._server_hostname = tls_settings(ssl_context, ssl_options)
         for name, value in (("connect_timeout", connect_timeout),
                             ("control_connection_timeout", control_connection_timeout)):
@@ -217,6 +243,44 @@ class Cluster:
         self._connected = False
         self.is_shutdown = False
         self._contact_endpoints: tuple[EndPoint, ...] = ()
+        #: the Python values of result rows: "driver" (cassandra-driver's, the default) or
+        #: "modern" (aware UTC datetimes, ipaddress objects, set/dict); docs/migrating.md
+        self.value_types = check_value_types(value_types)
+        # given execution profiles: the legacy session settings (session.row_factory = ...)
+        # are refused, as in cassandra-driver
+        self._explicit_profiles = bool(execution_profiles)
+        self._init_compat(metrics_enabled, address_translator, conviction_policy_factory,
+                          allow_beta_protocol_version, sockopts, cql_version)
+        # cassandra-driver's reactor choice, as a hub (greencql.io's marker classes)
+        self.connection_class = connection_class
+        if connection_class is not None:
+            reactor_hub = getattr(connection_class, "hub", None)
+            if not isinstance(reactor_hub, str):
+                raise TypeError("connection_class must be one of greencql.io's reactor names "
+                                "(e.g. greencql.io.geventreactor.GeventConnection)")
+            if hub is None:
+                self._hub_setting = reactor_hub
+        #: accepted and unused: greencql runs no executor threads (callbacks run on the hub)
+        self.executor_threads = executor_threads
+        #: accepted for compatibility: STATUS_CHANGE events are acted on at once (a node
+        #: reported up is reconnected to now; a node reported down waits for its pool)
+        self.status_event_refresh_window = float(status_event_refresh_window)
+        #: kept for applications that read it; which hosts get pools is the load-balancing
+        #: policy's distance (IGNORED: none)
+        self.connect_to_remote_hosts = bool(connect_to_remote_hosts)
+        self.application_name = application_name
+        self.application_version = application_version
+        self.client_id = client_id
+        self.no_compact = bool(no_compact)
+        # sent in STARTUP, as cassandra-driver sends them
+        if application_name:
+            self._startup_options["APPLICATION_NAME"] = application_name
+        if application_version:
+            self._startup_options["APPLICATION_VERSION"] = application_version
+        if client_id is not None:
+            self._startup_options["CLIENT_ID"] = str(client_id)
+        if no_compact:
+            self._startup_options["NO_COMPACT"] = "true"
 
     # -- configuration -----------------------------------------------------------------------
 
@@ -315,6 +379,8 @@ class Cluster:
             heartbeat_interval=self.idle_heartbeat_interval,
             heartbeat_timeout=self.idle_heartbeat_timeout,
             keyspace=keyspace,
+            value_types=self.value_types,
+            startup_options=self._startup_options,
         )
 
     def _new_pool(self, session: Session, host: Host, keyspace: str | None) -> Any:
@@ -380,7 +446,10 @@ class Cluster:
         endpoints, errors = self._resolve_contact_points()
         self._contact_endpoints = tuple(endpoints)
         if not endpoints:
-            raise _unable_to_connect(errors)
+            error = _unable_to_connect(errors)
+            if errors:  # every contact point failed to resolve (cassandra-driver's error)
+                raise UnresolvableContactPoints(str(error.args[0]), dict(errors))
+            raise error
         control = ControlConnection(self)
         self.control_connection = control
         try:
@@ -468,6 +537,7 @@ class Cluster:
             host.tokens = info.tokens
             host.host_id = info.host_id
             host.release_version = info.release_version
+            apply_peer_addresses(host, info)
         removed = [h for h in metadata.all_hosts() if h.endpoint not in seen]
         for host in removed:
             metadata.remove_host(host)
@@ -613,6 +683,160 @@ class Cluster:
         if control is None or control.connection is None:
             raise NoHostAvailable("the control connection is not connected", {})
         return control
+
+    # -- cassandra-driver's remaining settings and methods ---------------------------------------
+
+    def _init_compat(self, metrics_enabled: bool, address_translator: Any,
+                     conviction_policy_factory: Any, allow_beta_protocol_version: bool,
+                     sockopts: Any, cql_version: str | None) -> None:
+        #: cassandra-driver's Metrics (request timer, error counters) or None when disabled
+        self.metrics_enabled = bool(metrics_enabled)
+        self.metrics: Metrics | None = Metrics(self) if metrics_enabled else None
+        if address_translator is not None and not callable(
+                getattr(address_translator, "translate", None)):
+            raise TypeError("address_translator must have translate(addr)")
+        #: maps the address a peer advertises to the one this client connects to
+        self.address_translator = address_translator or IdentityTranslator()
+        #: kept for applications that read it: greencql's pools mark a host down when its
+        #: connections fail (cassandra-driver's SimpleConvictionPolicy)
+        self.conviction_policy_factory = conviction_policy_factory or SimpleConvictionPolicy
+        #: greencql speaks v3-v5; v6 (beta in Cassandra) is known but not spoken
+        self.allow_beta_protocol_version = bool(allow_beta_protocol_version)
+        #: accepted for compatibility, not applied: greencql's hubs set the socket options
+        #: they need (TCP_NODELAY)
+        self.sockopts = sockopts
+        self.cql_version = cql_version
+        self._startup_options: dict[str, str] = (
+            {"CQL_VERSION": cql_version} if cql_version else {}
+        )
+
+    @property
+    def listeners(self) -> set[Any]:
+        """The registered host listeners (cassandra-driver's attribute)."""
+        return set(self._listeners)
+
+    def get_control_connection_host(self) -> Host | None:
+        """The host the control connection is connected to, or None."""
+        control = self.control_connection
+        endpoint = None if control is None else control.host_endpoint
+        return None if endpoint is None else self.metadata.get_host(endpoint)
+
+    def get_core_connections_per_host(self, host_distance: Any) -> int:
+        """Connections opened to each host (greencql: the same for every distance)."""
+        return self.core_connections
+
+    def set_core_connections_per_host(self, host_distance: Any, core_connections: int) -> None:
+        """Connections to open to each host from now on (pools opened later use it)."""
+        if not 1 <= core_connections <= self.max_connections:
+            raise ValueError("need 1 <= core_connections <= max_connections")
+        self.core_connections = core_connections
+
+    def get_max_connections_per_host(self, host_distance: Any) -> int:
+        return self.max_connections
+
+    def set_max_connections_per_host(self, host_distance: Any, max_connections: int) -> None:
+        if max_connections < self.core_connections:
+            raise ValueError("need core_connections <= max_connections")
+        self.max_connections = max_connections
+
+    @property
+    def sessions(self) -> list[Session]:
+        """The open sessions of this cluster."""
+        return list(self._sessions)
+
+    @property
+    def load_balancing_policy(self) -> Any:
+        """The default execution profile's load-balancing policy."""
+        return self._profiles[EXEC_PROFILE_DEFAULT].load_balancing_policy
+
+    @property
+    def default_retry_policy(self) -> Any:
+        """The default execution profile's retry policy."""
+        return self._profiles[EXEC_PROFILE_DEFAULT].retry_policy
+
+    @default_retry_policy.setter
+    def default_retry_policy(self, policy: Any) -> None:
+        if self._explicit_profiles:
+            raise ValueError("Cannot set Cluster.default_retry_policy while using "
+                             "Configuration Profiles. Set this in a profile instead.")
+        self._profiles[EXEC_PROFILE_DEFAULT] = self._profiles[EXEC_PROFILE_DEFAULT].replace(
+            retry_policy=policy)
+
+    def set_meta_refresh_enabled(self, enabled: bool) -> None:
+        """Turn schema and token metadata refreshes on or off (cassandra-driver's switch for
+        both ``schema_metadata_enabled`` and ``token_metadata_enabled``), with its
+        DeprecationWarning."""
+        warnings.warn(
+            "Cluster.set_meta_refresh_enabled is deprecated and will be removed in 4.0. Set "
+            "Cluster.schema_metadata_enabled and Cluster.token_metadata_enabled instead.",
+            DeprecationWarning, stacklevel=2)
+        self.schema_metadata_enabled = bool(enabled)
+        self.token_metadata_enabled = bool(enabled)
+
+    def _refresh_one(self, target: str, keyspace: str, name: str | None = None,
+                     arg_types: Any = (), max_schema_agreement_wait: float | None = None
+                     ) -> None:
+        control = self._control()
+        if not control.wait_for_schema_agreement(max_schema_agreement_wait,
+                                                 self._is_up_endpoint):
+            raise DriverException("Schema metadata was not refreshed. See log for details.")
+        control.refresh_schema_change("UPDATED", target, keyspace, name, arg_types)
+
+    def refresh_keyspace_metadata(self, keyspace: str,
+                                  max_schema_agreement_wait: float | None = None) -> None:
+        """Re-read one keyspace's schema now (after waiting for schema agreement)."""
+        self._refresh_one("KEYSPACE", keyspace,
+                          max_schema_agreement_wait=max_schema_agreement_wait)
+
+    def refresh_table_metadata(self, keyspace: str, table: str,
+                               max_schema_agreement_wait: float | None = None) -> None:
+        """Re-read one table's schema now."""
+        self._refresh_one("TABLE", keyspace, table,
+                          max_schema_agreement_wait=max_schema_agreement_wait)
+
+    def refresh_materialized_view_metadata(self, keyspace: str, view: str,
+                                           max_schema_agreement_wait: float | None = None
+                                           ) -> None:
+        """Re-read one materialized view's schema now."""
+        self._refresh_one("TABLE", keyspace, view,
+                          max_schema_agreement_wait=max_schema_agreement_wait)
+
+    def refresh_user_type_metadata(self, keyspace: str, user_type: str,
+                                   max_schema_agreement_wait: float | None = None) -> None:
+        """Re-read one user type now."""
+        self._refresh_one("TYPE", keyspace, user_type,
+                          max_schema_agreement_wait=max_schema_agreement_wait)
+
+    def refresh_user_function_metadata(self, keyspace: str, function: Any,
+                                       max_schema_agreement_wait: float | None = None) -> None:
+        """Re-read one user function now; ``function`` is a
+        :class:`~greencql.UserFunctionDescriptor` (name and argument types)."""
+        self._refresh_one("FUNCTION", keyspace, function.name, function.argument_types,
+                          max_schema_agreement_wait)
+
+    def refresh_user_aggregate_metadata(self, keyspace: str, aggregate: Any,
+                                        max_schema_agreement_wait: float | None = None) -> None:
+        """Re-read one user aggregate now; ``aggregate`` is a
+        :class:`~greencql.UserAggregateDescriptor`."""
+        self._refresh_one("AGGREGATE", keyspace, aggregate.name, aggregate.argument_types,
+                          max_schema_agreement_wait)
+
+    def register_user_type(self, keyspace: str, user_type: str, klass: type) -> None:
+        """Decode values of ``keyspace.user_type`` into ``klass(**fields)`` (and bind
+        ``klass`` instances, read by attribute), as cassandra-driver does. With the
+        ``"modern"`` value types values stay named tuples. Raises
+        :class:`~greencql.errors.UserTypeDoesNotExist` when connected and the schema has no
+        such type."""
+        if self._connected and self.schema_metadata_enabled:
+            ks = self.metadata.keyspaces.get(keyspace)
+            if ks is None:
+                raise UserTypeDoesNotExist(
+                    f"Keyspace {keyspace} does not exist or has not been discovered by the "
+                    "driver")
+            if user_type not in ks.user_types:
+                raise UserTypeDoesNotExist(
+                    f"User type {user_type} does not exist in keyspace {keyspace}")
+        register_user_type(keyspace, user_type, klass)
 
     # -- prepared statements -----------------------------------------------------------------
 

@@ -15,6 +15,7 @@ timers, and refreshes run in a greenlet of their own).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -89,6 +90,10 @@ class PeerInfo:
     schema_version: Any
     broadcast_address: str | None = None
     listen_address: str | None = None
+    broadcast_rpc_address: str | None = None
+    broadcast_port: int | None = None
+    broadcast_rpc_port: int | None = None
+    listen_port: int | None = None
 
 
 def _rows(response: Any) -> list[dict[str, Any]]:
@@ -272,15 +277,27 @@ class ControlConnection:
             row = local_rows[0]
             self.partitioner = row.get("partitioner") or self.partitioner
             self.cluster_name = row.get("cluster_name") or self.cluster_name
+            self._cluster.metadata.cluster_name = self.cluster_name
             local = _peer_info(row, endpoint, endpoint.port, is_local=True)
         default_port = endpoint.port
         peers = []
         for row in peer_rows:
-            info = _peer_info(row, None, default_port, is_local=False)
+            info = self._translated(_peer_info(row, None, default_port, is_local=False))
             if info is not None:
                 peers.append(info)
         self._cluster._topology_refreshed(local, peers, self.partitioner)
         self._notify("topology")
+
+    def _translated(self, info: PeerInfo | None) -> PeerInfo | None:
+        """A peer's advertised address through the cluster's address translator
+        (cassandra-driver's ``Cluster(address_translator=...)``)."""
+        translator = getattr(self._cluster, "address_translator", None)
+        if info is None or translator is None:
+            return info
+        address = translator.translate(info.endpoint.address)
+        if address == info.endpoint.address:
+            return info
+        return dataclasses.replace(info, endpoint=EndPoint(address, info.endpoint.port))
 
     def refresh_schema(self) -> None:
         """Read every schema table and hand the rows to the cluster's metadata."""
@@ -331,7 +348,8 @@ class ControlConnection:
         assert self.host_endpoint is not None
         versions = {}
         for row in self._peers():
-            info = _peer_info(row, None, self.host_endpoint.port, is_local=False)
+            info = self._translated(_peer_info(row, None, self.host_endpoint.port,
+                                               is_local=False))
             if info is not None:
                 versions[info.endpoint] = info.schema_version
         return local_version, versions
@@ -448,7 +466,29 @@ def _peer_info(row: Mapping[str, Any], endpoint: EndPoint | None, default_port: 
         schema_version=row.get("schema_version"),
         broadcast_address=_addr(row.get("broadcast_address") if is_local else row.get("peer")),
         listen_address=_addr(row.get("listen_address")) if is_local else None,
+        broadcast_rpc_address=_addr(row.get("rpc_address")) or _addr(row.get("native_address")),
+        broadcast_port=_port(row.get("broadcast_port") if is_local else row.get("peer_port")),
+        broadcast_rpc_port=_port(row.get("rpc_port") if is_local else row.get("native_port"))
+        or endpoint.port,
+        listen_port=_port(row.get("listen_port")) if is_local else None,
     )
+
+
+def _port(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def apply_peer_addresses(host: Host, info: PeerInfo) -> None:
+    """The addresses and ports a PeerInfo gives, onto its Host (cassandra-driver's
+    ``broadcast_rpc_address``, ``broadcast_port``, ``broadcast_rpc_port``, ``listen_port``)."""
+    host.broadcast_rpc_address = info.broadcast_rpc_address
+    host.broadcast_port = info.broadcast_port
+    host.broadcast_rpc_port = info.broadcast_rpc_port
+    host.listen_port = info.listen_port
+    if info.broadcast_address is not None:
+        host.broadcast_address = info.broadcast_address
+    if info.listen_address is not None:
+        host.listen_address = info.listen_address
 
 
 def _explain(error: BaseException) -> str:
@@ -483,4 +523,5 @@ def host_from_peer(info: PeerInfo) -> Host:
                 info.tokens)
     host.broadcast_address = info.broadcast_address
     host.listen_address = info.listen_address
+    apply_peer_addresses(host, info)
     return host

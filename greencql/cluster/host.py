@@ -14,6 +14,7 @@ cluster, not here. Names follow cassandra-driver (``cassandra.pool.Host``,
 from __future__ import annotations
 
 import enum
+import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
@@ -65,6 +66,16 @@ class EndPoint:
             return f"[{self.address}]:{self.port}"
         return f"{self.address}:{self.port}"
 
+    def resolve(self) -> tuple[str, int]:
+        """``(address, port)`` to connect to, as cassandra-driver's ``EndPoint.resolve()``
+        (names are resolved by the hub when connecting, not here)."""
+        return self.address, self.port
+
+    @property
+    def socket_family(self) -> int:
+        """cassandra-driver's attribute: the address family of a literal address."""
+        return int(socket.AF_INET6 if ":" in self.address else socket.AF_INET)
+
 
 class HostDistance(enum.IntEnum):
     """How near a node is to this client, as the load-balancing policy sees it.
@@ -95,11 +106,14 @@ class Host:
         "_datacenter",
         "_rack",
         "broadcast_address",
+        "broadcast_port",
         "broadcast_rpc_address",
+        "broadcast_rpc_port",
         "endpoint",
         "host_id",
         "is_up",
         "listen_address",
+        "listen_port",
         "release_version",
         "tokens",
     )
@@ -127,6 +141,11 @@ class Host:
         self.broadcast_address: str | None = None
         self.broadcast_rpc_address: str | None = None
         self.listen_address: str | None = None
+        # the ports cassandra-driver's Host reports (from system.local / system.peers_v2;
+        # None where the server's tables do not say)
+        self.broadcast_port: int | None = None
+        self.broadcast_rpc_port: int | None = None
+        self.listen_port: int | None = None
         self.is_up: bool | None = None
 
     @property
@@ -191,6 +210,9 @@ _PICKLED = (
     "broadcast_rpc_address",
     "listen_address",
     "is_up",
+    "broadcast_port",
+    "broadcast_rpc_port",
+    "listen_port",
 )
 
 

@@ -162,8 +162,8 @@ class ResultSet:
     """
 
     response_future: Any
-    column_names: tuple[str, ...] | None
-    column_types: tuple[Any, ...] | None
+    column_names: list[str] | None
+    column_types: list[Any] | None
     warnings: Sequence[str] | None
     custom_payload: Mapping[str, bytes | None] | None
     tracing_id: UUID | None
@@ -181,8 +181,9 @@ class ResultSet:
         self.row_factory = row_factory
         self.query = query
         self._fetch = fetch_next_page
-        self.column_names = page.column_names
-        self.column_types = page.column_types
+        # lists, as cassandra-driver's (applications compare them with lists)
+        self.column_names = None if page.column_names is None else list(page.column_names)
+        self.column_types = None if page.column_types is None else list(page.column_types)
         self._page_iter: Iterator[Any] | None = None
         self._list_mode = False
         self._set_page(page)
@@ -195,8 +196,8 @@ class ResultSet:
         self.tracing_id = page.tracing_id
         # Under NO_METADATA a later page may come without names: keep the first page's.
         if page.column_names is not None:
-            self.column_names = page.column_names
-            self.column_types = page.column_types
+            self.column_names = list(page.column_names)
+            self.column_types = list(page.column_types or ())
 
     # -- paging --------------------------------------------------------------------------
 

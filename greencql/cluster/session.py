@@ -62,6 +62,7 @@ import functools
 import logging
 import threading
 import uuid
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -94,6 +95,7 @@ from greencql.errors import (
     DriverException,
     NoHostAvailable,
     OperationTimedOut,
+    QueryExhausted,
     ServerException,
     TraceUnavailable,
     Unprepared,
@@ -267,8 +269,9 @@ class ResponseFuture:
     """The pending result of one request (cassandra-driver's name and methods).
 
     ``result()`` returns a :class:`~greencql.cluster.results.ResultSet` or raises the typed
-    error; ``add_callbacks(callback, errback)`` calls one of them (with the ResultSet or the
-    exception) once done. Usable from any greenlet of the session's hub. Attributes:
+    error; ``add_callbacks(callback, errback)`` calls one of them (with the page's rows, as
+    cassandra-driver, or the exception) once done; ``start_fetching_next_page()`` pages.
+    Usable from any greenlet of the session's hub. Attributes:
     ``query`` (the statement), ``coordinator_host`` (the host that answered),
     ``attempted_hosts``, ``warnings`` (server warnings), ``custom_payload`` (the server's),
     ``is_schema_agreed`` (after DDL), ``timeout``.
@@ -383,21 +386,63 @@ class ResponseFuture:
         errback_args: Sequence[Any] = (),
         errback_kwargs: Mapping[str, Any] | None = None,
     ) -> ResponseFuture:
-        """Call ``callback(result, ...)`` or ``errback(exception, ...)`` once done, from the
-        greenlet that completes the request (callbacks must not block)."""
+        """Call ``callback(rows, ...)`` or ``errback(exception, ...)`` once done, from the
+        greenlet that completes the request (callbacks must not block).
 
-        def on_done(fut: Any) -> None:
-            try:
-                value = fut.result(0)
-            except BaseException as exc:
-                if errback is not None:
-                    errback(exc, *errback_args, **(errback_kwargs or {}))
-                return
-            if callback is not None:
-                callback(value, *callback_args, **(callback_kwargs or {}))
-
-        self._waiter.add_done_callback(on_done)
+        As in cassandra-driver, ``rows`` is the current page's rows as the row factory made
+        them (a list), or None for a result without rows; :meth:`start_fetching_next_page`
+        calls the same callbacks again with the next page's rows. The rows are already
+        decoded: nothing in a callback waits on the network. (``result()`` gives the whole
+        ResultSet; iterating past its page from inside a callback would wait on the very
+        greenlet that delivers the page, up to the request timeout.)"""
+        entry = [callback, errback, tuple(callback_args), callback_kwargs or {},
+                 tuple(errback_args), errback_kwargs or {}]
+        if self._page_callbacks is None:
+            self._page_callbacks = []
+        self._page_callbacks.append(entry)  # type: ignore[arg-type]
+        self._waiter.add_done_callback(functools.partial(_run_page_callback, self, entry))
         return self
+
+    # callbacks given to add_callbacks, run again for each page start_fetching_next_page gets
+    _page_callbacks: list[tuple[Any, ...]] | None = None
+
+    def clear_callbacks(self) -> None:
+        """Forget the callbacks given so far: they do not run (again)."""
+        self._page_callbacks = []
+
+    @property
+    def session(self) -> Session:
+        return self._session
+
+    @property
+    def row_factory(self) -> Any:
+        return self._row_factory
+
+    @property
+    def default_timeout(self) -> float | None:
+        return self.timeout  # type: ignore[no-any-return]
+
+    @property
+    def prepared_statement(self) -> Any:
+        """The PreparedStatement of a bound statement's request, else None."""
+        return getattr(self.query, "prepared_statement", None)
+
+    def start_fetching_next_page(self) -> None:
+        """Fetch the next page without waiting; when it arrives, ``result()`` gives it and the
+        callbacks of :meth:`add_callbacks` run again with its rows. Raises
+        :class:`~greencql.errors.QueryExhausted` when there is no next page
+        (cassandra-driver's callback-driven paging)."""
+        paging_state = self.paging_state
+        if not paging_state:
+            raise QueryExhausted("no more pages")
+        nxt = self._session._page_future(self, paging_state)
+        self._waiter = self._hub.future()
+        self._deadline = nxt._deadline
+        self._started = nxt._started
+        for entry in self._page_callbacks or ():
+            self._waiter.add_done_callback(functools.partial(_run_page_callback, self, entry))
+        nxt._waiter.add_done_callback(functools.partial(_next_page_done, self, nxt))
+        nxt._start()
 
     @property
     def has_more_pages(self) -> bool:
@@ -414,20 +459,15 @@ class ResponseFuture:
 
     def get_query_trace(
         self, max_wait: float | None = None, query_cl: ConsistencyLevel = ConsistencyLevel.ONE
-    ) -> QueryTrace:
+    ) -> QueryTrace | None:
         """The server's trace of this request (executed with ``trace=True``), read from
         system_traces, waiting up to ``max_wait`` seconds (default 2) for it to be complete;
-        raises :class:`TraceUnavailable` otherwise."""
+        raises :class:`TraceUnavailable` otherwise. None when the request was not traced."""
         self.result()
         if not self._tracing_ids:
-            if self._trace:
-                raise TraceUnavailable(
-                    "tracing was requested but the server sent no trace id with the answer "
-                    "(it may not support tracing); nothing to fetch"
-                )
-            raise TraceUnavailable(
-                "no trace for this request: execute it with trace=True"
-            )
+            # as cassandra-driver: None when the request was not traced (or the server sent
+            # no trace id)
+            return None
         trace = QueryTrace(self._tracing_ids[-1], self._session)
         trace.populate(DEFAULT_TRACE_WAIT if max_wait is None else max_wait, query_cl)
         return trace
@@ -653,6 +693,9 @@ class ResponseFuture:
             idempotent=self._idempotent,
             request_sent=request_sent,
         )
+        metrics = self._session.cluster.metrics
+        if metrics is not None:
+            metrics._on_error(error, decision)
         if isinstance(error, ServerException):
             _log.debug("%s from %s: %s (retry %d: %s)", type(error).__name__, host, error,
                        self._retry_num, decision.name)
@@ -759,6 +802,9 @@ class ResponseFuture:
 
     def _set_final_result(self, value: Any) -> None:
         if self._complete():
+            metrics = self._session.cluster.metrics  # None unless metrics_enabled
+            if metrics is not None:
+                metrics._on_request_done(self._hub.monotonic() - self._started)
             self._waiter.set_result(value)
 
     def _set_final_exception(self, exc: BaseException) -> None:
@@ -809,6 +855,41 @@ class ResponseFuture:
     def _hosts_text(self) -> str:
         hosts = list(dict.fromkeys(self.attempted_hosts))
         return ", ".join(str(h) for h in hosts) if hosts else "no host yet"
+
+
+def _run_page_callback(future: ResponseFuture, entry: list[Any], waiter: Any) -> None:
+    """One add_callbacks entry, for one completed page (see ResponseFuture.add_callbacks)."""
+    if not any(e is entry for e in future._page_callbacks or ()):
+        return  # cleared (clear_callbacks)
+    callback, errback, args, kwargs, eargs, ekwargs = entry
+    try:
+        value = waiter.result(0)
+    except BaseException as exc:
+        if errback is not None:
+            errback(exc, *eargs, **ekwargs)
+        return
+    if callback is not None:
+        if isinstance(value, ResultSet):
+            value = value.current_rows if value.column_names is not None else None
+        callback(value, *args, **kwargs)
+
+
+def _next_page_done(future: ResponseFuture, nxt: ResponseFuture, waiter: Any) -> None:
+    """The page start_fetching_next_page asked for arrived (or failed): it becomes the
+    result of ``future``, whose callbacks then run with it."""
+    try:
+        value = waiter.result(0)
+    except BaseException as exc:
+        future._response = nxt._response
+        future._waiter.set_exception(exc)
+        return
+    future._response = nxt._response
+    future.coordinator_host = nxt.coordinator_host
+    future.warnings = nxt.warnings
+    future._tracing_ids.extend(nxt._tracing_ids)
+    if isinstance(value, ResultSet):
+        value.response_future = future
+    future._waiter.set_result(value)
 
 
 def _query_text(query: Any) -> str:
@@ -1009,15 +1090,128 @@ class Session:
 
     @property
     def default_timeout(self) -> float | None:
-        return self.cluster._profile(EXEC_PROFILE_DEFAULT).request_timeout  # type: ignore[no-any-return]
+        return self._default_profile().request_timeout  # type: ignore[no-any-return]
+
+    @default_timeout.setter
+    def default_timeout(self, value: float | None) -> None:
+        self._set_legacy("default_timeout", request_timeout=value)
 
     @property
     def default_consistency_level(self) -> ConsistencyLevel:
-        return self.cluster._profile(EXEC_PROFILE_DEFAULT).consistency_level  # type: ignore[no-any-return]
+        return self._default_profile().consistency_level  # type: ignore[no-any-return]
+
+    @default_consistency_level.setter
+    def default_consistency_level(self, value: Any) -> None:
+        warnings.warn(
+            "Setting the consistency level at the session level will be removed in 4.0. "
+            "Consider using execution profiles and setting the desired consistency level to "
+            "the EXEC_PROFILE_DEFAULT profile.", DeprecationWarning, stacklevel=2)
+        self._set_legacy("default_consistency_level", consistency_level=value)
+
+    @property
+    def default_serial_consistency_level(self) -> ConsistencyLevel | None:
+        return self._default_profile().serial_consistency_level  # type: ignore[no-any-return]
+
+    @default_serial_consistency_level.setter
+    def default_serial_consistency_level(self, value: Any) -> None:
+        if value is not None and value not in (ConsistencyLevel.SERIAL,
+                                               ConsistencyLevel.LOCAL_SERIAL):
+            raise ValueError("default_serial_consistency_level must be either "
+                             "ConsistencyLevel.SERIAL or ConsistencyLevel.LOCAL_SERIAL.")
+        self._set_legacy("default_serial_consistency_level", serial_consistency_level=value)
 
     @property
     def row_factory(self) -> Any:
-        return self.cluster._profile(EXEC_PROFILE_DEFAULT).row_factory
+        return self._default_profile().row_factory
+
+    @row_factory.setter
+    def row_factory(self, value: Any) -> None:
+        self._set_legacy("row_factory", row_factory=value)
+
+    # cassandra-driver's legacy session settings: ``session.row_factory = dict_factory`` (and
+    # default_timeout, default_consistency_level, default_serial_consistency_level) change
+    # this session's copy of the default execution profile. As in cassandra-driver, they are
+    # refused when the cluster was given execution profiles (set them in a profile instead).
+
+    #: False: no client-side timestamp on requests (the server's clock decides)
+    use_client_timestamp = True
+    _session_default_profile: ExecutionProfile | None = None
+
+    def _default_profile(self) -> ExecutionProfile:
+        own = self._session_default_profile
+        return own if own is not None else self.cluster._profile(EXEC_PROFILE_DEFAULT)
+
+    def _profile_for(self, execution_profile: Any) -> ExecutionProfile:
+        if execution_profile is EXEC_PROFILE_DEFAULT:
+            own = self._session_default_profile
+            if own is not None:
+                return own
+        return self.cluster._profile(execution_profile)  # type: ignore[no-any-return]
+
+    # -- the rest of cassandra-driver's Session surface ----------------------------------------
+
+    #: listeners called with each new ResponseFuture (add_request_init_listener)
+    _request_init_listeners: tuple[tuple[Any, tuple[Any, ...], dict[str, Any]], ...] = ()
+    #: default wait of ResultSet/ResponseFuture.get_query_trace() (cassandra-driver's name)
+    max_trace_wait = DEFAULT_TRACE_WAIT
+
+    def add_request_init_listener(self, fn: Callable[..., Any], *args: Any,
+                                  **kwargs: Any) -> None:
+        """Call ``fn(response_future, *args, **kwargs)`` for every request this session
+        starts, before it is sent (to add callbacks, measure, log)."""
+        self._request_init_listeners = (*self._request_init_listeners, (fn, args, kwargs))
+
+    def remove_request_init_listener(self, fn: Callable[..., Any], *args: Any,
+                                     **kwargs: Any) -> None:
+        self._request_init_listeners = tuple(
+            entry for entry in self._request_init_listeners if entry != (fn, args, kwargs))
+
+    @functools.cached_property
+    def session_id(self) -> uuid.UUID:
+        """A random id of this session (cassandra-driver's attribute)."""
+        return uuid.uuid4()
+
+    @property
+    def hosts(self) -> list[Host]:
+        """The hosts this session has a pool to."""
+        return list(self._pools)
+
+    def get_pools(self) -> list[Any]:
+        """This session's host pools."""
+        return list(self._pools.values())
+
+    def get_pool_state(self) -> dict[Host, dict[str, Any]]:
+        """Per host: ``shutdown``, ``open_count`` and ``in_flights`` (requests in flight per
+        connection), as cassandra-driver reports its pools."""
+        out: dict[Host, dict[str, Any]] = {}
+        for host, pool in list(self._pools.items()):
+            inner = getattr(pool, "_pool", pool)
+            connections = list(getattr(inner, "connections", ()))
+            out[host] = {
+                "shutdown": bool(getattr(inner, "is_shutdown", False)),
+                "open_count": len(connections),
+                "in_flights": [getattr(c, "in_flight", 0) for c in connections],
+            }
+        return out
+
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run ``fn(*args, **kwargs)`` in a new task of the session's hub (a greenlet, or a
+        thread on the thread hub); returns the hub's task (``join()``, ``ready()``)."""
+        return self.hub.spawn(fn, *args, **kwargs)
+
+    @property
+    def timestamp_generator(self) -> Any:
+        return self.cluster.timestamp_generator
+
+    @property
+    def prepare_on_all_hosts(self) -> bool:
+        return bool(self.cluster.prepare_on_all_hosts)
+
+    def _set_legacy(self, name: str, **change: Any) -> None:
+        if getattr(self.cluster, "_explicit_profiles", False):
+            raise ValueError(f"Cannot set Session.{name} while using Configuration Profiles. "
+                             "Set this in a profile instead.")
+        self._session_default_profile = self._default_profile().replace(**change)
 
     # -- executing ---------------------------------------------------------------------------
 
@@ -1058,6 +1252,9 @@ class Session:
             query, parameters, trace, custom_payload, timeout, execution_profile,
             paging_state, host,
         )
+        if self._request_init_listeners:
+            for listener, args, kwargs in self._request_init_listeners:
+                listener(future, *args, **kwargs)
         future._start()
         return future
 
@@ -1074,7 +1271,7 @@ class Session:
     ) -> ResponseFuture:
         if self.is_shutdown:
             raise DriverException("the session is shut down; create a new one with connect()")
-        profile = self.cluster._profile(execution_profile)
+        profile = self._profile_for(execution_profile)
         statement = self._statement(query, parameters)
         if timeout is _NOT_SET:
             timeout = statement.timeout
@@ -1092,7 +1289,7 @@ class Session:
         if isinstance(statement, BatchStatement) or not fetch_size or fetch_size < 0:
             fetch_size = None
         timestamp = statement.timestamp
-        if timestamp is None:
+        if timestamp is None and self.use_client_timestamp:
             generator = self.cluster.timestamp_generator
             if generator is not None:
                 timestamp = generator()
@@ -1216,6 +1413,27 @@ class Session:
         # a VOID / SET_KEYSPACE / SCHEMA_CHANGE answer: no rows, but its warnings, custom
         # payload and tracing id belong on the ResultSet (None after an ignored error)
         return self._make_result(future, future._response)
+
+    def _page_future(self, future: ResponseFuture, paging_state: bytes) -> ResponseFuture:
+        """A new, not yet started request for the page after ``paging_state`` of
+        ``future``'s request; it completes with a whole ResultSet (for
+        ResponseFuture.start_fetching_next_page)."""
+        nxt = ResponseFuture(
+            self,
+            future.query,
+            future._profile,
+            future.timeout,
+            consistency=future._consistency,
+            serial_consistency=future._serial,
+            fetch_size=future._fetch_size,
+            paging_state=paging_state,
+            timestamp=future._timestamp,
+            custom_payload=future._custom_payload,
+            trace=future._trace,
+            host=future._target_host,
+        )
+        nxt._row_factory = future._row_factory
+        return nxt
 
     def _fetch_page(self, future: ResponseFuture, paging_state: bytes) -> Page:
         """The page after ``paging_state`` of ``future``'s request, synchronously (what a

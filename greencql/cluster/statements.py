@@ -374,6 +374,10 @@ class PreparedStatement:
                 )
         self.keyspace = keyspace
         self.protocol_version = protocol_version
+        # cassandra-driver's result_metadata: the result's column specs, None when the
+        # statement returns no columns of its own (an LWT, an INSERT)
+        if result_metadata is not None and not getattr(result_metadata, "columns", True):
+            result_metadata = None
         self.result_metadata = result_metadata
         self.result_metadata_id = result_metadata_id
         _check_retry_policy(retry_policy)

@@ -8,9 +8,10 @@ What is checked (the README's ``ssl_context`` row says the same):
   ``server_hostname``): that is the default. A context whose ``check_hostname`` or
   ``verify_mode`` was turned off is obeyed too (many certificates carry no IP SANs), with one
   :class:`~greencql.errors.InsecureTLSWarning` per context naming the risk.
-- ``ssl_options`` without ``ssl_context`` (cassandra-driver's dictionary form): greencql
-  builds the context (``ca_certs``, ``certfile``, ``keyfile``, ``cert_reqs``,
-  ``check_hostname``), verifying chain and host name unless the options turn them off.
+- ``ssl_options`` without ``ssl_context`` (cassandra-driver's dictionary form, deprecated
+  there too): greencql builds the context (greencql.cluster.compat), verifying the chain when
+  ``ca_certs`` is given and, unlike cassandra-driver, the host name too unless
+  ``check_hostname`` is False.
 - ``ssl_options["server_hostname"]``: the name expected in the nodes' certificates instead of
   the address connected to: one name for every host, a mapping ``address -> name``, or a
   callable ``address -> name | None``. Also sent as SNI.
@@ -26,13 +27,10 @@ import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from greencql.cluster.compat import ssl_context_from_options
 from greencql.errors import InsecureTLSWarning
 
 __all__ = ["tls_settings"]
-
-_KNOWN_OPTIONS = frozenset(
-    {"ca_certs", "certfile", "keyfile", "cert_reqs", "check_hostname", "server_hostname"}
-)
 
 # contexts already warned about: the warning is once per context, not once per connection
 _warned: weakref.WeakSet[ssl.SSLContext] = weakref.WeakSet()
@@ -45,11 +43,6 @@ def tls_settings(
     if ssl_context is not None and not isinstance(ssl_context, ssl.SSLContext):
         raise TypeError("ssl_context must be an ssl.SSLContext")
     options = dict(ssl_options or {})
-    unknown = set(options) - _KNOWN_OPTIONS
-    if unknown:
-        raise ValueError(
-            f"unknown ssl_options {sorted(unknown)}; known: {sorted(_KNOWN_OPTIONS)}"
-        )
     server_hostname = options.pop("server_hostname", None)
     if server_hostname is not None and not (
         isinstance(server_hostname, (str, Mapping)) or callable(server_hostname)
@@ -59,7 +52,11 @@ def tls_settings(
             f"callable, not {type(server_hostname).__name__}"
         )
     if ssl_context is None and (options or server_hostname is not None):
-        ssl_context = _context_from_options(options)
+        warnings.warn(
+            "Using ssl_options without ssl_context is deprecated and will result in an "
+            "error in the next major release. Please use ssl_context to prepare for that "
+            "release.", DeprecationWarning, stacklevel=3)  # as cassandra-driver warns
+        ssl_context = ssl_context_from_options(options)
     elif ssl_context is not None and options:
         raise ValueError(
             f"ssl_options {sorted(options)} build a context; with ssl_context given, set them "
@@ -68,19 +65,6 @@ def tls_settings(
     if ssl_context is not None:
         _warn_if_unverified(ssl_context)
     return ssl_context, server_hostname
-
-
-def _context_from_options(options: Mapping[str, Any]) -> ssl.SSLContext:
-    context = ssl.create_default_context(cafile=options.get("ca_certs"))
-    if options.get("certfile"):
-        context.load_cert_chain(options["certfile"], options.get("keyfile"))
-    if options.get("check_hostname") is False:
-        context.check_hostname = False
-    if "cert_reqs" in options:
-        if options["cert_reqs"] == ssl.CERT_NONE:
-            context.check_hostname = False
-        context.verify_mode = options["cert_reqs"]
-    return context
 
 
 def _warn_if_unverified(context: ssl.SSLContext) -> None:

@@ -37,7 +37,15 @@ from typing import Any, cast
 
 from greencql.cluster.host import Host
 from greencql.cluster.murmur3 import MAX_TOKEN, MIN_TOKEN, murmur3_token
-from greencql.cluster.tokens import TokenRing, network_topology_replicas, simple_strategy_replicas
+from greencql.cluster.tokens import (
+    BytesToken,
+    MD5Token,
+    Murmur3Token,
+    TokenRing,
+    network_topology_replicas,
+    simple_strategy_replicas,
+)
+from greencql.cluster.tokens import Token as TokenObject
 
 __all__ = [
     "MURMUR3_PARTITIONER",
@@ -89,7 +97,7 @@ def _parse_murmur3(text: str | int | bytes) -> int:
     value = int(text)
     if not MIN_TOKEN <= value <= MAX_TOKEN:
         raise ValueError(f"Murmur3 token out of range: {text!r}")
-    return value
+    return Murmur3Token(value)  # an int subclass: the ring sorts and bisects it as an int
 
 
 def _random_token(key: bytes) -> int:
@@ -102,7 +110,7 @@ def _parse_random(text: str | int | bytes) -> int:
     value = int(text)
     if not 0 <= value <= _RANDOM_MAX:
         raise ValueError(f"RandomPartitioner token out of range: {text!r}")
-    return value
+    return MD5Token(value)
 
 
 def _bytes_token(key: bytes) -> bytes:
@@ -111,11 +119,17 @@ def _bytes_token(key: bytes) -> bytes:
 
 def _parse_bytes(text: str | int | bytes) -> bytes:
     if isinstance(text, bytes):
-        return text
+        return BytesToken(text)
     if isinstance(text, int):
         raise ValueError(f"ByteOrderedPartitioner tokens are hex strings, not {text!r}")
-    return unhexlify(text)
+    return BytesToken(unhexlify(text))
 
+
+_TOKEN_CLASSES: dict[str, type[TokenObject]] = {
+    MURMUR3_PARTITIONER: Murmur3Token,
+    RANDOM_PARTITIONER: MD5Token,
+    BYTE_ORDERED_PARTITIONER: BytesToken,
+}
 
 _PARTITIONERS = {
     "Murmur3Partitioner": Partitioner(MURMUR3_PARTITIONER, murmur3_token, _parse_murmur3),
@@ -263,10 +277,20 @@ class TokenMap:
 
     # -- replicas ---------------------------------------------------------------------------
 
-    def get_replicas(self, keyspace: str, routing_key: bytes) -> list[Host]:
+    @property
+    def token_class(self) -> type[TokenObject]:
+        """The :class:`~greencql.cluster.metadata.compat.Token` subclass of this ring's
+        partitioner (cassandra-driver's ``TokenMap.token_class``)."""
+        return _TOKEN_CLASSES[self.partitioner.name]
+
+    def get_replicas(self, keyspace: str, routing_key: bytes | TokenObject) -> list[Host]:
         """The replicas of the partition with this serialized routing key, in placement order
         (for NetworkTopologyStrategy, each datacenter's replicas together). Empty when the
-        keyspace is unknown, has no replica placement (LocalStrategy) or the ring is empty."""
+        keyspace is unknown, has no replica placement (LocalStrategy) or the ring is empty.
+        A :class:`~greencql.cluster.metadata.compat.Token` is taken as the token itself, as
+        cassandra-driver's ``TokenMap.get_replicas(keyspace, token)``."""
+        if isinstance(routing_key, TokenObject):
+            return self.get_replicas_for_token(keyspace, routing_key)
         return self.get_replicas_for_token(keyspace, self.partitioner.token_for_key(routing_key))
 
     def get_replicas_for_token(self, keyspace: str, token: Token) -> list[Host]:
@@ -289,6 +313,23 @@ class TokenMap:
         if not table:
             return {}
         return dict(zip(self.ring, table, strict=True))
+
+    @property
+    def tokens_to_hosts_by_ks(self) -> dict[str, dict[Token, tuple[Host, ...]]]:
+        """Keyspace -> (ring token -> replicas), for every keyspace with a placement
+        (cassandra-driver's attribute; built on access, for inspection)."""
+        return {ks: self.replica_map(ks) for ks in self.keyspaces}
+
+    def replica_map_for_keyspace(self, ks_metadata: Any) -> dict[Token, tuple[Host, ...]]:
+        """Ring token -> replicas for a keyspace (its metadata, or its name)."""
+        return self.replica_map(getattr(ks_metadata, "name", ks_metadata))
+
+    def rebuild_keyspace(self, keyspace: str, build_if_absent: bool = False) -> None:
+        """Compute a keyspace's replicas now instead of on first use."""
+        if build_if_absent or keyspace in self._by_keyspace:
+            with self._lock:
+                self._by_keyspace = {k: v for k, v in self._by_keyspace.items() if k != keyspace}
+            self._build_keyspace(keyspace)
 
     @property
     def keyspaces(self) -> list[str]:

@@ -10,13 +10,20 @@ Pure functions and one immutable value class; no IO.
 
 from __future__ import annotations
 
+import hashlib
+from binascii import hexlify, unhexlify
 from bisect import bisect_left
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from greencql.cluster.murmur3 import MAX_TOKEN, MIN_TOKEN, murmur3_token
 
 __all__ = [
+    "Token",
+    "HashToken",
+    "Murmur3Token",
+    "MD5Token",
+    "BytesToken",
     "MIN_TOKEN",
     "MAX_TOKEN",
     "TokenRing",
@@ -187,3 +194,112 @@ def replicas_of(ring: TokenRing[H], replica_map: Mapping[int, Sequence[H]], toke
     """Replicas of ``token`` given a replica map from this module."""
     return list(replica_map[ring.tokens[ring.index_of(token)]])
 
+
+# -- token objects (cassandra-driver's cassandra.metadata.Token and subclasses) ------------------
+# int and bytes subclasses, so that the token map's ring sorts, bisects and hashes them as fast
+# as plain ints and bytes, while applications get the objects they compare and print.
+
+
+class Token:
+    """A token of the ring (base class). Partitioner subclasses are also ints or bytes, so a
+    token compares, sorts and hashes as its value does."""
+
+    __slots__ = ()
+
+    @classmethod
+    def hash_fn(cls, key: bytes) -> Any:
+        return key
+
+    @classmethod
+    def from_key(cls, key: bytes) -> Token:
+        """The token of a serialized partition key."""
+        return cls(cls.hash_fn(key))  # type: ignore[call-arg]
+
+    @classmethod
+    def from_string(cls, token_string: str) -> Token:
+        """A token as the system tables list it."""
+        return cls(token_string)  # type: ignore[call-arg]
+
+    @property
+    def value(self) -> Any:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}: {self.value!r}>"
+
+    __str__ = __repr__
+
+
+class HashToken(int, Token):
+    """A token that is a number (the hash partitioners)."""
+
+    __slots__ = ()
+
+    def __new__(cls, token: Any) -> HashToken:
+        return super().__new__(cls, int(token))
+
+    @property
+    def value(self) -> int:
+        return int(self)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}: {int(self)}>"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (int(self),))
+
+
+class Murmur3Token(HashToken):
+    """A token of the Murmur3Partitioner (a signed 64-bit int)."""
+
+    __slots__ = ()
+
+    def __new__(cls, token: Any) -> Murmur3Token:
+        value = int(token)
+        if not MIN_TOKEN <= value <= MAX_TOKEN:
+            raise ValueError(f"Murmur3 token out of range: {token!r}")
+        return super().__new__(cls, value)  # type: ignore[return-value]
+
+    @classmethod
+    def hash_fn(cls, key: bytes) -> int:
+        return murmur3_token(key)
+
+
+class MD5Token(HashToken):
+    """A token of the RandomPartitioner (0 to 2**127)."""
+
+    __slots__ = ()
+
+    @classmethod
+    def hash_fn(cls, key: bytes) -> int:
+        digest = hashlib.md5(key, usedforsecurity=False).digest()
+        return abs(int.from_bytes(digest, "big", signed=True))
+
+
+class BytesToken(bytes, Token):
+    """A token of the ByteOrderedPartitioner (the key's bytes)."""
+
+    __slots__ = ()
+
+    def __new__(cls, token: Any) -> BytesToken:
+        if isinstance(token, str):
+            token = unhexlify(token)
+        return super().__new__(cls, bytes(token))
+
+    @classmethod
+    def from_string(cls, token_string: str) -> BytesToken:
+        return cls(unhexlify(token_string))
+
+    @property
+    def value(self) -> bytes:
+        return bytes(self)
+
+    def __repr__(self) -> str:
+        return f"<BytesToken: {hexlify(self).decode()}>"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (BytesToken, (bytes(self),))

@@ -73,6 +73,7 @@ and the timer wheel are different threads and one lock guards the stream ids and
 from __future__ import annotations
 
 import collections
+import functools
 import logging
 import re
 import socket
@@ -117,6 +118,7 @@ from greencql.protocol.messages import (
 )
 from greencql.protocol.rows import ResultMetadata
 from greencql.protocol.streams import StreamIdAllocator
+from greencql.protocol.types import DEFAULT_VALUE_TYPES
 
 __all__ = [
     "Connection",
@@ -653,6 +655,8 @@ class Connection:
         monotonic = self._monotonic
         version = self.version
         decode = decode_response
+        if self.options.value_types != DEFAULT_VALUE_TYPES:  # chosen once per connection
+            decode = functools.partial(decode_response, value_types=self.options.value_types)
         # recv(), not recv_into() a buffer of our own: the codec needs bytes anyway (no copy),
         # and a green socket allocates only once data is there, so an idle connection holds
         # no receive buffer at all (a reusable 128 KiB one was most of its memory).

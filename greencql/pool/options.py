@@ -26,6 +26,7 @@ from greencql.protocol.constants import (
     SUPPORTED_VERSIONS,
 )
 from greencql.protocol.streams import MAX_STREAM_IDS
+from greencql.protocol.types import DEFAULT_VALUE_TYPES, check_value_types
 
 __all__ = [
     "expected_server_name",
@@ -175,6 +176,8 @@ class ConnectionOptions:
     - ``heartbeat_interval``: None or 0 turns heartbeats off.
     - ``wait_for_stream``: when every stream id is taken, ``send`` waits for one (FIFO,
       within the request's timeout) instead of raising ConnectionBusy.
+    - ``value_types``: "driver" (default: the values cassandra-driver returns) or "modern"
+      (aware datetimes, ipaddress objects, set/dict; see docs/migrating.md).
     """
 
     protocol_version: int | None = None
@@ -197,6 +200,8 @@ class ConnectionOptions:
     driver_version: str | None = None
     startup_options: Mapping[str, str] = field(default_factory=dict)
     source_address: tuple[str, int] | None = None
+    #: the Python values of result rows: "driver" (cassandra-driver's) or "modern"
+    value_types: str = DEFAULT_VALUE_TYPES
 
     def __post_init__(self) -> None:
         if self.protocol_version is not None and self.protocol_version not in SUPPORTED_VERSIONS:
@@ -212,6 +217,7 @@ class ConnectionOptions:
             raise ValueError(
                 f"compression must be one of {_COMPRESSION_NAMES} or None, not {self.compression!r}"
             )
+        check_value_types(self.value_types)
         _positive("connect_timeout", self.connect_timeout)
         _positive("request_timeout", self.request_timeout, allow_none=True)
         if self.heartbeat_interval is not None and self.heartbeat_interval < 0:

@@ -14,6 +14,32 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from greencql.errors import (
+    AlreadyExists,
+    AuthenticationFailed,
+    CDCWriteFailure,
+    ConfigurationException,
+    DriverException,
+    FunctionFailure,
+    InvalidRequest,
+    IsBootstrapping,
+    Overloaded,
+    PreparedQueryNotFound,
+    ProtocolException,
+    ReadFailure,
+    ReadTimeout,
+    RequestExecutionException,
+    RequestValidationException,
+    ServerError,
+    ServerException,
+    SyntaxException,
+    TruncateError,
+    Unauthorized,
+    Unavailable,
+    UnsupportedOperation,
+    WriteFailure,
+    WriteTimeout,
+)
 from greencql.protocol.auth import (
     Authenticator,
     AuthProvider,
@@ -97,7 +123,45 @@ from greencql.protocol.types import (
     encode_value,
     parse_type_string,
 )
+from greencql.protocol.values import (
+    UserAggregateDescriptor,
+    UserFunctionDescriptor,
+)
 from greencql.protocol.wire import UNSET, Reader, UnsetType, Writer
+
+# cassandra.protocol's names for the server errors. There each is an ERROR message class that
+# is also raised; here each name is the exception greencql raises for that error code, so
+# ``except cassandra.protocol.SyntaxException`` ported to greencql.protocol catches the same.
+ErrorMessage = ServerException
+AlreadyExistsException = AlreadyExists
+BadCredentials = AuthenticationFailed
+CDCWriteException = CDCWriteFailure
+FunctionFailureMessage = FunctionFailure
+InvalidRequestException = InvalidRequest
+IsBootstrappingErrorMessage = IsBootstrapping
+OverloadedErrorMessage = Overloaded
+ReadFailureMessage = ReadFailure
+ReadTimeoutErrorMessage = ReadTimeout
+UnauthorizedErrorMessage = Unauthorized
+UnavailableErrorMessage = Unavailable
+WriteFailureMessage = WriteFailure
+WriteTimeoutErrorMessage = WriteTimeout
+SchemaTargetType = SchemaChangeTarget
+
+# cassandra.protocol's numeric constants
+RESULT_KIND_VOID = int(ResultKind.VOID)
+RESULT_KIND_ROWS = int(ResultKind.ROWS)
+RESULT_KIND_SET_KEYSPACE = int(ResultKind.SET_KEYSPACE)
+RESULT_KIND_PREPARED = int(ResultKind.PREPARED)
+RESULT_KIND_SCHEMA_CHANGE = int(ResultKind.SCHEMA_CHANGE)
+COMPRESSED_FLAG = 0x01
+TRACING_FLAG = 0x02
+CUSTOM_PAYLOAD_FLAG = 0x04
+WARNING_FLAG = 0x08
+USE_BETA_FLAG = 0x10
+USE_BETA_MASK = ~USE_BETA_FLAG
+HEADER_DIRECTION_TO_CLIENT = 0x80
+HEADER_DIRECTION_MASK = 0x80
 
 # Loaded on first attribute access (PEP 562): the codec the socket layer drives, and the
 # compression seam (which imports lz4 / snappy when asked).
@@ -196,6 +260,56 @@ __all__ = [
     "StartSegments",
     "HandshakeDone",
     "RetryWithVersion",
+    # cassandra.protocol's error names (the exceptions greencql raises)
+    "ErrorMessage",
+    "ServerError",
+    "ProtocolException",
+    "SyntaxException",
+    "ConfigurationException",
+    "PreparedQueryNotFound",
+    "TruncateError",
+    "AlreadyExists",
+    "AlreadyExistsException",
+    "BadCredentials",
+    "CDCWriteException",
+    "FunctionFailure",
+    "FunctionFailureMessage",
+    "InvalidRequest",
+    "InvalidRequestException",
+    "IsBootstrappingErrorMessage",
+    "OverloadedErrorMessage",
+    "ReadFailure",
+    "ReadFailureMessage",
+    "ReadTimeout",
+    "ReadTimeoutErrorMessage",
+    "Unauthorized",
+    "UnauthorizedErrorMessage",
+    "Unavailable",
+    "UnavailableErrorMessage",
+    "WriteFailure",
+    "WriteFailureMessage",
+    "WriteTimeout",
+    "WriteTimeoutErrorMessage",
+    "RequestExecutionException",
+    "RequestValidationException",
+    "DriverException",
+    "UnsupportedOperation",
+    "UserFunctionDescriptor",
+    "UserAggregateDescriptor",
+    "SchemaTargetType",
+    "RESULT_KIND_VOID",
+    "RESULT_KIND_ROWS",
+    "RESULT_KIND_SET_KEYSPACE",
+    "RESULT_KIND_PREPARED",
+    "RESULT_KIND_SCHEMA_CHANGE",
+    "COMPRESSED_FLAG",
+    "TRACING_FLAG",
+    "CUSTOM_PAYLOAD_FLAG",
+    "WARNING_FLAG",
+    "USE_BETA_FLAG",
+    "USE_BETA_MASK",
+    "HEADER_DIRECTION_TO_CLIENT",
+    "HEADER_DIRECTION_MASK",
     # loaded on first use
     "Frame",
     "FrameCodec",

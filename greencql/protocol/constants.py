@@ -23,6 +23,7 @@ __all__ = [
     "ResultKind",
     "RowsFlag",
     "ConsistencyLevel",
+    "consistency_value_to_name",
     "BatchType",
     "WriteType",
     "SchemaChangeType",
@@ -35,11 +36,52 @@ __all__ = [
 
 
 class ProtocolVersion(enum.IntEnum):
-    """Native protocol versions greencql speaks."""
+    """Native protocol versions, as cassandra-driver names them. greencql speaks v3 to v5;
+    v1, v2 and v6 (beta in Cassandra) are known, so that a setting naming them gets a clear
+    error instead of an AttributeError. The class attributes and helpers below follow
+    cassandra-driver's ``ProtocolVersion`` (``MAX_SUPPORTED``, ``BETA_VERSIONS``,
+    ``get_lower_supported``, ``uses_*``); they describe greencql's own support."""
 
+    V1 = 1
+    V2 = 2
     V3 = 3
     V4 = 4
     V5 = 5
+    V6 = 6
+
+    @classmethod
+    def get_lower_supported(cls, previous_version: int) -> int:
+        """The next version to try after ``previous_version`` was refused; 0 when none."""
+        lower = [v for v in SUPPORTED_VERSIONS if v < previous_version]
+        return max(lower) if lower else 0
+
+    @classmethod
+    def uses_int_query_flags(cls, version: int) -> bool:
+        return version >= 5
+
+    @classmethod
+    def uses_prepare_flags(cls, version: int) -> bool:
+        return version >= 5
+
+    @classmethod
+    def uses_prepared_metadata(cls, version: int) -> bool:
+        return version >= 5
+
+    @classmethod
+    def uses_error_code_map(cls, version: int) -> bool:
+        return version >= 5
+
+    @classmethod
+    def uses_keyspace_flag(cls, version: int) -> bool:
+        return version >= 5
+
+    @classmethod
+    def has_checksumming_support(cls, version: int) -> bool:
+        return 5 <= version < 6
+
+    @classmethod
+    def has_continuous_paging_support(cls, version: int) -> bool:
+        return False  # a DataStax Enterprise feature
 
 
 SUPPORTED_VERSIONS: tuple[int, ...] = (5, 4, 3)  # highest first: the order of negotiation
@@ -47,6 +89,13 @@ MAX_SUPPORTED_VERSION = 5
 MIN_SUPPORTED_VERSION = 3
 # Versions only sent with the USE_BETA flag. v5 left beta in Cassandra 4.0; v6 is beta there.
 BETA_VERSIONS: frozenset[int] = frozenset({6})
+
+# cassandra-driver's class attributes (set after the class: an enum body would make them
+# members). BETA_VERSIONS is a tuple there.
+ProtocolVersion.SUPPORTED_VERSIONS = tuple(ProtocolVersion(v) for v in SUPPORTED_VERSIONS)  # type: ignore[attr-defined]
+ProtocolVersion.BETA_VERSIONS = (ProtocolVersion.V6,)  # type: ignore[attr-defined]
+ProtocolVersion.MIN_SUPPORTED = ProtocolVersion.V3  # type: ignore[attr-defined]
+ProtocolVersion.MAX_SUPPORTED = ProtocolVersion.V5  # type: ignore[attr-defined]
 
 HEADER_LENGTH = 9  # v3+ frame header: version, flags, stream (2), opcode, length (4)
 RESPONSE_DIRECTION = 0x80  # high bit of the version byte: set on responses
@@ -167,6 +216,23 @@ class ConsistencyLevel(enum.IntEnum):
     @property
     def is_serial(self) -> bool:
         return self in (ConsistencyLevel.SERIAL, ConsistencyLevel.LOCAL_SERIAL)
+
+    @staticmethod
+    def is_serial_level(level: int) -> bool:
+        """cassandra-driver's ``ConsistencyLevel.is_serial(level)``, for any int."""
+        return level in (ConsistencyLevel.SERIAL, ConsistencyLevel.LOCAL_SERIAL)
+
+
+# cassandra-driver's lookup tables, on the class as there
+ConsistencyLevel.value_to_name = {int(c): c.name for c in ConsistencyLevel}  # type: ignore[attr-defined]
+ConsistencyLevel.name_to_value = {c.name: int(c) for c in ConsistencyLevel}  # type: ignore[attr-defined]
+
+
+def consistency_value_to_name(value: int | None) -> str:
+    """The name of a consistency level number ("Not Set" for None), as cassandra-driver."""
+    if value is None:
+        return "Not Set"
+    return ConsistencyLevel.value_to_name.get(value, "Not Set")
 
 
 class BatchType(enum.IntEnum):

@@ -67,6 +67,7 @@ from greencql.protocol.rows import (
     write_prepared_metadata,
     write_result_metadata,
 )
+from greencql.protocol.types import DEFAULT_VALUE_TYPES
 from greencql.protocol.wire import UNSET, Reader, UnsetType, Writer
 
 __all__ = [
@@ -1292,7 +1293,8 @@ def _write_schema_change(
             w.write_string_list(list(arg_types or ()))
 
 
-def _dec_result(r: Reader, version: int, md: Any, extra: dict[str, Any]) -> Result:
+def _dec_result(r: Reader, version: int, md: Any, extra: dict[str, Any],
+                value_types: str = DEFAULT_VALUE_TYPES) -> Result:
     kind = r.read_int()
     if kind == ResultKind.ROWS:
         metadata = read_result_metadata(r, version)
@@ -1309,7 +1311,7 @@ def _dec_result(r: Reader, version: int, md: Any, extra: dict[str, Any]) -> Resu
                     f"ROWS result has {metadata.column_count} columns, the given result "
                     f"metadata {len(columns)}"
                 )
-        rows = decode_rows(r, columns)
+        rows = decode_rows(r, columns, value_types)
         return RowsResult(metadata, rows, columns, **extra)
     if kind == ResultKind.VOID:
         return VoidResult(**extra)
@@ -1371,7 +1373,8 @@ _unpack_kind = struct.Struct(">i").unpack_from
 
 
 def _fast_result(
-    body: bytes, version: int, result_metadata: ResultMetadata | None
+    body: bytes, version: int, result_metadata: ResultMetadata | None,
+    value_types: str = DEFAULT_VALUE_TYPES,
 ) -> Result | None:
     """A RESULT of kind ROWS or VOID with no body prefix, the answer to nearly every QUERY
     and EXECUTE, read straight off the bytes: no Reader, metadata from the caches of
@@ -1392,7 +1395,7 @@ def _fast_result(
             columns = result_metadata.columns
             if columns is None or len(columns) != metadata.column_count:
                 return None
-        rows, pos = _rows_at(body, pos, end, columns)
+        rows, pos = _rows_at(body, pos, end, columns, value_types)
         if pos != end:
             return None
         return RowsResult(metadata, rows, columns)
@@ -1407,14 +1410,17 @@ def decode_response(
     body: bytes | bytearray | memoryview,
     version: int,
     result_metadata: ResultMetadata | None = None,
+    value_types: str = DEFAULT_VALUE_TYPES,
 ) -> Response:
     """Decode a response body. ``flags`` are the frame header's (TRACING, WARNING,
     CUSTOM_PAYLOAD announce the body prefix); ``result_metadata`` (rows.ResultMetadata) gives
     the columns of a ROWS result sent with NO_METADATA (EXECUTE with skip_metadata).
+    ``value_types`` chooses the Python values of rows: ``"driver"`` (cassandra-driver's) or
+    ``"modern"`` (see :func:`~greencql.protocol.types.driver_decoder`).
     Raises ProtocolError subclasses only."""
     if opcode == _RESULT and not flags and type(body) is bytes and version in _SUPPORTED_VERSIONS:
         try:
-            msg = _fast_result(body, version, result_metadata)
+            msg = _fast_result(body, version, result_metadata, value_types)
         except Exception:  # bad bytes: the general path below raises the precise error
             msg = None
         if msg is not None:
@@ -1436,7 +1442,10 @@ def decode_response(
                 extra["custom_payload"] = r.read_bytes_map()
         else:
             extra = _NO_EXTRA
-        msg = decoder(r, version, result_metadata, extra)
+        if opcode == _RESULT:
+            msg = _dec_result(r, version, result_metadata, extra, value_types)
+        else:
+            msg = decoder(r, version, result_metadata, extra)
         if r.pos != r.end:
             r.expect_end(Opcode(opcode).name)
     except ProtocolError:

@@ -20,6 +20,11 @@ in the very last column) the right rows. A future Cython twin replaces :func:`de
 name with the same signature (and ``_rows_at``, its core on bytes, which ``messages.py``'s
 RESULT fast path calls directly).
 
+Which Python values come out (``value_types``: ``"driver"``, the default, as cassandra-driver
+returns them; or ``"modern"``, see :func:`~greencql.protocol.types.driver_decoder`) is part of
+the generated decoder: each representation has its own cache of decoders, so choosing costs
+nothing per value.
+
 Result metadata is not parsed again for every result: NO_METADATA metadata is shared per
 column count, and column specs are cached by their raw bytes (see ``_SPECS``), so the answer
 to a statement run again costs a bytes comparison instead of a parse. Both caches are bounded.
@@ -30,16 +35,19 @@ from __future__ import annotations
 import datetime
 import struct
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from greencql.errors import MalformedError, ProtocolError, TruncatedError
 from greencql.protocol.constants import RowsFlag
 from greencql.protocol.types import (
+    DEFAULT_VALUE_TYPES,
     CqlType,
+    driver_decoder,
     encode_value,
     read_type_option,
+    register_udt_class,
     write_type_option,
 )
 from greencql.protocol.wire import UNSET, Reader, Writer
@@ -54,6 +62,7 @@ __all__ = [
     "write_prepared_metadata",
     "decode_rows",
     "encode_rows",
+    "register_user_type",
 ]
 
 
@@ -104,6 +113,18 @@ class ResultMetadata:
         if column_count is None:
             column_count = 0 if cols is None else len(cols)
         return cls(int(flags), cols, paging_state, result_metadata_id, column_count)
+
+    # cassandra-driver's ``PreparedStatement.result_metadata`` is a list of column specs
+    # (keyspace, table, name, type): this object reads as that sequence too.
+
+    def __iter__(self) -> Iterator[ColumnSpec]:
+        return iter(self.columns or ())
+
+    def __len__(self) -> int:
+        return len(self.columns or ())
+
+    def __getitem__(self, index: Any) -> Any:
+        return (self.columns or ())[index]
 
 
 @dataclass(frozen=True, slots=True)
@@ -423,6 +444,7 @@ def encode_rows(
 # --------------------------------------------------------------------------------------------
 
 _EPOCH_UTC = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+_EPOCH_NAIVE = datetime.datetime(1970, 1, 1)
 
 # a result with no columns has rows of no bytes; refuse counts that would allocate without
 # bound for them (Cassandra never sends such a result with more than a handful of rows)
@@ -433,13 +455,31 @@ _DECODERS: dict[tuple[CqlType, ...], Callable[[bytes, int, int], tuple[list[tupl
 _MAX_DECODERS = 1024
 
 
-def decode_rows(reader: Reader, columns: tuple[ColumnSpec, ...]) -> list[tuple]:
+# the same, for the "driver" value types (cassandra-driver's values)
+_DRIVER_ROW_DECODERS: dict[
+    tuple[CqlType, ...], Callable[[bytes, int, int], tuple[list[tuple], int]]
+] = {}
+
+
+def register_user_type(keyspace: str, name: str, klass: type | None) -> None:
+    """Decode values of the user type ``keyspace.name`` into ``klass(**fields)`` with the
+    driver value types (None: back to the named tuple); the row decoders built so far are
+    dropped, so the next result is decoded with the new class."""
+    register_udt_class(keyspace, name, klass)
+    _DRIVER_ROW_DECODERS.clear()
+    _DRIVER_BY_COLUMNS.clear()
+
+
+def decode_rows(
+    reader: Reader, columns: tuple[ColumnSpec, ...], value_types: str = DEFAULT_VALUE_TYPES
+) -> list[tuple]:
     """Read <rows_count><rows_content> from `reader` and return the rows as tuples of Python
-    values, decoded with the columns' types. Leaves `reader` after the last cell."""
+    values, decoded with the columns' types. Leaves `reader` after the last cell.
+    ``value_types``: ``"driver"`` (cassandra-driver's values) or ``"modern"``."""
     data = reader.data
     if type(data) is not bytes:
         data = bytes(data)  # one copy per page: slices of bytes are bytes, which decode() takes
-    rows, reader.pos = _rows_at(data, reader.pos, reader.end, columns)
+    rows, reader.pos = _rows_at(data, reader.pos, reader.end, columns, value_types)
     return rows
 
 
@@ -449,12 +489,16 @@ def decode_rows(reader: Reader, columns: tuple[ColumnSpec, ...]) -> list[tuple]:
 # so an id cannot be reused while it is in here; only narrow results are kept (a wide one
 # amortizes the lookup over its size), so the tuples it may keep alive stay small.
 _BY_COLUMNS: dict[int, tuple[tuple[ColumnSpec, ...], Callable[..., tuple[list[tuple], int]]]] = {}
+_DRIVER_BY_COLUMNS: dict[
+    int, tuple[tuple[ColumnSpec, ...], Callable[..., tuple[list[tuple], int]]]
+] = {}
 _MAX_BY_COLUMNS = 256
 _MAX_BY_COLUMNS_WIDTH = 64
 
 
 def _rows_at(
-    data: bytes, pos: int, end: int, columns: tuple[ColumnSpec, ...]
+    data: bytes, pos: int, end: int, columns: tuple[ColumnSpec, ...],
+    value_types: str = DEFAULT_VALUE_TYPES,
 ) -> tuple[list[tuple], int]:
     """:func:`decode_rows` on bytes: the rows at `pos` (not past `end`) and the offset after
     them."""
@@ -473,36 +517,45 @@ def _rows_at(
         raise TruncatedError(
             f"{count} rows x {ncols} columns cannot fit in the {end - pos} bytes left"
         )
-    entry = _BY_COLUMNS.get(id(columns))
+    driver = value_types == "driver"
+    by_columns = _DRIVER_BY_COLUMNS if driver else _BY_COLUMNS
+    entry = by_columns.get(id(columns))
     if entry is not None and entry[0] is columns:
         decoder = entry[1]
     else:
+        if not driver and value_types != "modern":
+            raise ValueError(f"value_types must be 'driver' or 'modern', got {value_types!r}")
         types = tuple(c.type for c in columns)
-        decoder = _DECODERS.get(types)
+        decoder = (_DRIVER_ROW_DECODERS if driver else _DECODERS).get(types)
         if decoder is None:
-            decoder = _row_decoder(types)
+            decoder = _row_decoder(types, driver)
         if ncols <= _MAX_BY_COLUMNS_WIDTH:
-            if len(_BY_COLUMNS) >= _MAX_BY_COLUMNS:
-                _BY_COLUMNS.clear()
-            _BY_COLUMNS[id(columns)] = (columns, decoder)
+            if len(by_columns) >= _MAX_BY_COLUMNS:
+                by_columns.clear()
+            by_columns[id(columns)] = (columns, decoder)
     try:
         rows, new_pos = decoder(data, pos, count)
         if new_pos > end:
             raise TruncatedError("rows run past the end")
     except Exception:
-        rows, new_pos = _decode_rows_careful(data, pos, end, count, columns)
+        rows, new_pos = _decode_rows_careful(data, pos, end, count, columns, driver)
     return rows, new_pos
 
 
 def _decode_rows_careful(
-    data: bytes, pos: int, end: int, count: int, columns: tuple[ColumnSpec, ...]
+    data: bytes, pos: int, end: int, count: int, columns: tuple[ColumnSpec, ...],
+    driver: bool = False,
 ) -> tuple[list[tuple], int]:
-    """The slow, exact reader: every length checked, errors naming row and column."""
+    """The slow, exact reader: every length checked, errors naming row and column. With the
+    driver value types, a value cassandra-driver cannot represent (a timestamp outside years
+    1..9999) fails as it does there: 'Failed decoding result column "ts" of type timestamp:
+    ...' (a ProtocolError here, so also a DriverException; the connection stays up)."""
+    decoders = [driver_decoder(c.type) if driver else c.type.decode for c in columns]
     rows = []
     unpack_from = _i32.unpack_from
     for r in range(count):
         row = []
-        for col in columns:
+        for col, decode in zip(columns, decoders, strict=True):
             if pos + 4 > end:
                 raise TruncatedError(f"row {r}, column {col.name!r}: cell length past the end")
             n = unpack_from(data, pos)[0]
@@ -516,7 +569,16 @@ def _decode_rows_careful(
                     f"past the end ({end})"
                 )
             try:
-                row.append(col.type.decode(data[pos : pos + n]))
+                row.append(decode(data[pos : pos + n]))
+            except (OverflowError, ValueError) as exc:
+                if not driver:
+                    raise MalformedError(
+                        f"row {r}, column {col.name!r} ({col.type.cql_name}): {exc!r}"
+                    ) from exc
+                raise MalformedError(
+                    f'Failed decoding result column "{col.name}" of type '
+                    f"{col.type.cql_name}: {exc}"
+                ) from exc
             except ProtocolError as exc:
                 raise type(exc)(
                     f"row {r}, column {col.name!r} ({col.type.cql_name}): {exc}"
@@ -601,11 +663,12 @@ _UUID_TEMPLATE = """\
 
 
 def _row_decoder(
-    types: tuple[CqlType, ...],
+    types: tuple[CqlType, ...], driver: bool = False
 ) -> Callable[[bytes, int, int], tuple[list[tuple], int]]:
     namespace: dict[str, Any] = {
         "_i": _i32.unpack_from,
-        "_EPOCH": _EPOCH_UTC,
+        # cassandra-driver's timestamps are naive UTC datetimes
+        "_EPOCH": _EPOCH_NAIVE if driver else _EPOCH_UTC,
         "_td": datetime.timedelta,
         "_UUID": uuid.UUID,
         "_new_uuid": object.__new__,
@@ -618,7 +681,7 @@ def _row_decoder(
     }
     body = []
     for i, t in enumerate(types):
-        namespace[f"_d{i}"] = t.decode
+        namespace[f"_d{i}"] = driver_decoder(t) if driver else t.decode
         kind = t.kind
         if kind in _FIXED_KINDS:
             fmt, size, expr = _FIXED_KINDS[kind]
@@ -643,7 +706,8 @@ def _row_decoder(
     code = compile(source, f"<greencql row decoder of {len(types)} columns>", "exec")
     exec(code, namespace)
     decoder = namespace["decode"]
-    if len(_DECODERS) >= _MAX_DECODERS:
-        _DECODERS.clear()
-    _DECODERS[types] = decoder
+    cache = _DRIVER_ROW_DECODERS if driver else _DECODERS
+    if len(cache) >= _MAX_DECODERS:
+        cache.clear()
+    cache[types] = decoder
     return decoder

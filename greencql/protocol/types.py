@@ -38,6 +38,7 @@ from collections.abc import Set as AbstractSet
 from typing import Any
 
 from greencql.errors import MalformedError, ProtocolError, TruncatedError, UnknownTypeError
+from greencql.protocol.values import OrderedMapSerializedKey, SortedSet
 from greencql.protocol.wire import (
     UNSET,
     Reader,
@@ -96,6 +97,11 @@ __all__ = [
     "parse_type_string",
     "encode_value",
     "decode_value",
+    "VALUE_TYPES",
+    "DEFAULT_VALUE_TYPES",
+    "check_value_types",
+    "driver_decoder",
+    "register_udt_class",
 ]
 
 MARSHAL_PREFIX = "org.apache.cassandra.db.marshal."
@@ -139,11 +145,13 @@ class Duration:
         raise AttributeError("Duration is immutable")
 
     def __eq__(self, other: object) -> bool:
-        if isinstance(other, Duration):
+        if isinstance(other, Duration) or all(
+                hasattr(other, a) for a in ("months", "days", "nanoseconds")):
+            # (another library's Duration too: cassandra-driver's util.Duration)
             return (self.months, self.days, self.nanoseconds) == (
-                other.months,
-                other.days,
-                other.nanoseconds,
+                other.months,  # type: ignore[attr-defined]
+                other.days,  # type: ignore[attr-defined]
+                other.nanoseconds,  # type: ignore[attr-defined]
             )
         return NotImplemented
 
@@ -152,6 +160,11 @@ class Duration:
 
     def __repr__(self) -> str:
         return f"Duration({self.months}, {self.days}, {self.nanoseconds})"
+
+    def __str__(self) -> str:
+        # cassandra-driver's text form: "1mo2d3ns", "-1mo2d3ns" when negative
+        sign = "-" if min(self.months, self.days, self.nanoseconds) < 0 else ""
+        return f"{sign}{abs(self.months)}mo{abs(self.days)}d{abs(self.nanoseconds)}ns"
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (Duration, (self.months, self.days, self.nanoseconds))
@@ -173,8 +186,36 @@ class Date:
 
     days_from_epoch: int
 
-    def __init__(self, days_from_epoch: int) -> None:
-        object.__setattr__(self, "days_from_epoch", operator.index(days_from_epoch))
+    def __init__(self, days_from_epoch: Any) -> None:
+        # as cassandra-driver's util.Date: an int (days since the epoch), a date or datetime,
+        # an ISO "YYYY-MM-DD" string, or another Date
+        value = days_from_epoch
+        if isinstance(value, Date):
+            days = value.days_from_epoch
+        elif isinstance(value, _dt.datetime):
+            days = value.date().toordinal() - _EPOCH_ORDINAL
+        elif isinstance(value, _dt.date):
+            days = value.toordinal() - _EPOCH_ORDINAL
+        elif isinstance(value, str):
+            try:
+                days = _dt.date.fromisoformat(value.strip()).toordinal() - _EPOCH_ORDINAL
+            except ValueError:
+                raise ValueError(f"{value!r} is not a date (expected YYYY-MM-DD)") from None
+        elif isinstance(value, bool):
+            raise TypeError("expected days, a date or a YYYY-MM-DD string for Date, got bool")
+        else:
+            try:
+                days = operator.index(value)
+            except TypeError:
+                raise TypeError(
+                    f"expected days, a date or a YYYY-MM-DD string for Date, got {_describe(value)}"
+                ) from None
+        object.__setattr__(self, "days_from_epoch", days)
+
+    @property
+    def seconds(self) -> int:
+        """Seconds since the epoch of this day's midnight (cassandra-driver's attribute)."""
+        return self.days_from_epoch * 86_400
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("Date is immutable")
@@ -191,7 +232,10 @@ class Date:
             return other.days_from_epoch
         if isinstance(other, _dt.date) and not isinstance(other, _dt.datetime):
             return other.toordinal() - _EPOCH_ORDINAL
-        return None
+        if isinstance(other, int) and not isinstance(other, bool):
+            return other  # days since the epoch, as cassandra-driver's Date compares
+        days = getattr(other, "days_from_epoch", None)  # cassandra-driver's own Date
+        return days if isinstance(days, int) else None
 
     def __eq__(self, other: object) -> bool:
         days = self._days(other)
@@ -233,8 +277,28 @@ class Time:
 
     nanosecond_time: int
 
-    def __init__(self, nanosecond_time: int) -> None:
-        nanos = operator.index(nanosecond_time)
+    def __init__(self, nanosecond_time: Any) -> None:
+        # as cassandra-driver's util.Time: an int (nanoseconds since midnight), a
+        # datetime.time, an "HH:MM:SS[.fffffffff]" string, or another Time
+        value = nanosecond_time
+        if isinstance(value, Time):
+            nanos = value.nanosecond_time
+        elif isinstance(value, _dt.time):
+            if value.tzinfo is not None:
+                raise ValueError("a CQL time has no time zone; pass a naive datetime.time")
+            nanos = _time_to_nanos(value)
+        elif isinstance(value, str):
+            nanos = _parse_time_string(value)
+        elif isinstance(value, bool):
+            raise TypeError("expected nanoseconds, a time or an HH:MM:SS string for Time, got bool")
+        else:
+            try:
+                nanos = operator.index(value)
+            except TypeError:
+                raise TypeError(
+                    "expected nanoseconds, a time or an HH:MM:SS string for Time, got "
+                    + _describe(value)
+                ) from None
         if not 0 <= nanos < _NANOS_PER_DAY:
             raise ValueError(f"time of day out of range: {nanos} ns")
         object.__setattr__(self, "nanosecond_time", nanos)
@@ -246,6 +310,22 @@ class Time:
     def from_time(cls, t: _dt.time) -> Time:
         return cls(_time_to_nanos(t))
 
+    @property
+    def hour(self) -> int:
+        return self.nanosecond_time // (3600 * 10**9)
+
+    @property
+    def minute(self) -> int:
+        return self.nanosecond_time // (60 * 10**9) % 60
+
+    @property
+    def second(self) -> int:
+        return self.nanosecond_time // 10**9 % 60
+
+    @property
+    def nanosecond(self) -> int:
+        return self.nanosecond_time % 10**9
+
     def time(self) -> _dt.time:
         """The ``datetime.time``, truncated to microseconds."""
         return _nanos_to_time(self.nanosecond_time - self.nanosecond_time % 1000)
@@ -255,7 +335,10 @@ class Time:
             return other.nanosecond_time
         if isinstance(other, _dt.time) and other.tzinfo is None:
             return _time_to_nanos(other)
-        return None
+        if isinstance(other, int) and not isinstance(other, bool):
+            return other  # nanoseconds, as cassandra-driver's Time compares
+        nanos = getattr(other, "nanosecond_time", None)  # cassandra-driver's own Time
+        return nanos if isinstance(nanos, int) else None
 
     def __eq__(self, other: object) -> bool:
         nanos = self._nanos(other)
@@ -282,6 +365,21 @@ class Time:
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (Time, (self.nanosecond_time,))
+
+
+_TIME_RE = re.compile(r"^(\d{1,2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?$")
+
+
+def _parse_time_string(text: str) -> int:
+    match = _TIME_RE.match(text.strip())
+    if match is None:
+        raise ValueError(f"{text!r} is not a time (expected HH:MM:SS[.fffffffff])")
+    h, m, sec, frac = match.groups()
+    hours, minutes, seconds = int(h), int(m), int(sec)
+    if hours > 23 or minutes > 59 or seconds > 59:
+        raise ValueError(f"{text!r} is not a time of day")
+    nanos = int((frac or "").ljust(9, "0"))
+    return ((hours * 60 + minutes) * 60 + seconds) * 10**9 + nanos
 
 
 def _time_to_nanos(t: _dt.time) -> int:
@@ -437,6 +535,35 @@ class CqlType:
     @property
     def is_collection(self) -> bool:
         return self.kind in ("list", "set", "map")
+
+    @property
+    def typename(self) -> str:
+        """cassandra-driver's ``typename``: the CQL base name (``'int'``, ``'list'``,
+        ``'map'``, ...), a user type's own name, a custom type's class name."""
+        if self.kind == "udt":
+            return str(getattr(self, "name", "udt"))
+        if self.kind == "custom":
+            return self.class_name
+        if self.kind == "text":
+            return "varchar"  # the type id every text column comes with (0x000D)
+        return self.kind
+
+    @property
+    def cassname(self) -> str:
+        """cassandra-driver's ``cassname``: the short Java class name (``'Int32Type'``,
+        ``'ListType'``, ``'UserType'``, ...)."""
+        if self.kind == "text":
+            return "VarcharType"  # as cassandra-driver names the type of a text column
+        if self.kind == "timestamp":
+            return "DateType"  # cassandra-driver's class for type id 0x000B
+        name = self.class_name
+        if name.startswith(MARSHAL_PREFIX):
+            name = name[len(MARSHAL_PREFIX):]
+        return name.split("(", 1)[0]
+
+    def cql_parameterized_type(self) -> str:
+        """The CQL form of the type (``'map<text, int>'``), as cassandra-driver names it."""
+        return self.cql_name
 
     @property
     def class_name(self) -> str:
@@ -673,6 +800,8 @@ def _enc_date(value: Any) -> bytes:
         days = value.days_from_epoch
     elif isinstance(value, int) and not isinstance(value, bool):
         days = value  # days since the epoch (cassandra-driver reads an int as 2**31-shifted)
+    elif isinstance(getattr(value, "days_from_epoch", None), int):  # cassandra.util.Date
+        days = value.days_from_epoch
     else:
         raise TypeError(f"expected a date, Date or int days for date, got {_describe(value)}")
     raw = days + _DATE_OFFSET
@@ -699,6 +828,10 @@ def _enc_time(value: Any) -> bytes:
         nanos = value.nanosecond_time
     elif isinstance(value, int) and not isinstance(value, bool):
         nanos = value
+        if not 0 <= nanos < _NANOS_PER_DAY:
+            raise ValueError(f"time of day out of range: {nanos} ns")
+    elif isinstance(getattr(value, "nanosecond_time", None), int):  # cassandra.util.Time
+        nanos = value.nanosecond_time
         if not 0 <= nanos < _NANOS_PER_DAY:
             raise ValueError(f"time of day out of range: {nanos} ns")
     else:
@@ -959,6 +1092,14 @@ def _element(t: CqlType, value: Any, what: str) -> bytes:
     return t.encode(value)
 
 
+def _is_sized_iterable(value: Any) -> bool:
+    """A set-like container of another library (cassandra-driver's own SortedSet)."""
+    return (
+        hasattr(value, "__iter__") and hasattr(value, "__len__")
+        and not isinstance(value, (str, bytes, bytearray, memoryview, Mapping))
+    )
+
+
 def _is_sequence(value: Any) -> bool:
     return isinstance(value, (list, tuple)) or (
         isinstance(value, Sequence) and not isinstance(value, (str, bytes, bytearray, memoryview))
@@ -1040,7 +1181,7 @@ class SetType(CqlType):
         return SetType(self.subtypes[0], frozen)
 
     def _encode(self, value: Any) -> bytes:
-        if not (isinstance(value, AbstractSet) or _is_sequence(value)):
+        if not (isinstance(value, AbstractSet) or _is_sequence(value) or _is_sized_iterable(value)):
             raise TypeError(f"expected a set for {self.cql_name}, got {_describe(value)}")
         enc = self.subtypes[0]
         return _i32.pack(len(value)) + _encode_items([_element(enc, v, "element") for v in value])
@@ -1212,13 +1353,16 @@ class TupleType(CqlType):
     def _encode(self, value: Any) -> bytes:
         if not _is_sequence(value):
             raise TypeError(f"expected a tuple for {self.cql_name}, got {_describe(value)}")
-        if len(value) != len(self.subtypes):
+        if len(value) > len(self.subtypes):
             raise ValueError(
                 f"expected {len(self.subtypes)} items for {self.cql_name}, got {len(value)}"
             )
+        # a short tuple is padded with nulls, as cassandra-driver binds it (the missing
+        # trailing fields read back as None)
+        values = list(value) + [None] * (len(self.subtypes) - len(value))
         return b"".join(
             _encode_field(t, v, f"tuple item {i}")
-            for i, (t, v) in enumerate(zip(self.subtypes, value, strict=False))
+            for i, (t, v) in enumerate(zip(self.subtypes, values, strict=False))
         )
 
     def _decoder(self, hashable: bool) -> Callable[[bytes], Any]:
@@ -1406,13 +1550,16 @@ class VectorType(CqlType):
             out += p
         return bytes(out)
 
-    def _decoder(self, container: type) -> Callable[[bytes], Any]:
+    def _decoder(self, container: type,
+                 element_decoder: Callable[[bytes], Any] | None = None) -> Callable[[bytes], Any]:
         elem = self.subtypes[0]
         dec = elem.decode if container is list else elem.decode_hashable
+        fast = _FAST_ELEMENT.get(elem.kind)
+        if element_decoder is not None:  # the driver value types' elements
+            dec, fast = element_decoder, None
         dim = self.dimension
         size = elem.fixed_size
         cql = self.cql_name
-        fast = _FAST_ELEMENT.get(elem.kind)
 
         def decode(data: bytes) -> Any:
             if not data:
@@ -1787,6 +1934,218 @@ def _parse_java(text: str, depth: int = 0) -> CqlType:
 # ============================================================================================
 # Values with column context
 # ============================================================================================
+
+
+# ============================================================================================
+# cassandra-driver's values ("driver" value types)
+# ============================================================================================
+#
+# A type's own ``decode`` gives greencql's modern values (aware UTC datetimes, ipaddress
+# objects, datetime.date/time, set/dict). :func:`driver_decoder` gives a decoder of the values
+# cassandra-driver returns for the same bytes: naive UTC datetimes, inet as str, util.Date and
+# util.Time, SortedSet and OrderedMapSerializedKey (unhashable members kept as they are). It is
+# built once per type (cached), so the choice costs nothing per value; types whose values are
+# the same either way return their own ``decode``.
+
+VALUE_TYPES = ("driver", "modern")
+DEFAULT_VALUE_TYPES = "driver"  # what cassandra-driver applications compare against
+
+_DIFFERING_KINDS = frozenset({"timestamp", "inet", "date", "time", "set", "map"})
+_DRIVER_DECODERS: dict[CqlType, Callable[[bytes], Any]] = {}
+
+
+def check_value_types(value_types: str) -> str:
+    """``value_types`` if it names a representation, else ValueError."""
+    if value_types not in VALUE_TYPES:
+        raise ValueError(f"value_types must be one of {VALUE_TYPES}, got {value_types!r}")
+    return value_types
+
+
+# (keyspace, type name) -> class user type values decode into (cassandra-driver's
+# Cluster.register_user_type); see :func:`register_udt_class`
+_UDT_REGISTRY: dict[tuple[str, str], type] = {}
+
+
+def register_udt_class(keyspace: str, name: str, klass: type | None) -> None:
+    """Decode ``keyspace.name`` values into ``klass(**fields)`` (None: forget it), with the
+    driver value types. Clears the cached driver decoders: the next result builds new ones."""
+    if klass is None:
+        _UDT_REGISTRY.pop((keyspace, name), None)
+    else:
+        _UDT_REGISTRY[(keyspace, name)] = klass
+    _DRIVER_DECODERS.clear()
+
+
+def _differs(t: CqlType) -> bool:
+    if t.kind in _DIFFERING_KINDS:
+        return True
+    if t.kind == "vector":
+        return _differs(t.subtypes[0])
+    if t.kind == "udt" and (t.keyspace, t.name) in _UDT_REGISTRY:  # type: ignore[attr-defined]
+        return True
+    return any(_differs(s) for s in t.subtypes)
+
+
+_EPOCH_NAIVE_DT = _dt.datetime(1970, 1, 1)
+
+
+def _dec_timestamp_driver(data: bytes) -> Any:
+    if len(data) == 8:
+        # OverflowError outside years 1..9999: the row decoder reports it as cassandra-driver
+        # does ("Failed decoding result column ...")
+        return _EPOCH_NAIVE_DT + _timedelta(0, 0, 0, _i64.unpack(data)[0])
+    return _bad_size(data, "timestamp", 8)
+
+
+def _dec_inet_driver(data: bytes) -> Any:
+    n = len(data)
+    if n == 4:
+        return f"{data[0]}.{data[1]}.{data[2]}.{data[3]}"
+    if n == 16:
+        return str(ipaddress.IPv6Address(bytes(data)))
+    if not n:
+        return None
+    raise MalformedError(f"inet value of {n} bytes (expected 4 or 16)")
+
+
+def _dec_date_driver(data: bytes) -> Any:
+    if len(data) != 4:
+        return _bad_size(data, "date", 4)
+    return Date(_u32.unpack(data)[0] - _DATE_OFFSET)
+
+
+def _dec_time_driver(data: bytes) -> Any:
+    if len(data) != 8:
+        return _bad_size(data, "time", 8)
+    nanos = _i64.unpack(data)[0]
+    if not 0 <= nanos < _NANOS_PER_DAY:
+        raise MalformedError(f"time value {nanos} ns is not a time of day")
+    return Time(nanos)
+
+
+def driver_decoder(t: CqlType) -> Callable[[bytes], Any]:
+    """The decoder of ``t`` giving cassandra-driver's values (see above); cached per type."""
+    dec = _DRIVER_DECODERS.get(t)
+    if dec is None:
+        dec = _build_driver_decoder(t)
+        if len(_DRIVER_DECODERS) > 4096:  # schemas churn in long-lived processes
+            _DRIVER_DECODERS.clear()
+        _DRIVER_DECODERS[t] = dec
+    return dec
+
+
+def _build_driver_decoder(t: CqlType) -> Callable[[bytes], Any]:
+    if not _differs(t):
+        return t.decode
+    kind = t.kind
+    if kind == "timestamp":
+        return _dec_timestamp_driver
+    if kind == "inet":
+        return _dec_inet_driver
+    if kind == "date":
+        return _dec_date_driver
+    if kind == "time":
+        return _dec_time_driver
+    cql = t.cql_name
+    if kind == "vector":
+        return t._decoder(list, driver_decoder(t.subtypes[0]))  # type: ignore[attr-defined]
+    if kind in ("list", "set"):
+        elem = driver_decoder(t.subtypes[0])
+        is_set = kind == "set"
+        from_members = SortedSet._from_members
+
+        def decode_items(data: bytes) -> Any:
+            if not data:
+                return None
+            n = _read_count(data, cql, 4)
+            items, pos = _read_items(data, 4, n, cql)
+            _check_end(pos, data, cql)
+            values = [None if b is None else elem(b) for b in items]
+            return from_members(values) if is_set else values
+
+        return decode_items
+    if kind == "map":
+        map_type = t
+        decoded = OrderedMapSerializedKey._decoded
+        encode_key = t.subtypes[0].encode
+        kdec = driver_decoder(t.subtypes[0])
+        vdec = driver_decoder(t.subtypes[1])
+
+        text_keys = t.subtypes[0].kind in ("text", "ascii")
+        key_codec = "utf-8" if t.subtypes[0].kind == "text" else "ascii"
+        unpack_from = _i32.unpack_from
+
+        def decode_map(data: bytes) -> Any:
+            if not data:
+                return None
+            n = _read_count(data, cql, 8)
+            if text_keys:  # the common map<text, ...>: one pass, no intermediate item list
+                try:
+                    pos = 4
+                    pairs = []
+                    index: dict[Any, int] = {}
+                    for i in range(n):
+                        size = unpack_from(data, pos)[0]
+                        pos += 4
+                        if size < 0:
+                            raise ValueError
+                        kb = data[pos : pos + size]
+                        pos += size
+                        size = unpack_from(data, pos)[0]
+                        pos += 4
+                        if size < 0:
+                            value = None
+                        else:
+                            value = vdec(data[pos : pos + size])
+                            pos += size
+                        if kb in index:
+                            raise ValueError
+                        index[kb] = i
+                        pairs.append((kb.decode(key_codec), value))
+                    if pos == len(data):
+                        return decoded(encode_key, pairs, index)
+                except (struct.error, ValueError, ProtocolError):
+                    pass  # the general path below says precisely what is wrong
+            items, pos = _read_items(data, 4, 2 * n, cql)
+            _check_end(pos, data, cql)
+            keys = items[0::2]
+            index = {kb: i for i, kb in enumerate(keys)}
+            if len(index) == n and None not in index:  # the usual case: distinct keys
+                return decoded(encode_key, [
+                    (kdec(kb), None if vb is None else vdec(vb))  # type: ignore[arg-type]
+                    for kb, vb in zip(keys, items[1::2], strict=True)
+                ], index)
+            out = OrderedMapSerializedKey(map_type)
+            for i in range(0, 2 * n, 2):
+                kb, vb = items[i], items[i + 1]
+                value = None if vb is None else vdec(vb)
+                out._insert(None if kb is None else kdec(kb), value)
+            return out
+
+        return decode_map
+    if kind in ("tuple", "udt"):
+        decoders = [driver_decoder(sub) for sub in t.subtypes]
+        registered = (
+            _UDT_REGISTRY.get((t.keyspace, t.name)) if kind == "udt" else None  # type: ignore[attr-defined]
+        )
+        make: Callable[..., Any]
+        if kind == "tuple":
+            make = tuple
+        elif registered is not None:
+            names = t.field_names  # type: ignore[attr-defined]
+
+            def make(values: list[Any], cls: type = registered) -> Any:
+                return cls(**dict(zip(names, values, strict=False)))
+        else:
+            make = lambda values, cls=t.value_class: cls(*values)  # type: ignore[attr-defined]
+
+        def decode_fields(data: bytes) -> Any:
+            if not data:
+                return None
+            return make(_decode_fields(data, decoders, cql))
+
+        return decode_fields
+    return t.decode
 
 
 def encode_value(t: CqlType, value: Any, name: str | None = None) -> bytes | UnsetType | None:

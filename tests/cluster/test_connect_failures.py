@@ -121,13 +121,17 @@ def test_expected_server_name_per_host(wrong_name_sim, server_hostname):
 
 
 def test_ssl_options_build_a_verifying_context(tls_sim, wrong_name_sim):
-    with Cluster(tls_sim.contact_points, port=tls_sim.port, hub=tls_sim.hub,
-                 ssl_options={"ca_certs": tls_sim.certs.ca_cert}) as cluster:
-        assert cluster.ssl_context.check_hostname
+    legacy = pytest.warns(DeprecationWarning, match="ssl_options without ssl_context")
+    with legacy:  # deprecated in cassandra-driver too, and it says so
+        cluster = Cluster(tls_sim.contact_points, port=tls_sim.port, hub=tls_sim.hub,
+                          ssl_options={"ca_certs": tls_sim.certs.ca_cert})
+    with cluster:
+        assert cluster.ssl_context.check_hostname  # unlike cassandra-driver: checked by default
         assert cluster.connect().execute("SELECT key FROM system.local").one()
-    error = _fail(wrong_name_sim, ssl_options={"ca_certs": wrong_name_sim.certs.ca_cert})
+    with pytest.warns(DeprecationWarning):
+        error = _fail(wrong_name_sim, ssl_options={"ca_certs": wrong_name_sim.certs.ca_cert})
     assert "address mismatch" in str(error)
-    with pytest.raises(ValueError, match="unknown ssl_options"):
+    with pytest.raises(ValueError, match="unknown ssl_options"), pytest.warns(DeprecationWarning):
         Cluster(["127.0.0.1"], ssl_options={"ca_cert": "x"})
     with pytest.raises(ValueError, match="set them on the context"):
         Cluster(["127.0.0.1"], ssl_context=ssl.create_default_context(),

@@ -133,6 +133,8 @@ _TYPES = [
 
 
 def _normalise(value):
+    if isinstance(value, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
+        return str(value)  # the default value types give inet as str, as cassandra-driver
     if isinstance(value, (set, frozenset)):
         return set(value)
     if isinstance(value, dict) or hasattr(value, "items"):
@@ -224,7 +226,7 @@ def test_execute_async_callbacks_and_concurrent(session, hub):
     done = hub.event()
     seen = []
     future = session.execute_async("SELECT v FROM kv WHERE k = 1001")
-    future.add_callbacks(lambda rs: (seen.append(rs.one().v), done.set()),
+    future.add_callbacks(lambda rows: (seen.append(rows[0].v), done.set()),
                          lambda exc: (seen.append(exc), done.set()))
     assert done.wait(5)
     assert seen == ["c"]
@@ -478,8 +480,7 @@ def test_tracing_is_bounded(session, sim):
         assert trace.trace_id == future.get_query_trace_ids()[0]
     plain = session.execute_async("SELECT * FROM kv WHERE k = 1")
     plain.result()
-    with pytest.raises(TraceUnavailable):
-        plain.get_query_trace()
+    assert plain.get_query_trace() is None  # not traced: None, as cassandra-driver
 
 
 def test_unreachable_contact_points(hub):
@@ -500,7 +501,7 @@ def test_unresolvable_contact_point(hub, sim):
 
 def test_cluster_validation():
     with pytest.raises(ValueError):
-        Cluster([])
+        Cluster([None])  # an empty list is accepted, as cassandra-driver (tests/compat)
     with pytest.raises(ValueError):
         Cluster(protocol_version=2)
     with pytest.raises(ValueError):

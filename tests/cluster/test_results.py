@@ -129,7 +129,7 @@ def test_iteration_matches_cassandra_driver(shape):
     assert ours.current_rows == theirs.current_rows
     assert ours.has_more_pages == theirs.has_more_pages
     assert ours.paging_state == theirs.paging_state
-    assert ours.column_names == tuple(theirs.column_names)
+    assert ours.column_names == theirs.column_names  # both lists
     assert list(ours) == list(theirs) == [r for page in raw for r in page]
     # after the last page both are empty and say so
     assert ours.current_rows == theirs.current_rows == []
@@ -445,4 +445,4 @@ def test_page_from_no_response_and_later_pages_without_names():
     first = Page(_rows(1), b"s", NAMES, ("int", "text"))
     rs = ResultSet(first, lambda state: Page(_rows(1, 1), None, None))
     assert list(rs) == _rows(2)
-    assert rs.column_names == NAMES and rs.column_types == ("int", "text")
+    assert rs.column_names == list(NAMES) and rs.column_types == ["int", "text"]

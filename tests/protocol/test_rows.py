@@ -92,10 +92,12 @@ def driver_rows(body: bytes, version=4, handler=_ProtocolHandler):
     return handler.decode_message(version, {}, 0, 0, 0x08, body, None, None)
 
 
-def decode_ours(body: bytes, version=4):
+def decode_ours(body: bytes, version=4, value_types="modern"):
+    """Our rows; "modern" values by default here (the inputs these tests wrote), "driver"
+    values (the default of decode_rows) where a test compares with cassandra-driver."""
     r = Reader(body, 4)
     md = R.read_result_metadata(r, version)
-    out = R.decode_rows(r, md.columns)
+    out = R.decode_rows(r, md.columns, value_types)
     r.expect_end("rows")
     return md, out
 
@@ -121,13 +123,11 @@ def test_mixed_rows_match_cassandra_driver(handler, nulls):
     assert ours == rows
     theirs = driver_rows(body, handler=handler)
     assert [c[2] for c in theirs.column_metadata] == [c.name for c in md.columns]
-    for a, b in zip(ours, theirs.parsed_rows, strict=True):
-        b = list(b)
-        if b[6] is not None:
-            b[6] = b[6].replace(tzinfo=UTC)
-        if b[9] is not None:
-            b[9] = dict(b[9])
-        assert list(a) == b
+    # the default ("driver") values are cassandra-driver's, value for value and type for type
+    _, driver_values = decode_ours(body, value_types="driver")
+    for a, b in zip(driver_values, theirs.parsed_rows, strict=True):
+        assert list(a) == list(b)
+        assert [type(x).__name__ for x in a] == [type(x).__name__ for x in b]
 
 
 def test_null_in_last_cell_and_empty_values():
@@ -351,10 +351,33 @@ def test_out_of_range_timestamp_in_a_row_is_raw_milliseconds():
     w.write_bytes(struct.pack(">i", 1))
     w.write_bytes(struct.pack(">q", 0))
     w.write_bytes(struct.pack(">i", 2))
-    assert R.decode_rows(Reader(w.getvalue()), columns) == [
+    assert R.decode_rows(Reader(w.getvalue()), columns, "modern") == [
         (2**62, 1),
         (datetime.datetime(1970, 1, 1, tzinfo=UTC), 2),
     ]
+
+
+@pytest.mark.parametrize("handler", [_ProtocolHandler, ProtocolHandler], ids=["py", "cython"])
+def test_out_of_range_timestamp_fails_as_in_cassandra_driver(handler):
+    """The default (driver) values: cassandra-driver cannot represent the value and fails the
+    result with 'Failed decoding result column "t" of type timestamp: ...'; so do we (a
+    ProtocolError, which is a DriverException as theirs is)."""
+    from cassandra import DriverException as TheirDriverException
+
+    from greencql.errors import DriverException
+
+    columns = cols((("t", T.TIMESTAMP), ("i", T.INT)))
+    w = Writer()
+    w.write_int(1)
+    w.write_bytes(struct.pack(">q", 2**62))
+    w.write_bytes(struct.pack(">i", 1))
+    with pytest.raises(DriverException, match='Failed decoding result column "t" of type time'):
+        R.decode_rows(Reader(w.getvalue()), columns)
+    body = rows_body(columns, [(2**62, 1)])  # milliseconds
+    with pytest.raises(TheirDriverException, match='Failed decoding result column "t" of type ti'):
+        driver_rows(body, handler=handler)
+    with pytest.raises(DriverException, match='Failed decoding result column "t" of type ti'):
+        decode_ours(body, value_types="driver")
 
 
 def test_encode_rows_refuses_unset_and_bad_rows():

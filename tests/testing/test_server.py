@@ -183,8 +183,8 @@ def test_handshake_and_query(sim, version, compression):
         assert c.machine.supported["PROTOCOL_VERSIONS"] == ["3/v3", "4/v4", "5/v5"]
         assert c.machine.supported["COMPRESSION"] == ["snappy", "lz4"]
         rows = c.query("SELECT key, release_version, rpc_address FROM system.local")
-        assert rows.rows == [("local", "4.0.13", __import__("ipaddress").ip_address(
-            sim.nodes[0].address))]
+        # inet as str: the default value types are cassandra-driver's
+        assert rows.rows == [("local", "4.0.13", sim.nodes[0].address)]
         big = c.query("SELECT * FROM system_schema.columns")
         assert len(big.rows) > 50
     finally:
@@ -272,8 +272,7 @@ def test_tls():
         ctx = sim.certs.client_context()
         for node in sim.nodes:
             c = RawClient(node.endpoint, 5, tls_context=ctx, server_hostname=node.address)
-            assert c.query("SELECT rpc_address FROM system.local").rows[0][0].exploded == \
-                node.address
+            assert c.query("SELECT rpc_address FROM system.local").rows[0][0] == node.address
             c.close()
         with pytest.raises(ssl.SSLError):
             RawClient(sim.nodes[0].endpoint, 4, tls_context=ssl.create_default_context(),

@@ -5,7 +5,6 @@ Runs in every hub process."""
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import socket
 import struct
@@ -35,7 +34,7 @@ def test_layout_and_system_tables(make_sim_cluster):
         assert local == [("dc2", "rack1", sim.node(3).host_id,
                           {str(t) for t in sim.node(3).tokens})]
         peers = c.query("SELECT peer, data_center FROM system.peers").rows
-        assert sorted(peers) == [(ipaddress.ip_address(f"127.0.0.{i}"), dc)
+        assert sorted(peers) == [(f"127.0.0.{i}", dc)
                                  for i, dc in ((1, "dc1"), (2, "dc1"), (4, "dc2"))]
         v2 = c.query("SELECT native_port FROM system.peers_v2").rows
         assert v2 == [(sim.port,)] * 3
@@ -74,7 +73,7 @@ def test_topology_events(make_sim_cluster):
         assert (ev.change_type, ev.address) == ("UP", new.endpoint)
         assert new.address == "127.0.0.3" and new.running
         peers = c.query("SELECT peer FROM system.peers").rows
-        assert (ipaddress.ip_address("127.0.0.3"),) in peers
+        assert ("127.0.0.3",) in peers
         sim.remove_node(new)
         _frame, ev = c.recv()
         assert (ev.change_type, ev.address) == ("REMOVED_NODE", new.endpoint)
@@ -209,7 +208,7 @@ def test_start_in_thread():
         for n in sim.nodes:
             c = RawClient(n.endpoint, 5, compression=("lz4",))
             assert c.query("SELECT rpc_address FROM system.local").rows == \
-                [(ipaddress.ip_address(n.address),)]
+                [(n.address,)]
             c.close()
     finally:
         sim.stop()
