@@ -116,8 +116,9 @@ def test_syntax_errors(cql: str, message: str) -> None:
 
 
 def test_unsupported_statements_are_syntax_errors() -> None:
-    for cql in ("CREATE MATERIALIZED VIEW v AS SELECT * FROM t", "GRANT ALL ON t TO r",
-                "CREATE FUNCTION f() RETURNS int", "LIST ROLES", ""):
+    # CREATE MATERIALIZED VIEW / FUNCTION parse on 4.0 and are refused as disabled
+    # (InvalidRequest, see tests/testing/test_fidelity_errors.py)
+    for cql in ("GRANT ALL ON t TO r", "LIST ROLES", ""):
         with pytest.raises(SyntaxException):
             parse(cql)
 

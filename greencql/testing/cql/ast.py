@@ -39,6 +39,7 @@ __all__ = [
     "CreateIndex",
     "DropIndex",
     "Truncate",
+    "Refused",
     "Insert",
     "Update",
     "Delete",
@@ -209,6 +210,8 @@ class CreateTable(Statement):
     clustering_order: tuple[tuple[str, str], ...]
     options: dict[str, Any]
     compact_storage: bool = False
+    #: PRIMARY KEY was declared more than once
+    multiple_pk: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,6 +259,14 @@ class CreateIndex(Statement):
 class DropIndex(Statement):
     name: QualifiedName
     if_exists: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Refused(Statement):
+    """A statement 4.0 parses but refuses as configured by default (materialized views and
+    user-defined functions are disabled): executing it raises InvalidRequest(message)."""
+
+    message: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -467,6 +467,13 @@ class _Parser:
                 self.fail(self.peek(), "K_USING")
             return ast.CreateIndex(name, table, target, kind, ine, custom_class)
         t = self.peek()
+        if self.at_kw("materialized") and self.peek(1).lower == "view":
+            return self._refused("Materialized views are disabled. Enable in cassandra.yaml to "
+                                 "use.")
+        if self.at_kw("function") or (self.at_kw("or") and self.peek(1).lower == "replace"
+                                      and self.peek(2).lower == "function"):
+            return self._refused("User-defined functions are disabled in cassandra.yaml - set "
+                                 "enable_user_defined_functions=true to enable")
         if t.kind == "IDENT" and t.lower in (
             "materialized", "function", "aggregate", "role", "user", "trigger", "or"
         ):
@@ -476,6 +483,13 @@ class _Parser:
             )
         return self.fail(t)
 
+    def _refused(self, message: str) -> ast.Refused:
+        """The rest of a statement the default configuration refuses (its body is not
+        checked beyond being tokens)."""
+        while self.peek().kind != "EOF":
+            self.pos += 1
+        return ast.Refused(message)
+
     def create_table(self) -> ast.CreateTable:
         ine = self.if_not_exists()
         table = self.qualified()
@@ -483,9 +497,11 @@ class _Parser:
         columns: list[ast.ColumnDefAst] = []
         pk: list[str] = []
         clustering: list[str] = []
+        pk_declared = 0
         while True:
             if self.at_kw("primary") and self.peek(1).lower == "key":
                 self.pos += 2
+                pk_declared += 1
                 self.expect_op("(")
                 if self.accept_op("("):
                     pk.append(self.ident())
@@ -502,6 +518,7 @@ class _Parser:
                 typ = self.type_expr()
                 static = self.accept_kw("static")
                 if self.accept_kw("primary", "key"):
+                    pk_declared += 1
                     pk.append(name)
                 columns.append(ast.ColumnDefAst(name, typ, static))
             if not self.accept_op(","):
@@ -537,21 +554,20 @@ class _Parser:
                     break
         return ast.CreateTable(
             table, ine, tuple(columns), tuple(pk), tuple(clustering), tuple(order), options,
-            compact,
+            compact, pk_declared > 1,
         )
 
     def alter(self) -> ast.Statement:
         self.expect_kw("alter")
+        # ALTER ... IF EXISTS and ADD IF NOT EXISTS / DROP IF EXISTS are 4.1 syntax
         if self.accept_kw("keyspace") or self.accept_kw("schema"):
-            ie = self.if_exists()
             name = self.ident()
             self.expect_kw("with")
-            return ast.AlterKeyspace(name, ie, self.options())
+            return ast.AlterKeyspace(name, False, self.options())
         if self.accept_kw("table") or self.accept_kw("columnfamily"):
-            ie = self.if_exists()
+            ie = False
             table = self.qualified()
             if self.accept_kw("add"):
-                self.if_not_exists()
                 cols = []
                 paren = self.accept_op("(")
                 while True:
@@ -564,7 +580,6 @@ class _Parser:
                     self.expect_op(")")
                 return ast.AlterTable(table, "add", tuple(cols), if_exists=ie)
             if self.accept_kw("drop"):
-                self.if_exists()
                 names = []
                 if self.accept_op("("):
                     names.append(self.ident())

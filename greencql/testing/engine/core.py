@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 import threading
 import uuid
 from collections.abc import Sequence
@@ -74,7 +75,18 @@ BATCH_COUNTER = "COUNTER"
 _BATCH_TYPES = {0: BATCH_LOGGED, 1: BATCH_UNLOGGED, 2: BATCH_COUNTER}
 # parsed statements kept per query text; plenty for tests and load tests, bounded for fuzzing
 _PARSE_CACHE_SIZE = 4096
-_TABLE_OPTION_NAMES = frozenset(DEFAULT_TABLE_OPTIONS) | {"id"}
+# the options CREATE/ALTER TABLE take in 4.0 (TableParams.Option plus id): the
+# *read_repair_chance columns are still in system_schema.tables but no longer options
+_TABLE_OPTION_NAMES = (frozenset(DEFAULT_TABLE_OPTIONS) - {"read_repair_chance",
+                                                           "dclocal_read_repair_chance"}) | {"id"}
+_NAME_RE = re.compile(r"\w{1,48}", re.ASCII)
+_LOCAL_SYSTEM_KEYSPACES = ("system", "system_schema")
+_VIRTUAL_KEYSPACES = ("system_views", "system_virtual_schema")
+_COMPACTION_CLASSES = ("SizeTieredCompactionStrategy", "LeveledCompactionStrategy",
+                       "TimeWindowCompactionStrategy", "DateTieredCompactionStrategy")
+_COMPRESSORS = ("LZ4Compressor", "SnappyCompressor", "DeflateCompressor", "ZstdCompressor",
+                "NoopCompressor")
+_MAX_TTL = 630720000
 
 
 class _DDL:
@@ -360,7 +372,7 @@ class Engine:
                     binder = Binder(table.keyspace, table.name)
                 binder.keyspace, binder.table = table.keyspace, table.name
                 plans.append(ModifyPlan(s, table, binder, None))
-            bp = BatchPlan(plans, stmt.kind)
+            bp = BatchPlan(plans, stmt.kind, stmt.timestamp is not None)
             bp.bind_specs = binder.spec_list(nmarkers) if binder else ()  # type: ignore[attr-defined]
             bp.result_specs = ()  # type: ignore[attr-defined]
             bp.pk_indexes = ()  # type: ignore[attr-defined]
@@ -506,7 +518,7 @@ class Engine:
                     return Void()
                 raise InvalidRequest(f"Keyspace '{stmt.name}' doesn't exist")
             self._check_user_ks(ks)
-            repl, durable = self._ks_options(stmt.options, require=False)
+            repl, durable = self._ks_options(stmt.options, require=False, ks_name=ks.name)
             if repl is not None:
                 ks.replication = repl
             if durable is not None:
@@ -517,7 +529,7 @@ class Engine:
             if ks is None:
                 if stmt.if_exists:
                     return Void()
-                raise ConfigurationException(f"Cannot drop non existing keyspace '{stmt.name}'.")
+                raise InvalidRequest(f"Keyspace '{stmt.name}' doesn't exist")
             self._check_user_ks(ks)
             del schema.keyspaces[stmt.name]
             return self._changed("DROPPED", "KEYSPACE", stmt.name)
@@ -534,6 +546,8 @@ class Engine:
             return self._changed("DROPPED", "TABLE", ks.name, stmt.table.name)
         if isinstance(stmt, ast.AlterTable):
             return self._alter_table(stmt, keyspace)
+        if isinstance(stmt, ast.Refused):
+            raise InvalidRequest(stmt.message)
         if isinstance(stmt, ast.Truncate):
             table = self._table(stmt.table, keyspace)
             if table.virtual or table.keyspace in ("system", "system_schema"):
@@ -552,13 +566,12 @@ class Engine:
             if len(set(names)) != len(names):
                 raise InvalidRequest(f"Duplicate field name in type {stmt.name.name}")
             types = []
-            for fname, texpr in stmt.fields:
+            for _fname, texpr in stmt.fields:
                 t = resolve_type(texpr, ks, top=False)
                 if t.is_counter:
                     raise InvalidRequest("A user type cannot contain counters")
-                if t.multicell:
-                    raise InvalidRequest(f"Non-frozen UDTs/collections are not allowed inside a "
-                                         f"UDT: field {fname}")
+                if t.multicell and t.name == "udt":
+                    raise InvalidRequest("A user type cannot contain non-frozen UDTs")
                 types.append(t)
             ks.types[stmt.name.name] = UserType(ks.name, stmt.name.name, names, types)
             return self._changed("CREATED", "TYPE", ks.name, stmt.name.name)
@@ -567,12 +580,17 @@ class Engine:
             if stmt.name.name not in ks.types:
                 if stmt.if_exists:
                     return Void()
-                raise InvalidRequest(f"No user type named {ks.name}.{stmt.name.name} exists.")
-            for t in ks.tables.values():
-                for c in t.columns.values():
-                    if _uses_type(c.type, stmt.name.name):
-                        raise InvalidRequest(f"Cannot drop user type {ks.name}.{stmt.name.name} "
-                                             f"as it is still used by table {ks.name}.{t.name}")
+                raise InvalidRequest(f"Type '{ks.name}.{stmt.name.name}' doesn't exist")
+            users = [u.name for u in ks.types.values() if any(
+                _uses_type(ft, stmt.name.name) for ft in u.field_types)]
+            if users:
+                raise InvalidRequest(f"Cannot drop user type '{ks.name}.{stmt.name.name}' as it "
+                                     f"is still used by user types {', '.join(users)}")
+            tables = [t.name for t in ks.tables.values()
+                      if any(_uses_type(c.type, stmt.name.name) for c in t.columns.values())]
+            if tables:
+                raise InvalidRequest(f"Cannot drop user type '{ks.name}.{stmt.name.name}' as it "
+                                     f"is still used by tables {', '.join(tables)}")
             del ks.types[stmt.name.name]
             return self._changed("DROPPED", "TYPE", ks.name, stmt.name.name)
         if isinstance(stmt, ast.CreateIndex):
@@ -593,7 +611,7 @@ class Engine:
         self.schema.changed()
         return SchemaChange(change, target, ks, name)
 
-    def _ks_options(self, options: dict[str, Any], require: bool
+    def _ks_options(self, options: dict[str, Any], require: bool, ks_name: str = ""
                     ) -> tuple[dict[str, str] | None, bool | None]:
         repl = None
         durable = None
@@ -607,19 +625,46 @@ class Engine:
             else:
                 raise SyntaxException(f"Unknown property '{k}'")
         if require and repl is None:
-            raise ConfigurationException("Missing mandatory option 'replication'")
+            raise InvalidRequest("Missing mandatory option 'replication'")
+        if repl is not None:
+            self._check_replication(repl, ks_name)
         return repl, durable
 
+    def _check_replication(self, repl: dict[str, str], ks_name: str) -> None:
+        """4.0's strategy validation: LocalStrategy is internal, NetworkTopologyStrategy
+        takes only data centers the cluster has (recognizedOptions)."""
+        cls = repl["class"].rsplit(".", 1)[-1]
+        if cls == "LocalStrategy":
+            raise InvalidRequest("Unable to use given strategy class: LocalStrategy is reserved "
+                                 "for internal use.")
+        if cls == "NetworkTopologyStrategy":
+            # an engine without nodes has no topology to check against
+            dcs = {n.dc for n in self._nodes}
+            opts = [k for k in repl if k != "class"]
+            if not opts:
+                raise ConfigurationException("Configuration for at least one datacenter must be "
+                                             "present")
+            for k in opts:
+                if dcs and k not in dcs and k != "replication_factor":
+                    raise ConfigurationException(
+                        f"Unrecognized strategy option {{{k}}} passed to NetworkTopologyStrategy "
+                        f"for keyspace {ks_name}")
+
     def _create_keyspace(self, stmt: ast.CreateKeyspace) -> Result:
+        if stmt.name in _LOCAL_SYSTEM_KEYSPACES:
+            raise InvalidRequest(f"System keyspace '{stmt.name}' is not user-modifiable")
+        if stmt.name in _VIRTUAL_KEYSPACES:
+            raise InvalidRequest(f"Virtual keyspace '{stmt.name}' is not user-modifiable")
+        if not _NAME_RE.fullmatch(stmt.name):
+            raise InvalidRequest("Keyspace name must not be empty, more than 48 characters long, "
+                                 "or contain non-alphanumeric-underscore characters (got "
+                                 f"'{stmt.name}')")
         if stmt.name in self.schema.keyspaces:
             if stmt.if_not_exists:
                 return Void()
             raise AlreadyExists(f'Cannot add existing keyspace "{stmt.name}"',
                                 keyspace=stmt.name, table="")
-        if len(stmt.name) > 48:
-            raise InvalidRequest(f"Keyspace name must not be more than 48 characters long (got "
-                                 f"{len(stmt.name)} characters for \"{stmt.name}\")")
-        repl, durable = self._ks_options(stmt.options, require=True)
+        repl, durable = self._ks_options(stmt.options, require=True, ks_name=stmt.name)
         self.schema.keyspaces[stmt.name] = Keyspace(stmt.name, repl or {}, durable is not False)
         return self._changed("CREATED", "KEYSPACE", stmt.name)
 
@@ -632,6 +677,14 @@ class Engine:
             raise AlreadyExists(f'Cannot add already existing table "{name}" to keyspace '
                                 f'"{ks.name}"', keyspace=ks.name, table=name)
         self._check_user_ks(ks)
+        if stmt.multiple_pk:
+            shown = f"{stmt.table.keyspace}.{name}" if stmt.table.keyspace else name
+            raise InvalidRequest(f"Multiple PRIMARY KEY specified for table '{shown}' (exactly "
+                                 "one required)")
+        if not _NAME_RE.fullmatch(name):
+            raise ConfigurationException("Table name must not be empty, more than 48 characters "
+                                         "long, or contain non-alphanumeric-underscore characters "
+                                         f'(got "{name}")')
         defs: dict[str, ast.ColumnDefAst] = {}
         for c in stmt.columns:
             if c.name in defs:
@@ -660,6 +713,7 @@ class Engine:
         has_counter = False
         for cdef in stmt.columns:
             t = resolve_type(cdef.type, ks)
+            _check_nested_multicell(t)
             if cdef.name in stmt.partition_key or cdef.name in stmt.clustering:
                 if t.multicell:
                     raise InvalidRequest(f"Invalid non-frozen collection type for PRIMARY KEY "
@@ -696,6 +750,10 @@ class Engine:
             raise InvalidRequest("Cannot mix counter and non counter columns in the same table")
         options = dict(DEFAULT_TABLE_OPTIONS)
         options.update(self._table_options(stmt.options))
+        if "bloom_filter_fp_chance" not in stmt.options and options["compaction"]["class"] \
+                .endswith(".LeveledCompactionStrategy"):
+            options["bloom_filter_fp_chance"] = 0.1
+        self._validate_table_options(options)
         tid = uuid.uuid3(uuid.NAMESPACE_OID, f"greencql/{ks.name}.{name}/{self.schema.generation}")
         if "id" in stmt.options:
             tid = uuid.UUID(str(stmt.options["id"]))
@@ -735,13 +793,63 @@ class Engine:
     @staticmethod
     def _map_option(k: str, v: dict[str, Any]) -> dict[str, str]:
         m = {str(a): str(b) for a, b in v.items()}
-        if k == "compaction" and "class" in m and "." not in m["class"]:
-            m["class"] = "org.apache.cassandra.db.compaction." + m["class"]
-            base = {"max_threshold": "32", "min_threshold": "4"}
-            m = {**base, **m}
-        if k == "compression" and "class" in m and "." not in m["class"]:
-            m["class"] = "org.apache.cassandra.io.compress." + m["class"]
+        if k == "compaction":
+            if "class" not in m:
+                raise ConfigurationException("Missing sub-option 'class' for the 'compaction' "
+                                             "option.")
+            short = m["class"].rsplit(".", 1)[-1]
+            known = short in _COMPACTION_CLASSES and (
+                "." not in m["class"]
+                or m["class"] == "org.apache.cassandra.db.compaction." + short)
+            if not known:
+                raise ConfigurationException(f"Unable to find compaction strategy class "
+                                             f"'{m['class']}'")
+            m["class"] = "org.apache.cassandra.db.compaction." + short
+            if short in ("SizeTieredCompactionStrategy", "LeveledCompactionStrategy",
+                         "TimeWindowCompactionStrategy", "DateTieredCompactionStrategy"):
+                m = {"max_threshold": "32", "min_threshold": "4", **m}
+        if k == "compression" and "class" in m:
+            short = m["class"].rsplit(".", 1)[-1]
+            if short not in _COMPRESSORS:
+                full = m["class"] if "." in m["class"] else \
+                    "org.apache.cassandra.io.compress." + m["class"]
+                raise ConfigurationException(f"Could not create Compression for type {full}")
+            m["class"] = "org.apache.cassandra.io.compress." + short
+            if "chunk_length_kb" in m:
+                m["chunk_length_in_kb"] = m.pop("chunk_length_kb")
+            m.setdefault("chunk_length_in_kb", "16")
+        if k == "compression" and m.get("enabled", "true").lower() == "false":
+            m = {"enabled": "false"}
         return dict(sorted(m.items()))
+
+    @staticmethod
+    def _validate_table_options(o: dict[str, Any]) -> None:
+        """TableParams.validate of 4.0 (ConfigurationException)."""
+        def fail(msg: str) -> None:
+            raise ConfigurationException(msg)
+
+        bf = o["bloom_filter_fp_chance"]
+        if bf <= 6.71e-05 or bf > 1.0:
+            fail(f"bloom_filter_fp_chance must be larger than 6.71E-5 and less than or equal to "
+                 f"1.0 (got {bf})")
+        crc = o["crc_check_chance"]
+        if crc < 0 or crc > 1.0:
+            fail(f"crc_check_chance must be larger than or equal to 0 and smaller than or equal "
+                 f"to 1.0 (got {crc})")
+        ttl = o["default_time_to_live"]
+        if ttl < 0:
+            fail(f"default_time_to_live must be greater than or equal to 0 (got {ttl})")
+        if ttl > _MAX_TTL:
+            fail(f"default_time_to_live must be less than or equal to {_MAX_TTL} (got {ttl})")
+        for name in ("gc_grace_seconds", "memtable_flush_period_in_ms"):
+            if o[name] < 0:
+                fail(f"{name} must be greater than or equal to 0 (got {o[name]})")
+        if o["min_index_interval"] < 1:
+            fail(f"min_index_interval must be greater than or equal to 1 (got "
+                 f"{o['min_index_interval']})")
+        if o["max_index_interval"] < o["min_index_interval"]:
+            fail(f"max_index_interval must be greater than or equal to min_index_interval "
+                 f"({o['min_index_interval']}) (got {o['max_index_interval']})")
 
     def _alter_table(self, stmt: ast.AlterTable, keyspace: str | None) -> Result:
         ks_name = stmt.table.keyspace or keyspace
@@ -757,12 +865,29 @@ class Engine:
                 if cdef.name in table.columns:
                     raise InvalidRequest(f"Column with name '{cdef.name}' already exists")
                 t = resolve_type(cdef.type, ks)
+                _check_nested_multicell(t)
                 if cdef.static and not table.clustering:
                     raise InvalidRequest("Static columns are only useful (and thus allowed) if "
                                          "the table has at least one clustering column")
-                if t.is_counter != table.is_counter:
-                    raise InvalidRequest("Cannot mix counter and non counter columns in the same "
-                                         "table")
+                for d in getattr(table, "dropped", []):
+                    if d["column_name"] != cdef.name:
+                        continue
+                    kind = "static" if cdef.static else "regular"
+                    if d["kind"] != kind:
+                        raise InvalidRequest(f"Cannot re-add previously dropped column "
+                                             f"'{cdef.name}' of kind {kind}, incompatible with "
+                                             f"previous kind {d['kind']}")
+                    if not _value_compatible(t.cql_name, d["type"]):
+                        raise InvalidRequest(f"Cannot re-add previously dropped column "
+                                             f"'{cdef.name}' of type {_plain_type(t.cql_name)}, "
+                                             f"incompatible with previous type "
+                                             f"{_plain_type(d['type'])}")
+                if table.is_counter and not t.is_counter:
+                    raise ConfigurationException(f'Cannot have a non counter column ("{cdef.name}")'
+                                                 " in a counter table")
+                if t.is_counter and not table.is_counter:
+                    raise ConfigurationException(f'Cannot have a counter column ("{cdef.name}") in '
+                                                 "a non counter table")
                 table.columns[cdef.name] = Column(cdef.name, t,
                                                   "static" if cdef.static else "regular")
         elif stmt.action == "drop":
@@ -787,7 +912,12 @@ class Engine:
                                 "kind": col.kind, "type": col.type.cql_name})
                 table.dropped = dropped  # type: ignore[attr-defined]
         elif stmt.action == "with":
-            table.options.update(self._table_options(stmt.options))
+            if "id" in stmt.options:
+                raise InvalidRequest("Cannot alter table id.")
+            options = dict(table.options)
+            options.update(self._table_options(stmt.options))
+            self._validate_table_options(options)
+            table.options = options
         else:
             pairs = list(zip(stmt.names[0::2], stmt.names[1::2], strict=True))
             for old, new in pairs:
@@ -805,33 +935,82 @@ class Engine:
         table.invalidate()
         return self._changed("UPDATED", "TABLE", ks.name, table.name)
 
+    @staticmethod
+    def _index_name(ks: Keyspace, table: str, column: str) -> str:
+        """IndexMetadata.generateDefaultIndexName + findAvailableIndexName."""
+        base = re.sub(r"\W", "", f"{table}_{column}_idx")
+        taken = {n for t in ks.tables.values() for n in t.indexes}
+        name, i = base, 1
+        while name in taken:
+            name = f"{base}_{i}"
+            i += 1
+        return name
+
+    @staticmethod
+    def _check_index_target(table: Table, col: Column, kind: str) -> None:
+        """CreateIndexStatement.validateIndexTarget of 4.0."""
+        t = col.type
+        if _references(t, "duration"):
+            if t.is_collection:
+                raise InvalidRequest("Secondary indexes are not supported on collections "
+                                     "containing durations")
+            if t.name == "tuple":
+                raise InvalidRequest("Secondary indexes are not supported on tuples containing "
+                                     "durations")
+            if t.name == "udt":
+                raise InvalidRequest("Secondary indexes are not supported on UDTs containing "
+                                     "durations")
+            raise InvalidRequest("Secondary indexes are not supported on duration columns")
+        if col.kind == "partition_key" and len(table.partition_key) == 1:
+            raise InvalidRequest(f"Cannot create secondary index on the only partition key "
+                                 f"column {col.name}")
+        frozen_coll = t.is_collection and t.frozen
+        shown = "values" if kind == "values" else kind
+        if frozen_coll and kind != "full":
+            raise InvalidRequest(f"Cannot create {shown}() index on frozen column {col.name}. "
+                                 "Frozen collections are immutable and must be fully indexed by "
+                                 f"using the 'full({col.name})' modifier")
+        if not frozen_coll and kind == "full":
+            raise InvalidRequest("full() indexes can only be created on frozen collections")
+        if not t.is_collection and kind not in ("values", "full") :
+            raise InvalidRequest(f"Cannot create {shown}() index on {col.name}. Non-collection "
+                                 "columns only support simple indexes")
+        if not (t.name == "map" and t.multicell) and kind in ("keys", "entries"):
+            raise InvalidRequest(f"Cannot create index on {kind} of column {col.name} with "
+                                 "non-map type")
+        if t.name == "udt" and t.multicell:
+            raise InvalidRequest(f"Cannot create index on non-frozen UDT column {col.name}")
+
     def _create_index(self, stmt: ast.CreateIndex, keyspace: str | None) -> Result:
         table = self._table(stmt.table, keyspace)
         ks = self.schema.keyspaces[table.keyspace]
         self._check_user_ks(ks)
+        if stmt.custom_class == "org.apache.cassandra.index.sasi.SASIIndex":
+            raise InvalidRequest("SASI indexes are disabled. Enable in cassandra.yaml to use.")
+        if stmt.name is not None and any(stmt.name in t.indexes for t in ks.tables.values()):
+            if stmt.if_not_exists:
+                return Void()
+            raise InvalidRequest(f"Index '{stmt.name}' already exists")
+        if stmt.name is not None and not _NAME_RE.fullmatch(stmt.name):
+            raise ConfigurationException("Index name must not be empty, or contain "
+                                         "non-alphanumeric-underscore characters (got "
+                                         f'"{stmt.name}")')
+        if table.is_counter:
+            raise InvalidRequest("Secondary indexes on counter tables aren't supported")
         col = table.columns.get(stmt.target)
         if col is None:
-            raise InvalidRequest(f"No column definition found for column {stmt.target}")
-        name = stmt.name or f"{table.name}_{stmt.target}_idx"
-        for t in ks.tables.values():
-            if name in t.indexes:
-                if stmt.if_not_exists:
-                    return Void()
-                raise InvalidRequest(f"Index {name} already exists")
+            raise InvalidRequest(f"Undefined column name {stmt.target} in table "
+                                 f"{table.qualified}")
+        self._check_index_target(table, col, stmt.target_kind)
+        name = stmt.name or self._index_name(ks, table.name, col.name)
+        qname = _quoted_name(col.name)
+        target = qname if stmt.target_kind == "values" and not col.type.multicell \
+            else f"{stmt.target_kind}({qname})"
         for ix in table.indexes.values():
-            if ix.column == col.name and ix.options.get("target", "").startswith(
-                    stmt.target_kind if stmt.target_kind != "values" else col.name):
+            if ix.target == target and (ix.kind == "CUSTOM") == bool(stmt.custom_class):
                 if stmt.if_not_exists:
                     return Void()
-                raise InvalidRequest(f"Index {ix.name} is a duplicate of existing index "
-                                     f"{ix.name}")
-        if col.kind == "partition_key" and len(table.partition_key) == 1:
-            raise InvalidRequest(f"Cannot create secondary index on the only partition key "
-                                 f"column {col.name}")
-        target = col.name if stmt.target_kind == "values" and not col.type.multicell \
-            else f"{stmt.target_kind}({col.name})"
-        if stmt.target_kind == "values" and not col.type.multicell:
-            target = col.name
+                raise InvalidRequest(f"Index {name} is a duplicate of existing index {ix.name}")
         options = {"target": target}
         kind = "COMPOSITES"
         if stmt.custom_class:
@@ -839,6 +1018,45 @@ class Engine:
             options = {"class_name": stmt.custom_class, "target": target}
         table.indexes[name] = Index(name, table.name, target, col.name, kind, options)
         return self._changed("UPDATED", "TABLE", ks.name, table.name)
+
+
+_INTEGERS = ("int", "bigint", "smallint", "tinyint", "varint")
+
+
+def _plain_type(cql_name: str) -> str:
+    """A type as asCQL3Type prints it (tuples are not wrapped in frozen<>)."""
+    if cql_name.startswith("frozen<tuple<"):
+        return cql_name[len("frozen<"):-1]
+    return cql_name
+
+
+def _value_compatible(new: str, old: str) -> bool:
+    """AbstractType.isValueCompatibleWith for re-adding a dropped column: the new type can
+    read every value written with the old one."""
+    if new == old or new == "blob":
+        return True
+    if new == "text" and old == "ascii":
+        return True
+    if new == "varint" and old in _INTEGERS:
+        return True
+    return new == "timestamp" and old == "bigint"
+
+
+def _quoted_name(name: str) -> str:
+    """ColumnIdentifier.toCQLString: case-sensitive or unusual names are double-quoted."""
+    if re.fullmatch(r"[a-z][a-z0-9_]*", name):
+        return name
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _check_nested_multicell(t: Any) -> None:
+    if t.name == "udt" and t.multicell and any(p.multicell for p in t.params):
+        raise InvalidRequest("Non-frozen UDTs with nested non-frozen collections are not "
+                             "supported")
+
+
+def _references(t: Any, native_name: str) -> bool:
+    return t.name == native_name or any(_references(p, native_name) for p in t.params)
 
 
 def _uses_type(t: Any, name: str) -> bool:

@@ -22,7 +22,14 @@ from greencql.testing.cql import ast
 from greencql.testing.engine.results import UNSET, ColumnSpec, Rows, Void
 from greencql.testing.engine.storage import Cell, Multi, Partition, Row
 from greencql.testing.engine.values import _EMPTY, Binder, Ctx, _hashable, compile_term
-from greencql.testing.engine.where import Where, cell_value, column_of, getter
+from greencql.testing.engine.where import (
+    Where,
+    cell_value,
+    column_of,
+    getter,
+    validate_clustering,
+    validate_key,
+)
 from greencql.testing.schema import ColType, Column, Table
 
 __all__ = [
@@ -84,6 +91,8 @@ class ModifyPlan:
             if self.is_insert:
                 raise InvalidRequest("INSERT statements are not allowed on counter tables, use "
                                      "UPDATE instead")
+            if self.timestamp is not None:
+                raise InvalidRequest("Cannot provide custom timestamp for counter updates")
             if self.ttl is not None:
                 raise InvalidRequest("Cannot provide custom TTL for counter updates")
         self.is_lwt = self.if_exists or self.if_not_exists or bool(self.conditions)
@@ -188,6 +197,9 @@ class ModifyPlan:
         if not self.delete_row:
             only_static = all(op.col.kind == "static" for op in self.ops)
             if not w.full_ck and not only_static:
+                if w.has_ck_restriction:
+                    raise InvalidRequest("Range deletions are not supported for specific "
+                                         "columns")
                 missing = [c.name for c in table.clustering[w.ck_prefix:]]
                 raise InvalidRequest(f"Some clustering keys are missing: {', '.join(missing)}")
         elif w.filters:
@@ -323,7 +335,7 @@ class ModifyPlan:
                 if v is UNSET:
                     raise InvalidRequest(f"Invalid unset value for column {c.name}")
                 comps.append(c.type.encode(v))
-            key = serialize_partition_key(comps)
+            key = validate_key(serialize_partition_key(comps))
             if self.static_only:
                 return [(key, None, None)]
             ck = []
@@ -334,16 +346,13 @@ class ModifyPlan:
                 if v is UNSET:
                     raise InvalidRequest(f"Invalid unset value for column {c.name}")
                 ck.append(c.type.encode(v))
-            return [(key, tuple(ck), None)]
+            return [(key, validate_clustering(tuple(ck)), None)]
         w = self.where
         keys = w.partition_keys(ctx)
-        for k in keys:
-            if not k:
-                raise InvalidRequest("Key may not be empty")
         if not table.clustering:
             return [(k, (), None) for k in keys]
         if w.full_ck:
-            cks = w.clustering_keys(ctx)
+            cks = [validate_clustering(ck) for ck in w.clustering_keys(ctx)]
             return [(k, ck, None) for k in keys for ck in cks]
         if w.has_ck_restriction or (self.delete_row and w.ck_prefix):
             pred = w.clustering_predicate(ctx)
@@ -731,18 +740,28 @@ class BatchPlan:
 
     kind = "batch"
 
-    def __init__(self, plans: list[ModifyPlan], batch_type: str) -> None:
+    def __init__(self, plans: list[ModifyPlan], batch_type: str,
+                 timestamp_set: bool = False) -> None:
+        """BatchStatement.validate of 4.0, in its order."""
         self.plans = plans
         self.batch_type = batch_type
+        self.is_lwt = any(p.is_lwt for p in plans)
+        if timestamp_set:
+            if self.is_lwt:
+                raise InvalidRequest("Cannot provide custom timestamp for conditional BATCH")
+            if batch_type == "COUNTER":
+                raise InvalidRequest("Cannot provide custom timestamp for counter BATCH")
+            if any(p.timestamp is not None for p in plans):
+                raise InvalidRequest("Timestamp must be set either on BATCH or individual "
+                                     "statements")
         counters = [p.table.is_counter for p in plans]
         if batch_type == "COUNTER" and not all(counters):
             raise InvalidRequest("Cannot include non-counter statement in a counter batch")
-        if batch_type != "COUNTER" and any(counters):
-            raise InvalidRequest("Cannot include a counter statement in a logged batch"
-                                 if batch_type == "LOGGED" else
-                                 "Counter and non-counter mutations cannot exist in the same "
+        if any(counters) and not all(counters):
+            raise InvalidRequest("Counter and non-counter mutations cannot exist in the same "
                                  "batch")
-        self.is_lwt = any(p.is_lwt for p in plans)
+        if batch_type == "LOGGED" and any(counters):
+            raise InvalidRequest("Cannot include a counter statement in a logged batch")
         if self.is_lwt:
             tables = {(p.table.keyspace, p.table.name) for p in plans}
             if len(tables) > 1:

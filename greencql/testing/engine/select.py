@@ -20,7 +20,13 @@ from greencql.testing.cql import ast
 from greencql.testing.engine.results import UNSET, ColumnSpec, Rows
 from greencql.testing.engine.storage import Cell, Partition, Row
 from greencql.testing.engine.values import Binder, Ctx, compile_term
-from greencql.testing.engine.where import ALLOW_FILTERING_MSG, Where, column_of, getter
+from greencql.testing.engine.where import (
+    ALLOW_FILTERING_MSG,
+    Where,
+    column_of,
+    getter,
+    validate_key,
+)
 from greencql.testing.schema import ColType, Table
 
 __all__ = ["SelectPlan"]
@@ -284,6 +290,7 @@ class SelectPlan:
             from greencql.cluster.murmur3 import serialize_partition_key
 
             key = serialize_partition_key([f(ctx) for f in fns])
+        validate_key(key)
         p = table.data.partitions.get(key)
         if p is None:
             return Rows(self.result_specs, [], None)

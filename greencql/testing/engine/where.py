@@ -20,7 +20,8 @@ from greencql.testing.engine.storage import Cell, Multi, Partition, Row
 from greencql.testing.engine.values import _EMPTY, Binder, Ctx, compile_term
 from greencql.testing.schema import ColType, Column, Table
 
-__all__ = ["Where", "column_of", "cell_value", "getter", "read_multi", "ALLOW_FILTERING_MSG"]
+__all__ = ["Where", "validate_key", "validate_clustering", "column_of", "cell_value", "getter",
+           "read_multi", "ALLOW_FILTERING_MSG"]
 
 ALLOW_FILTERING_MSG = (
     "Cannot execute this query as it might involve data filtering and thus may have "
@@ -28,6 +29,29 @@ ALLOW_FILTERING_MSG = (
     "unpredictability, use ALLOW FILTERING"
 )
 _BIGINT = ColType("bigint")
+
+
+MAX_KEY_LENGTH = 65535
+
+
+def validate_key(key: bytes) -> bytes:
+    """QueryProcessor.validateKey: a serialized partition key is neither empty nor longer
+    than an unsigned short."""
+    if not key:
+        raise InvalidRequest("Key may not be empty")
+    if len(key) > MAX_KEY_LENGTH:
+        raise InvalidRequest(f"Key length of {len(key)} is longer than maximum of "
+                             f"{MAX_KEY_LENGTH}")
+    return key
+
+
+def validate_clustering(ck: tuple[bytes, ...]) -> tuple[bytes, ...]:
+    """ModificationStatement.addUpdates: no clustering value longer than an unsigned short."""
+    for b in ck:
+        if b is not None and len(b) > MAX_KEY_LENGTH:
+            raise InvalidRequest(f"Key length of {len(b)} is longer than maximum of "
+                                 f"{MAX_KEY_LENGTH}")
+    return ck
 
 
 def column_of(table: Table, name: str) -> Column:
@@ -145,6 +169,112 @@ _OPS: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 
+_SLICE_START = (">", ">=")
+_SLICE_END = ("<", "<=")
+
+
+def _restriction_kind(op: str) -> str:
+    if op == "=":
+        return "eq"
+    if op == "IN":
+        return "in"
+    if op in ("CONTAINS", "CONTAINS_KEY"):
+        return "contains"
+    return "slice"
+
+
+def check_merges(table: Table, relations: tuple[ast.Relation, ...]) -> None:
+    """Cassandra's RestrictionSet merging rules: a column restricted by an EQ or an IN
+    takes no other relation, a slice takes one start and one end bound, a CONTAINS only
+    other CONTAINS (RestrictionSet.addRestriction / SingleColumnRestriction.doMergeWith)."""
+    seen: dict[Any, tuple[str, set[str]]] = {}
+    for rel in relations:
+        lhs = rel.lhs
+        if rel.op == "!=":
+            raise InvalidRequest(f'Unsupported "!=" relation: {_relation_text(rel)}')
+        if isinstance(lhs, tuple) and lhs[0] == "token":
+            key: Any = ("token",)
+            name = ", ".join(lhs[1])
+        elif isinstance(lhs, tuple) and lhs[0] == "tuple":
+            key = ("tuple", lhs[1])
+            name = ", ".join(lhs[1])
+        elif isinstance(lhs, tuple):
+            continue  # element / field relations merge by their own rules
+        else:
+            key = lhs
+            name = lhs
+            if lhs not in table.columns:
+                continue  # reported as an undefined column later
+        kind = _restriction_kind(rel.op)
+        prev = seen.get(key)
+        if prev is None:
+            bounds = set()
+            if kind == "slice":
+                bounds.add("start" if rel.op in _SLICE_START else "end")
+            seen[key] = (kind, bounds)
+            continue
+        pkind, pbounds = prev
+        if isinstance(key, tuple) and key[0] == "token":
+            if pkind == "eq" or kind == "eq":
+                raise InvalidRequest(f"Columns {name} cannot be restricted by more than one "
+                                     "relation if it includes an Equal")
+        elif pkind == "eq":
+            raise InvalidRequest(f"{name} cannot be restricted by more than one relation if it "
+                                 "includes an Equal")
+        elif pkind == "in":
+            raise InvalidRequest(f"{name} cannot be restricted by more than one relation if it "
+                                 "includes a IN")
+        elif pkind == "contains":
+            if kind != "contains":
+                raise InvalidRequest(f"Collection column {name} can only be restricted by "
+                                     "CONTAINS, CONTAINS KEY, or map-entry equality")
+            continue
+        if kind != "slice":
+            raise InvalidRequest(f'Column "{name}" cannot be restricted by both an equality '
+                                 "and an inequality relation")
+        bound = "start" if rel.op in _SLICE_START else "end"
+        if bound in pbounds:
+            raise InvalidRequest(f"More than one restriction was found for the {bound} bound "
+                                 f"on {name}")
+        pbounds.add(bound)
+
+
+def _term_text(t: Any) -> str:
+    if isinstance(t, ast.Const):
+        return f"'{t.value}'" if t.kind == "STRING" else t.text
+    if isinstance(t, ast.Marker):
+        return "?" if t.name is None else f":{t.name}"
+    if isinstance(t, tuple):
+        return "(" + ", ".join(_term_text(x) for x in t) + ")"
+    return "?"
+
+
+def _relation_text(rel: ast.Relation) -> str:
+    lhs = rel.lhs
+    if isinstance(lhs, tuple):
+        lhs = f"{lhs[0]}({', '.join(lhs[1])})" if lhs[0] == "token" else \
+            "(" + ", ".join(lhs[1]) + ")"
+    return f"{lhs} {rel.op} {_term_text(rel.rhs)}"
+
+
+def _check_receiver(col: Column, rel: ast.Relation) -> None:
+    """SingleColumnRelation.toReceivers of 4.0."""
+    op = rel.op
+    t = col.type
+    if op == "IN" and col.kind not in ("partition_key", "clustering") and not (
+            isinstance(rel.rhs, tuple) and len(rel.rhs) == 1):
+        raise InvalidRequest(f"IN predicates on non-primary-key columns ({col.name}) is not yet "
+                             "supported")
+    if op == "CONTAINS_KEY" and not (t.name == "map"):
+        raise InvalidRequest(f"Cannot use CONTAINS KEY on non-map column {col.name}")
+    if op == "CONTAINS" and not t.is_collection:
+        raise InvalidRequest(f"Cannot use CONTAINS on non-collection column {col.name}")
+    if t.is_collection and t.multicell and op not in ("CONTAINS", "CONTAINS_KEY"):
+        shown = {"IN": "IN", "CONTAINS": "CONTAINS"}.get(op, op)
+        raise InvalidRequest(f"Collection column '{col.name}' ({t.cql_name}) cannot be "
+                             f"restricted by a '{shown}' relation")
+
+
 class Where:
     """A WHERE clause resolved against a table."""
 
@@ -169,6 +299,8 @@ class Where:
         self.indexed_eq = False
         self.has_ck_restriction = False
         pk_other: list[tuple[Column, str, Callable]] = []
+        non_pk: list[str] = []
+        check_merges(table, relations)
 
         for rel in relations:
             lhs = rel.lhs
@@ -190,6 +322,7 @@ class Where:
                                      "cluster")
             col = column_of(self.table, lhs)
             op = rel.op
+            _check_receiver(col, rel)
             if col.kind == "partition_key":
                 if op == "=":
                     bf = _bytes_fn(rel.rhs, col, binder)
@@ -221,7 +354,8 @@ class Where:
                 continue
             # regular / static column
             if statement != "SELECT":
-                raise InvalidRequest(f"Non PRIMARY KEY columns found in where clause: {col.name}")
+                non_pk.append(col.name)
+                continue
             f = self._filter(col, rel, binder)
             self.filters.append(f)
             indexed = any(ix.column == col.name for ix in table.indexes.values())
@@ -249,6 +383,17 @@ class Where:
             self.pk_single = {}
             self.full_pk = False
             self.needs_filtering = True
+        if non_pk:
+            # StatementRestrictions: the partition key is checked before these
+            if self.token_lo or self.token_hi:
+                raise InvalidRequest("The token function cannot be used in WHERE clauses for "
+                                     f"{statement} statements")
+            if not self.full_pk:
+                missing = [n for n in pk_names if n not in self.pk]
+                raise InvalidRequest(f"Some partition key parts are missing: "
+                                     f"{', '.join(missing)}")
+            raise InvalidRequest(f"Non PRIMARY KEY columns found in where clause: "
+                                 f"{', '.join(non_pk)} ")
         if self.token_lo or self.token_hi:
             if self.full_pk:
                 raise InvalidRequest("Columns \"" + ", ".join(pk_names)
@@ -311,9 +456,13 @@ class Where:
 
         comps = [self.pk[c.name](ctx) for c in self.table.partition_key]
         if len(comps) == 1:
-            return list(dict.fromkeys(comps[0]))
-        return list(dict.fromkeys(serialize_partition_key(list(combo))
-                                  for combo in itertools.product(*comps)))
+            keys = list(dict.fromkeys(comps[0]))
+        else:
+            keys = list(dict.fromkeys(serialize_partition_key(list(combo))
+                                      for combo in itertools.product(*comps)))
+        for k in keys:
+            validate_key(k)
+        return keys
 
     def token_bounds(self, ctx: Ctx) -> tuple[int | None, bool, int | None, bool]:
         lo = hi = None
