@@ -324,18 +324,16 @@ class Table:
         return [c for c in self.columns.values() if c.kind == "regular"]
 
     def select_order(self) -> list[Column]:
-        """Columns in ``SELECT *`` order: partition key, clustering, then static and regular
-        columns, each group simple (by name) before multi-cell (by name), as Cassandra does."""
+        """Columns in ``SELECT *`` order (TableMetadata.allColumnsInSelectOrder): partition
+        key, clustering, then the static columns and the regular columns, each in global
+        alphabetical order of their names' bytes (simple, collection and UDT together)."""
         if self._select_order is None:
-            def group(cols: list[Column]) -> list[Column]:
-                simple = sorted((c for c in cols if not c.type.multicell),
-                                key=lambda c: c.name.encode())
-                multi = sorted((c for c in cols if c.type.multicell), key=lambda c: c.name.encode())
-                return simple + multi
+            def by_name(cols: list[Column]) -> list[Column]:
+                return sorted(cols, key=lambda c: c.name.encode())
 
             self._select_order = (
-                list(self.partition_key) + list(self.clustering) + group(self.statics)
-                + group(self.regulars)
+                list(self.partition_key) + list(self.clustering) + by_name(self.statics)
+                + by_name(self.regulars)
             )
         return self._select_order
 

@@ -895,14 +895,20 @@ class _Parser:
             fname = t.lower
             self.pos += 2
             if fname == "count":
+                counted = None
                 if self.accept_op("*"):
                     pass
                 else:
-                    a = self.next()
-                    if not (a.kind == "INTEGER" or a.kind in ("IDENT", "QIDENT")):
+                    a = self.peek()
+                    if a.kind == "INTEGER" and a.text == "1":
+                        self.pos += 1
+                    elif a.kind in ("IDENT", "QIDENT"):
+                        counted = self.ident()
+                    else:
                         self.fail(a)
                 self.expect_op(")")
-                sel = ast.Selector("count", None)
+                # count(*) and count(1) are "count"; count(v) counts v's non-null values
+                sel = ast.Selector("count", counted)
             elif fname in ("writetime", "ttl"):
                 col = self.ident()
                 self.expect_op(")")

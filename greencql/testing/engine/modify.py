@@ -623,8 +623,12 @@ class ModifyPlan:
             exists = row_live or (static_only and p is not None and p.static.live(now))
             if not exists:
                 return True, [], None
+            # the existing row, as SELECT * orders it; a row check does not read the
+            # partition's static row, so static columns answer null
             cols = table.select_order()
+            hide_static = r is not None
             return False, [ColumnSpec(ks, tn, c.name, c.type) for c in cols], tuple(
+                None if hide_static and c.kind == "static" else
                 getter(table, c)(p, r, now) for c in cols)  # type: ignore[arg-type]
         if self.if_exists:
             exists = row_live or (static_only and p is not None and p.static.live(now))
@@ -645,12 +649,21 @@ class ModifyPlan:
             r is not None and not r.live(now) and not p.static.live(now)
         ):
             return False, [], None
-        seen: dict[str, Column] = {}
-        for col, *_ in self.conditions:
-            seen.setdefault(col.name, col)
-        cols = list(seen.values())
+        cols = self.condition_columns()
         return False, [ColumnSpec(ks, tn, c.name, c.type) for c in cols], tuple(
             getter(table, c)(p, r, now) for c in cols)
+
+    def condition_columns(self) -> list[Column]:
+        """ColumnConditions.getColumns: the regular columns of the IF conditions, then the
+        static ones, each in IF order, once each."""
+        seen: dict[str, Column] = {}
+        for col, *_ in self.conditions:
+            if col.kind != "static":
+                seen.setdefault(col.name, col)
+        for col, *_ in self.conditions:
+            if col.kind == "static":
+                seen.setdefault(col.name, col)
+        return list(seen.values())
 
     def run(self, engine: Any, ctx: Ctx, ts: int) -> Void | Rows:
         if not self.is_lwt:
@@ -767,6 +780,47 @@ class BatchPlan:
             if len(tables) > 1:
                 raise InvalidRequest("Batch with conditions cannot span multiple tables")
 
+    def _failure(self, spec: ColumnSpec, lwt: list[tuple[ModifyPlan, Ctx]]) -> Rows:
+        """A failed conditional batch (BatchStatement.executeWithConditions of 4.0): every
+        column (SELECT * order) when a statement is IF [NOT] EXISTS, else the primary key
+        then the conditions' columns; one row per existing row the conditions read, in
+        clustering order."""
+        table = self.plans[0].table
+        ks, tn = table.keyspace, table.name
+        wildcard = any(p.if_exists or p.if_not_exists for p, _ in lwt)
+        static_cond = any(c[0].kind == "static" for p, _ in lwt for c in p.conditions)
+        if wildcard:
+            cols = table.select_order()
+        else:
+            seen: dict[str, Column] = {c.name: c for c in table.partition_key + table.clustering}
+            for p, _ in lwt:
+                for c in p.condition_columns():
+                    seen.setdefault(c.name, c)
+            cols = list(seen.values())
+        found: dict[Any, tuple[Any, tuple[Any, ...]]] = {}
+        for p, ctx in lwt:
+            part, r = p.current(ctx)
+            now = ctx.now
+            if part is None:
+                continue
+            if r is not None and r.live(now):
+                key: Any = r.ckb
+                order: Any = (1, r.sk)
+            elif (static_cond or p.static_only) and part.static.live(now):
+                key, order, r = "static", (0, ()), None
+            else:
+                continue
+            if key in found:
+                continue
+            found[key] = (order, tuple(
+                None if wildcard and r is not None and c.kind == "static" and not static_cond
+                else getter(table, c)(part, r, now) for c in cols))
+        if not found:
+            return Rows((spec,), [(False,)], None)
+        specs = [ColumnSpec(ks, tn, c.name, c.type) for c in cols]
+        rows = [(False, *vals) for _o, vals in sorted(found.values(), key=lambda x: x[0])]
+        return Rows((spec, *specs), rows, None)
+
     def run(self, engine: Any, ctxs: list[Ctx], ts: int, batch_ts: Callable | None = None
             ) -> Void | Rows:
         for p in self.plans:
@@ -781,21 +835,9 @@ class BatchPlan:
                 raise InvalidRequest("Batch with conditions cannot span multiple partitions")
             plan0 = self.plans[0]
             spec = ColumnSpec(plan0.table.keyspace, plan0.table.name, APPLIED, _BOOLEAN)
-            for p, ctx in zip(self.plans, ctxs, strict=True):
-                if not p.is_lwt:
-                    continue
-                applied, cols, row = p.check(ctx)
-                if not applied:
-                    table = p.table
-                    pk_cols = table.partition_key + table.clustering
-                    if cols and row is not None:
-                        part, r = p.current(ctx)
-                        extra = [ColumnSpec(table.keyspace, table.name, c.name, c.type)
-                                 for c in pk_cols if c.name not in {x.name for x in cols}]
-                        extra_vals = [getter(table, c)(part, r, ctx.now)  # type: ignore[arg-type]
-                                      for c in pk_cols if c.name not in {x.name for x in cols}]
-                        return Rows((spec, *extra, *cols), [(False, *extra_vals, *row)], None)
-                    return Rows((spec,), [(False,)], None)
+            lwt = [(p, ctx) for p, ctx in zip(self.plans, ctxs, strict=True) if p.is_lwt]
+            if not all(p.check(ctx)[0] for p, ctx in lwt):
+                return self._failure(spec, lwt)
             evaluated = [p.evaluate(ctx) for p, ctx in zip(self.plans, ctxs, strict=True)]
             for p, ctx, ev in zip(self.plans, ctxs, evaluated, strict=True):
                 p.apply(engine, ctx, ts, ev)

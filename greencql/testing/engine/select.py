@@ -169,7 +169,10 @@ class SelectPlan:
             return col.name, col.type, getter(table, col)
         if sel.kind == "count":
             self.count = True
-            return "count", _BIGINT, lambda p, r, now: None
+            if sel.arg is None:
+                return "count", _BIGINT, lambda p, r, now: None
+            col = column_of(table, sel.arg)
+            return f"system.count({col.name})", _BIGINT, getter(table, col)
         if sel.kind in ("writetime", "ttl"):
             col = column_of(table, sel.arg)
             if col.kind in ("partition_key", "clustering"):
@@ -222,14 +225,20 @@ class SelectPlan:
         if self.count:
             n = 0
             first: tuple[Partition, Row | None] | None = None
+            counted = [0] * len(self.getters)
+            sels = self.stmt.selectors or ()
             for pr in rows_iter:
                 if first is None:
                     first = pr
                 n += 1
+                for i, (s, g) in enumerate(zip(sels, self.getters, strict=True)):
+                    if s.kind == "count" and s.arg is not None and g(pr[0], pr[1], now) \
+                            is not None:
+                        counted[i] += 1
             vals = []
-            for s, g in zip(self.stmt.selectors or (), self.getters, strict=True):
+            for i, (s, g) in enumerate(zip(sels, self.getters, strict=True)):
                 if s.kind == "count":
-                    vals.append(n)
+                    vals.append(n if s.arg is None else counted[i])
                 else:
                     vals.append(g(first[0], first[1], now) if first is not None else None)
             paged = page_size is not None and page_size > 0
@@ -257,7 +266,8 @@ class SelectPlan:
             allrows.sort(key=lambda pr: pr[1].sk if pr[1] is not None else (), reverse=self.reverse)
             source = iter(allrows)
         else:
-            source = _resume(rows_iter, state, self.reverse) if state else rows_iter
+            source = _resume(rows_iter, state, self.reverse, self._position(state[0])) \
+                if state else rows_iter
         for p, r in source:
             if limit is not None and total >= limit:
                 break
@@ -281,6 +291,22 @@ class SelectPlan:
             ps = None
         return Rows(self.result_specs, result, ps)
 
+    def _key_order(self, p: Partition) -> tuple[Any, ...]:
+        return tuple(c.type.sort_key(v) for c, v in zip(self.table.partition_key, p.pk_values,
+                                                          strict=True))
+
+    def _position(self, key: bytes) -> Callable[[Partition], bool]:
+        """Whether a partition comes before (or is) the one of a paging state."""
+        if self.where.full_pk:
+            from greencql.testing.engine.storage import _split_key
+
+            pos = tuple(c.type.sort_key(v) for c, v in zip(
+                self.table.partition_key,
+                _split_key(key, [c.type for c in self.table.partition_key]), strict=True))
+            return lambda p: self._key_order(p) < pos
+        tpos = (murmur3_token(key), key)
+        return lambda p: (p.token, p.key) < tpos
+
     def _run_fast(self, ctx: Ctx, now: float) -> Rows:
         table = self.table
         fns = self._pk_fns
@@ -303,9 +329,11 @@ class SelectPlan:
         data = self.table.data
         w = self.where
         if w.full_pk:
+            # partitions of an IN come in the order of the key values (the partition key
+            # type's comparator), not in token order
             keys = w.partition_keys(ctx)
             found = [p for p in (data.partitions.get(k) for k in keys) if p is not None]
-            found.sort(key=lambda p: (p.token, p.key))
+            found.sort(key=self._key_order)
             yield from found
             return
         lo, lo_inc, hi, hi_inc = w.token_bounds(ctx)
@@ -364,16 +392,13 @@ def _partition_live(p: Partition, now: float) -> bool:
     return any(r.live(now) for r in p.rows.values())
 
 
-def _resume(it: Iterator[tuple[Partition, Row | None]], state: tuple, reverse: bool
-            ) -> Iterator[tuple[Partition, Row | None]]:
+def _resume(it: Iterator[tuple[Partition, Row | None]], state: tuple, reverse: bool,
+            before: Callable[[Partition], bool]) -> Iterator[tuple[Partition, Row | None]]:
     key, sk, _total, _pcount = state
-    token = murmur3_token(key)
-    pos = (token, key)
     for p, r in it:
-        ppos = (p.token, p.key)
-        if ppos < pos:
+        if p.key != key and before(p):
             continue
-        if ppos == pos:
+        if p.key == key:
             if sk is None or r is None:
                 continue
             if (r.sk <= sk) if not reverse else (r.sk >= sk):
