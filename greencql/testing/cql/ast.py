@@ -23,6 +23,7 @@ __all__ = [
     "TypeExpr",
     "Relation",
     "Selector",
+    "SelExpr",
     "Assignment",
     "Condition",
     "Statement",
@@ -35,6 +36,7 @@ __all__ = [
     "AlterTable",
     "DropTable",
     "CreateType",
+    "AlterType",
     "DropType",
     "CreateIndex",
     "DropIndex",
@@ -144,6 +146,21 @@ class Selector:
 
 
 @dataclass(frozen=True, slots=True)
+class SelExpr:
+    """A selector expression (Selector kind 'expr'). kind: 'col' (a=name), 'field' (a=base,
+    b=field name), 'elem' (a=base, b=key Term), 'slice' (a=base, b=(lo, hi) Terms or None),
+    'func' (a=lowercased name, b=tuple of SelExpr; ``star`` for count(*)), 'cast' (a=SelExpr,
+    b=TypeExpr), 'op' (a=operator, b=(left, right)), 'neg' (a=SelExpr), 'term' (a=Term,
+    b=TypeExpr of a typed literal or None). ``text`` is the column name Cassandra gives it."""
+
+    kind: str
+    a: Any = None
+    b: Any = None
+    text: str = ""
+    star: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Assignment:
     """UPDATE SET item. op: 'set' (col = v), 'set_elem' (col[key] = v), 'add' (col = col + v),
     'prepend' (col = v + col), 'sub' (col = col - v), 'set_field' (col.field = v)."""
@@ -240,6 +257,16 @@ class CreateType(Statement):
 
 
 @dataclass(frozen=True, slots=True)
+class AlterType(Statement):
+    """action 'add' (fields: ((name, type),)) or 'rename' (renames: ((old, new), ...))."""
+
+    name: QualifiedName
+    action: str
+    fields: tuple[tuple[str, TypeExpr], ...] = ()
+    renames: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class DropType(Statement):
     name: QualifiedName
     if_exists: bool
@@ -283,6 +310,8 @@ class Insert(Statement):
     ttl: Term | None
     timestamp: Term | None
     json: Term | None = None
+    #: INSERT JSON ... DEFAULT UNSET leaves missing columns alone (DEFAULT NULL nulls them)
+    json_default_unset: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,8 +327,11 @@ class Update(Statement):
 
 @dataclass(frozen=True, slots=True)
 class DeleteTarget:
+    """``column``, ``column[key]`` or ``column.field`` (``field`` set)."""
+
     column: str
     key: Term | None = None
+    field: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

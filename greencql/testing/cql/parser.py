@@ -105,7 +105,8 @@ class _Parser:
             self.fail(self.peek(), f"'{op}'")
 
     def expect_eof(self) -> None:
-        self.accept_op(";")
+        while self.accept_op(";"):
+            pass
         t = self.peek()
         if t.kind != "EOF":
             raise SyntaxException(
@@ -224,6 +225,12 @@ class _Parser:
                 self.pos += 1
                 n = self.next()
                 return ast.Const(n.kind, "-" + n.text, "-" + n.value)
+            if t.text == "-" and self.peek(1).kind == "IDENT" and self.peek(1).lower in (
+                    "infinity", "nan"):
+                self.pos += 2
+                w = self.toks[self.pos - 1].lower
+                return ast.Const("FLOAT", "-" + self.toks[self.pos - 1].text,
+                                 "nan" if w == "nan" else "-infinity")
             if t.text == "[":
                 self.pos += 1
                 items = []
@@ -602,7 +609,29 @@ class _Parser:
                         break
                 return ast.AlterTable(table, "rename", names=tuple(pairs), if_exists=ie)
             return self.fail(self.peek())
+        if self.accept_kw("type"):
+            name = self.qualified()
+            if self.accept_kw("add"):
+                fname = self.any_ident_not_reserved()
+                return ast.AlterType(name, "add", ((fname, self.type_expr()),))
+            if self.accept_kw("rename"):
+                pairs = []
+                while True:
+                    a = self.any_ident_not_reserved()
+                    self.expect_kw("to")
+                    pairs.append((a, self.any_ident_not_reserved()))
+                    if not self.accept_kw("and"):
+                        break
+                return ast.AlterType(name, "rename", renames=tuple(pairs))
+            if self.at_kw("alter"):
+                t = self.peek()
+                raise SyntaxException(f"line {t.line}:{t.col} mismatched input '{t.text}' "
+                                      f"expecting K_RENAME ({self._context(t)})")
+            return self.fail(self.peek())
         return self.fail(self.peek())
+
+    def any_ident_not_reserved(self) -> str:
+        return self.ident()
 
     def drop(self) -> ast.Statement:
         self.expect_kw("drop")
@@ -641,10 +670,15 @@ class _Parser:
         table = self.qualified()
         if self.accept_kw("json"):
             value = self.term()
-            self.accept_kw("default", "null") or self.accept_kw("default", "unset")
+            unset = False
+            if self.accept_kw("default"):
+                if self.accept_kw("unset"):
+                    unset = True
+                else:
+                    self.expect_kw("null")
             ine = self.if_not_exists()
             ttl, ts = self.using()
-            return ast.Insert(table, (), (), ine, ttl, ts, json=value)
+            return ast.Insert(table, (), (), ine, ttl, ts, json=value, json_default_unset=unset)
         self.expect_op("(")
         cols = [self.ident()]
         while self.accept_op(","):
@@ -746,10 +780,13 @@ class _Parser:
             while True:
                 col = self.ident()
                 key = None
+                fname = None
                 if self.accept_op("["):
                     key = self.term()
                     self.expect_op("]")
-                targets.append(ast.DeleteTarget(col, key))
+                elif self.accept_op("."):
+                    fname = self.any_ident()
+                targets.append(ast.DeleteTarget(col, key, fname))
                 if not self.accept_op(","):
                     break
         self.expect_kw("from")
@@ -807,6 +844,20 @@ class _Parser:
             self.expect_op(")")
         return tuple(vals)
 
+    def tuple_in_values(self) -> Any:
+        """``IN ((1, 'a'), (2, 'b'))``, ``IN (?, ?)`` or ``IN ?``."""
+        m = self.marker()
+        if m is not None:
+            return m
+        self.expect_op("(")
+        vals: list[ast.Term] = []
+        if not self.accept_op(")"):
+            vals.append(self.term())
+            while self.accept_op(","):
+                vals.append(self.term())
+            self.expect_op(")")
+        return tuple(vals)
+
     def relation(self) -> ast.Relation:
         lhs: Any
         if self.at_kw("token") and self.peek(1).text == "(":
@@ -824,6 +875,12 @@ class _Parser:
             lhs = ("tuple", tuple(cols))
         else:
             lhs = self.ident()
+            if self.accept_op("["):
+                key = self.term()
+                self.expect_op("]")
+                lhs = ("elem", lhs, key)
+        if isinstance(lhs, tuple) and lhs[0] == "tuple" and self.accept_kw("in"):
+            return ast.Relation(lhs, "IN", self.tuple_in_values())
         if self.accept_kw("in"):
             return ast.Relation(lhs, "IN", self.in_values())
         if self.accept_kw("contains"):
@@ -888,64 +945,168 @@ class _Parser:
         )
 
     def selector(self) -> ast.Selector:
-        i0 = self.pos
-        t = self.peek()
-        sel: ast.Selector
-        if t.kind == "IDENT" and self.peek(1).kind == "OP" and self.peek(1).text == "(":
-            fname = t.lower
-            self.pos += 2
-            if fname == "count":
-                counted = None
-                if self.accept_op("*"):
-                    pass
-                else:
-                    a = self.peek()
-                    if a.kind == "INTEGER" and a.text == "1":
-                        self.pos += 1
-                    elif a.kind in ("IDENT", "QIDENT"):
-                        counted = self.ident()
-                    else:
-                        self.fail(a)
-                self.expect_op(")")
-                # count(*) and count(1) are "count"; count(v) counts v's non-null values
-                sel = ast.Selector("count", counted)
-            elif fname in ("writetime", "ttl"):
-                col = self.ident()
-                self.expect_op(")")
-                sel = ast.Selector(fname, col)
-            elif fname == "token":
-                cols = [self.ident()]
-                while self.accept_op(","):
-                    cols.append(self.ident())
-                self.expect_op(")")
-                sel = ast.Selector("token", tuple(cols))
-            else:
-                args: list[Any] = []
-                if not self.accept_op(")"):
-                    args.append(self.selector_arg())
-                    while self.accept_op(","):
-                        args.append(self.selector_arg())
-                    self.expect_op(")")
-                sel = ast.Selector("func", (fname, tuple(args)))
-        else:
-            sel = ast.Selector("column", self.ident())
-        end = self.pos
-        text = "".join(
-            tok.text if tok.kind != "IDENT" else tok.lower
-            for tok in self.toks[i0:end]
-        )
+        expr = self.sel_expr()
         alias = None
         if self.accept_kw("as"):
             alias = self.ident()
-        return ast.Selector(sel.kind, sel.arg, alias, text)
+        return _to_selector(expr, alias)
 
-    def selector_arg(self) -> Any:
+    # selector expressions: additive > multiplicative > unary > primary postfix*
+
+    def sel_expr(self) -> ast.SelExpr:
+        left = self.sel_mul()
+        while True:
+            t = self.peek()
+            if t.kind == "OP" and t.text in ("+", "-"):
+                self.pos += 1
+                right = self.sel_mul()
+                left = ast.SelExpr("op", t.text, (left, right), f"{left.text} {t.text} "
+                                                                  f"{right.text}")
+            elif t.kind in ("INTEGER", "FLOAT", "DURATION") and t.text.startswith("-"):
+                # 'x -1' lexes as x, -1: a subtraction
+                self.pos += 1
+                body = t.text[1:]
+                right = ast.SelExpr("term", ast.Const(t.kind, body, t.value[1:]), None, body)
+                left = ast.SelExpr("op", "-", (left, right), f"{left.text} - {body}")
+            else:
+                return left
+
+    def sel_mul(self) -> ast.SelExpr:
+        left = self.sel_unary()
+        while self.at_op("*", "/", "%"):
+            op = self.next().text
+            right = self.sel_unary()
+            left = ast.SelExpr("op", op, (left, right), f"{left.text} {op} {right.text}")
+        return left
+
+    def sel_unary(self) -> ast.SelExpr:
         t = self.peek()
+        if t.kind == "OP" and t.text == "-" and self.peek(1).kind not in ("INTEGER", "FLOAT"):
+            self.pos += 1
+            inner = self.sel_unary()
+            return ast.SelExpr("neg", inner, None, f"-{inner.text}")
+        return self.sel_postfix(self.sel_primary())
+
+    def sel_postfix(self, e: ast.SelExpr) -> ast.SelExpr:
+        while True:
+            if self.accept_op("."):
+                f = self.any_ident()
+                e = ast.SelExpr("field", e, f, f"{e.text}.{f}")
+            elif self.accept_op("["):
+                lo = hi = None
+                if self.at_op(".") and self.peek(1).text == ".":
+                    self.pos += 2
+                    if not self.at_op("]"):
+                        hi = self.term()
+                    self.expect_op("]")
+                    e = ast.SelExpr("slice", e, (None, hi), f"{e.text}[..{_term_text(hi)}]")
+                    continue
+                lo = self.term()
+                if self.at_op(".") and self.peek(1).text == ".":
+                    self.pos += 2
+                    if not self.at_op("]"):
+                        hi = self.term()
+                    self.expect_op("]")
+                    e = ast.SelExpr("slice", e, (lo, hi),
+                                    f"{e.text}[{_term_text(lo)}..{_term_text(hi)}]")
+                    continue
+                self.expect_op("]")
+                e = ast.SelExpr("elem", e, lo, f"{e.text}[{_term_text(lo)}]")
+            else:
+                return e
+
+    def sel_primary(self) -> ast.SelExpr:
+        t = self.peek()
+        if t.kind == "IDENT" and t.lower == "cast" and self.peek(1).text == "(":
+            self.pos += 2
+            arg = self.sel_expr()
+            self.expect_kw("as")
+            typ = self.type_expr()
+            self.expect_op(")")
+            return ast.SelExpr("cast", arg, typ, f"cast({arg.text} as {_type_text(typ)})")
+        if t.kind == "IDENT" and self.peek(1).kind == "OP" and self.peek(1).text == "(" \
+                and t.lower not in ("true", "false", "null"):
+            fname = t.lower
+            self.pos += 2
+            if fname == "count" and self.accept_op("*"):
+                self.expect_op(")")
+                return ast.SelExpr("func", "count", (), "count", star=True)
+            args: list[ast.SelExpr] = []
+            if not self.accept_op(")"):
+                args.append(self.sel_expr())
+                while self.accept_op(","):
+                    args.append(self.sel_expr())
+                self.expect_op(")")
+            inner = ", ".join(a.text for a in args)
+            if fname == "count" and len(args) == 1 and args[0].kind == "term" and \
+                    args[0].text == "1":
+                return ast.SelExpr("func", "count", (), "count", star=True)
+            if fname in ("writetime", "ttl"):
+                text = f"{fname}({inner})"
+            else:
+                text = f"system.{fname}({inner})"
+            return ast.SelExpr("func", fname, tuple(args), text)
+        if t.kind == "OP" and t.text == "(":
+            # a typed literal / cast (int) x, or a parenthesized expression
+            if self.peek(1).kind == "IDENT" and self.peek(1).lower in _NATIVE_TYPES and \
+                    self.peek(2).text == ")":
+                self.pos += 1
+                typ = self.type_expr()
+                self.expect_op(")")
+                inner = self.sel_unary()
+                return ast.SelExpr("term", inner.a if inner.kind == "term" else inner, typ,
+                                   f"({_type_text(typ)}){inner.text}")
+            self.pos += 1
+            e = self.sel_expr()
+            self.expect_op(")")
+            return e
         if t.kind in ("IDENT", "QIDENT") and not (
-            self.peek(1).kind == "OP" and self.peek(1).text == "("
-        ) and t.lower not in ("true", "false", "null"):
-            return ("column", self.ident())
-        if t.kind == "IDENT" and self.peek(1).text == "(":
-            inner = self.selector()
-            return ("selector", inner)
-        return ("term", self.term())
+                t.kind == "IDENT" and t.lower in ("true", "false", "null", "nan", "infinity")):
+            name = self.ident()
+            return ast.SelExpr("col", name, None, _quote_ident(name))
+        term = self.term()
+        return ast.SelExpr("term", term, None, _term_text(term))
+
+
+def _quote_ident(name: str) -> str:
+    import re
+
+    return name if re.fullmatch(r"[a-z][a-z0-9_]*", name) else '"' + name.replace('"', '""') + '"'
+
+
+def _term_text(t: Any) -> str:
+    if t is None:
+        return ""
+    if isinstance(t, ast.Const):
+        if t.kind == "STRING":
+            return "'" + str(t.value).replace("'", "''") + "'"
+        return t.text
+    if isinstance(t, ast.Marker):
+        return "?" if t.name is None else f":{t.name}"
+    return "?"
+
+
+def _type_text(t: ast.TypeExpr) -> str:
+    if t.name == "custom" or t.name.startswith("custom:"):
+        return f"'{t.name[7:]}'"
+    if not t.params:
+        return t.name if t.keyspace is None else f"{t.keyspace}.{t.name}"
+    return f"{t.name}<{', '.join(_type_text(p) for p in t.params)}>"
+
+
+def _to_selector(e: ast.SelExpr, alias: str | None) -> ast.Selector:
+    """The plain selector kinds the engine has fast paths for; anything else is 'expr'."""
+    if e.kind == "col":
+        return ast.Selector("column", e.a, alias, e.text)
+    if e.kind == "func":
+        args = e.b
+        if e.a == "count" and e.star:
+            return ast.Selector("count", None, alias, e.text)
+        plain = all(a.kind == "col" for a in args)
+        if e.a == "count" and len(args) == 1 and plain:
+            return ast.Selector("count", args[0].a, alias, e.text)
+        if e.a in ("writetime", "ttl") and len(args) == 1 and plain:
+            return ast.Selector(e.a, args[0].a, alias, e.text)
+        if e.a == "token" and args and plain:
+            return ast.Selector("token", tuple(a.a for a in args), alias, e.text)
+    return ast.Selector("expr", e, alias, e.text)

@@ -575,6 +575,8 @@ class Engine:
                 types.append(t)
             ks.types[stmt.name.name] = UserType(ks.name, stmt.name.name, names, types)
             return self._changed("CREATED", "TYPE", ks.name, stmt.name.name)
+        if isinstance(stmt, ast.AlterType):
+            return self._alter_type(stmt, keyspace)
         if isinstance(stmt, ast.DropType):
             ks = self._ks(stmt.name.keyspace or keyspace)
             if stmt.name.name not in ks.types:
@@ -605,6 +607,56 @@ class Engine:
                 return Void()
             raise InvalidRequest(f"Index '{ks.name}.{stmt.name.name}' doesn't exist")
         raise InvalidRequest(f"Unsupported statement {type(stmt).__name__}")
+
+    def _alter_type(self, stmt: ast.AlterType, keyspace: str | None) -> Result:
+        """ALTER TYPE ... ADD / RENAME (4.0): the type changes in place and so does every
+        column that uses it, stored values included."""
+        ks = self._ks(stmt.name.keyspace or keyspace)
+        self._check_user_ks(ks)
+        ut = ks.types.get(stmt.name.name)
+        if ut is None:
+            raise InvalidRequest(f"Type '{ks.name}.{stmt.name.name}' doesn't exist")
+        names = list(ut.field_names)
+        types = list(ut.field_types)
+        if stmt.action == "add":
+            for fname, texpr in stmt.fields:
+                if fname in names:
+                    raise InvalidRequest(f"Cannot add new field {fname} to type "
+                                         f"{ks.name}.{ut.name}: a field with name {fname} "
+                                         "already exists")
+                t = resolve_type(texpr, ks, top=False)
+                if t.is_counter:
+                    raise InvalidRequest("A user type cannot contain counters")
+                if t.multicell and t.name == "udt":
+                    raise InvalidRequest("A user type cannot contain non-frozen UDTs")
+                if _uses_type(t, ut.name):
+                    raise InvalidRequest(f"Cannot add new field {fname} of type {t.cql_name} to "
+                                         f"user type {ks.name}.{ut.name} as it would create a "
+                                         "circular reference")
+                names.append(fname)
+                types.append(t)
+        else:
+            for old, new in stmt.renames:
+                if old not in names:
+                    raise InvalidRequest(f"Unkown field {old} in user type {ks.name}.{ut.name}")
+                if new in names:
+                    raise InvalidRequest(f"Duplicate field name {new} in type {ut.name}")
+                names[names.index(old)] = new
+        ut.field_names = names
+        ut.field_types = types
+        for t in ks.tables.values():
+            changed = False
+            for c in t.columns.values():
+                if _uses_type(c.type, ut.name):
+                    c.type = _retype(c.type, ut)
+                    changed = True
+            if changed:
+                _refresh_values(t)
+                t.invalidate()
+        for other in ks.types.values():
+            other.field_types = [_retype(ft, ut) if _uses_type(ft, ut.name) else ft
+                                 for ft in other.field_types]
+        return self._changed("UPDATED", "TYPE", ks.name, ut.name)
 
     def _changed(self, change: str, target: str, ks: str, name: str | None = None
                  ) -> SchemaChange:
@@ -1057,6 +1109,57 @@ def _check_nested_multicell(t: Any) -> None:
 
 def _references(t: Any, native_name: str) -> bool:
     return t.name == native_name or any(_references(p, native_name) for p in t.params)
+
+
+def _retype(t: Any, ut: UserType) -> Any:
+    """``t`` with every use of the user type ``ut`` replaced by its current definition."""
+    from greencql.testing.schema import ColType, _frozen
+
+    if t.name == "udt" and t.udt_name == ut.name:
+        new = ColType("udt", tuple(ut.field_types), False, ut.keyspace, ut.name,
+                      tuple(ut.field_names))
+        return _frozen(new) if t.frozen else new
+    if not t.params:
+        return t
+    return ColType(t.name, tuple(_retype(p, ut) for p in t.params), t.frozen, t.udt_keyspace,
+                   t.udt_name, t.field_names, dimension=t.dimension)
+
+
+def _refresh_values(table: Table) -> None:
+    """Re-make stored single-cell values of altered types (a UDT value gets its new field
+    names, and null for the new fields)."""
+    from greencql.testing.engine.storage import Cell
+
+    cols = [c for c in table.columns.values() if not c.type.multicell]
+    for part in table.data.partitions.values():
+        for row in [part.static, *part.rows.values()]:
+            for c in cols:
+                cell = row.cells.get(c.name)
+                if isinstance(cell, Cell) and cell.value is not None:
+                    cell.value = _convert(cell.value, c.type)
+                    cell.raw = None
+
+
+def _convert(v: Any, t: Any) -> Any:
+    if v is None:
+        return None
+    n = t.name
+    if n == "udt":
+        vals = list(v) if isinstance(v, tuple) else [getattr(v, f, None)
+                                                    for f in t.field_names]
+        vals = vals + [None] * (len(t.params) - len(vals))
+        return t.proto.value_class(*[_convert(x, p) for x, p in zip(vals, t.params,
+                                                                    strict=False)])
+    if n in ("list", "vector"):
+        return [_convert(x, t.params[0]) for x in v]
+    if n == "set":
+        return type(v)(_convert(x, t.params[0]) for x in v)
+    if n == "map":
+        return type(v)((_convert(a, t.params[0]), _convert(b, t.params[1]))
+                       for a, b in v.items())
+    if n == "tuple":
+        return tuple(_convert(x, p) for x, p in zip(v, t.params, strict=False))
+    return v
 
 
 def _uses_type(t: Any, name: str) -> bool:

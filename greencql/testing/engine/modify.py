@@ -118,7 +118,8 @@ class ModifyPlan:
     def _plan_insert(self, stmt: ast.Insert, binder: Binder) -> None:
         table = self.table
         if stmt.json is not None:
-            raise InvalidRequest("INSERT JSON is not supported by the simulated cluster")
+            self._plan_insert_json(stmt, binder)
+            return
         if len(stmt.columns) != len(stmt.values):
             raise InvalidRequest("Unmatched column names/values")
         self.where = None
@@ -150,6 +151,67 @@ class ModifyPlan:
         self.if_not_exists = stmt.if_not_exists
         self._using(stmt, binder)
 
+    def _plan_insert_json(self, stmt: ast.Insert, binder: Binder) -> None:
+        """INSERT JSON: every column of the table takes its value from the JSON object;
+        missing ones are null (DEFAULT NULL) or left alone (DEFAULT UNSET)."""
+        import json
+
+        from greencql.testing.engine.selectors import from_json
+
+        table = self.table
+        text_fn = compile_term(stmt.json, ColType("text"), "[json]", binder)
+        unset = stmt.json_default_unset
+
+        def document(ctx: Ctx) -> dict[str, Any]:
+            cache = ctx.cache if ctx.cache is not None else {}
+            ctx.cache = cache
+            hit = cache.get(-1)
+            if hit is not None:
+                return hit
+            raw = text_fn(ctx)
+            if raw is None or raw is UNSET:
+                raise InvalidRequest("Got null for INSERT JSON values")
+            try:
+                obj = json.loads(raw)
+            except ValueError as exc:
+                raise InvalidRequest(f"Could not decode JSON string as a map: {exc}. String "
+                                     f"was: {raw}") from exc
+            if not isinstance(obj, dict):
+                raise InvalidRequest(f"Could not decode JSON string as a map: {raw}")
+            doc: dict[str, Any] = {}
+            for key, v in obj.items():
+                name = key[1:-1] if len(key) > 1 and key[0] == key[-1] == '"' else key.lower()
+                if name not in table.columns:
+                    raise InvalidRequest(f"JSON values map contains unrecognized column: {key}")
+                doc[name] = v
+            cache[-1] = doc
+            return doc
+
+        def value_fn(col: Column) -> Callable[[Ctx], Any]:
+            def value(ctx: Ctx) -> Any:
+                doc = document(ctx)
+                if col.name not in doc:
+                    return UNSET if unset and col.kind not in ("partition_key", "clustering") \
+                        else None
+                return from_json(doc[col.name], col.type, col.name)
+
+            return value
+
+        self.where = None
+        self._insert_markers = {}
+        self.key_terms = {}
+        for col in table.columns.values():
+            if col.kind in ("partition_key", "clustering"):
+                self.key_terms[col.name] = value_fn(col)
+            elif col.type.is_counter:
+                raise InvalidRequest("INSERT statements are not allowed on counter tables, use "
+                                     "UPDATE instead")
+            else:
+                self.ops.append(_Op(col, "set", value_fn(col)))
+        self.static_only = False
+        self.if_not_exists = stmt.if_not_exists
+        self._using(stmt, binder)
+
     def _plan_update(self, stmt: ast.Update, binder: Binder) -> None:
         table = self.table
         self._using(stmt, binder)
@@ -171,17 +233,34 @@ class ModifyPlan:
             if col.kind in ("partition_key", "clustering"):
                 raise InvalidRequest(f"Invalid identifier {col.name} for deletion (should not be a "
                                      "PRIMARY KEY part)")
-            if tgt.key is not None:
+            if tgt.field is not None:
                 t = col.type
-                if t.name == "map" and not t.frozen:
-                    kf = compile_term(tgt.key, t.params[0], col.name, binder, f"key({col.name})")
-                elif t.name == "list" and not t.frozen:
-                    kf = compile_term(tgt.key, _INT, col.name, binder, f"idx({col.name})")
-                else:
-                    raise InvalidRequest(f"Invalid operation ({col.name}[?]) for frozen "
-                                         f"collection column {col.name}" if t.frozen else
-                                         f"Invalid operation ({col.name}[?]) for non list/map "
+                if t.name != "udt":
+                    raise InvalidRequest(f"Invalid deletion operation for non-UDT column "
+                                         f"{col.name}")
+                if t.frozen:
+                    raise InvalidRequest(f"Frozen UDT column {col.name} does not support field "
+                                         "deletion")
+                if tgt.field not in t.field_names:
+                    raise InvalidRequest(f"UDT column {col.name} does not have a field named "
+                                         f"{tgt.field}")
+                i = t.field_names.index(tgt.field)
+                self.ops.append(_Op(col, "del_field", None, lambda ctx, i=i: i))
+            elif tgt.key is not None:
+                t = col.type
+                if not t.is_collection:
+                    raise InvalidRequest(f"Invalid deletion operation for non collection column "
+                                         f"{col.name}")
+                if t.frozen:
+                    raise InvalidRequest(f"Invalid deletion operation for frozen collection "
                                          f"column {col.name}")
+                if t.name == "map":
+                    kf = compile_term(tgt.key, t.params[0], col.name, binder, f"key({col.name})")
+                elif t.name == "set":
+                    kf = compile_term(tgt.key, t.params[0], col.name, binder,
+                                      f"value({col.name})")
+                else:
+                    kf = compile_term(tgt.key, _INT, col.name, binder, f"idx({col.name})")
                 self.ops.append(_Op(col, "del_elem", None, kf))
             else:
                 self.ops.append(_Op(col, "del", None))
@@ -471,11 +550,16 @@ class ModifyPlan:
             elif c is None or c.ts <= ts:
                 r.cells[name] = Cell(None, ts)
             return
+        if kind == "del_field":
+            m = r.cells.get(name)
+            if isinstance(m, Multi):
+                m.remove(kv, ts)
+            return
         if kind == "del_elem":
             m = r.cells.get(name)
             if not isinstance(m, Multi):
                 return
-            if t.name == "map":
+            if t.name in ("map", "set"):
                 m.remove(t.params[0].sort_key(kv), ts)
             else:
                 items = m.live_items(ctx.now)

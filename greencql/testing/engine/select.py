@@ -18,6 +18,7 @@ from greencql.cluster.murmur3 import murmur3_token
 from greencql.errors import InvalidRequest, ProtocolError
 from greencql.testing.cql import ast
 from greencql.testing.engine.results import UNSET, ColumnSpec, Rows
+from greencql.testing.engine.selectors import _Env, compile_selector, json_key, to_json
 from greencql.testing.engine.storage import Cell, Partition, Row
 from greencql.testing.engine.values import Binder, Ctx, compile_term
 from greencql.testing.engine.where import (
@@ -47,29 +48,40 @@ class SelectPlan:
         self.where = w = Where(table, stmt.where, binder, allow_filtering=stmt.allow_filtering)
         if w.needs_filtering and not stmt.allow_filtering:
             raise InvalidRequest(ALLOW_FILTERING_MSG)
-        if stmt.group_by:
-            raise InvalidRequest("GROUP BY is not supported by the simulated cluster")
-        if stmt.json:
-            raise InvalidRequest("SELECT JSON is not supported by the simulated cluster")
-
         # -- selectors ----------------------------------------------------------------------
         self.count = False
+        self.env = _Env()
         specs: list[ColumnSpec] = []
         getters: list[Callable[[Partition, Row | None, float], Any]] = []
+        #: per selector: an accumulator factory (aggregates) or None
+        self.aggs: list[Callable[[], Any] | None] = []
         if stmt.selectors is None:
             cols = table.select_order()
             for c in cols:
                 specs.append(ColumnSpec(ks, tn, c.name, c.type))
                 getters.append(getter(table, c))
+                self.aggs.append(None)
         else:
             for sel in stmt.selectors:
-                name, t, g = self._selector(sel)
+                if sel.kind == "expr":
+                    comp = compile_selector(table, sel.arg, self.env)
+                    name, t = comp.name, comp.type
+                    g = comp.fn or _no_value
+                    self.aggs.append(comp.agg)
+                    if comp.agg is not None:
+                        self.count = True
+                else:
+                    name, t, g = self._selector(sel)
+                    self.aggs.append(_count_acc(sel.arg, g) if sel.kind == "count" else None)
                 specs.append(ColumnSpec(ks, tn, sel.alias or name, t))
                 getters.append(g)
-        if self.count and stmt.selectors and any(
-            s.kind not in ("count", "column") for s in stmt.selectors
-        ):
-            raise InvalidRequest("Aggregates with writetime/ttl/token are not supported")
+        self.group_by = self._group_by(stmt.group_by)
+        if self.group_by and not self.count:
+            self.count = True  # GROUP BY without aggregates: one row per group
+        self.selected_specs = tuple(specs)
+        self.json = stmt.json
+        if stmt.json:
+            specs = [ColumnSpec(ks, tn, "[json]", ColType("text"))]
         self.result_specs = tuple(specs)
         self.getters = getters
         # Cassandra warns about an aggregate over a range scan (no partition key or token
@@ -147,6 +159,24 @@ class SelectPlan:
 
     # -- planning helpers ---------------------------------------------------------------------
 
+    def _group_by(self, names: tuple[str, ...]) -> list[Callable]:
+        """GROUP BY: a prefix of the primary key columns, in their declared order."""
+        if not names:
+            return []
+        table = self.table
+        pk = table.partition_key + table.clustering
+        out = []
+        for i, name in enumerate(names):
+            col = column_of(table, name)
+            if col.kind not in ("partition_key", "clustering"):
+                raise InvalidRequest("Group by is currently only supported on the columns of "
+                                     f"the PRIMARY KEY, got {name}")
+            if i >= len(pk) or pk[i] is not col:
+                raise InvalidRequest("Group by currently only support groups of columns "
+                                     "following their declared order in the PRIMARY KEY")
+            out.append(getter(table, col))
+        return out
+
     def _int_term(self, term: Any, name: str, binder: Binder, what: str) -> Callable | None:
         if term is None:
             return None
@@ -222,27 +252,11 @@ class SelectPlan:
         ppl = self.ppl(ctx) if self.ppl else None
         w = self.where
         rows_iter = self._iterate(ctx, now)
+        self.env.ctx = ctx
         if self.count:
-            n = 0
-            first: tuple[Partition, Row | None] | None = None
-            counted = [0] * len(self.getters)
-            sels = self.stmt.selectors or ()
-            for pr in rows_iter:
-                if first is None:
-                    first = pr
-                n += 1
-                for i, (s, g) in enumerate(zip(sels, self.getters, strict=True)):
-                    if s.kind == "count" and s.arg is not None and g(pr[0], pr[1], now) \
-                            is not None:
-                        counted[i] += 1
-            vals = []
-            for i, (s, g) in enumerate(zip(sels, self.getters, strict=True)):
-                if s.kind == "count":
-                    vals.append(n if s.arg is None else counted[i])
-                else:
-                    vals.append(g(first[0], first[1], now) if first is not None else None)
+            out = self._aggregate(rows_iter, now, limit)
             paged = page_size is not None and page_size > 0
-            return Rows(self.result_specs, [tuple(vals)], None,
+            return Rows(self.result_specs, self._json(out), None,
                         warnings=self.count_warnings if paged else ())
 
         state = _decode_state(paging_state, self.table) if paging_state else None
@@ -289,7 +303,7 @@ class SelectPlan:
             ps = _encode_state(last[0], last[1], total, pcount)
         else:
             ps = None
-        return Rows(self.result_specs, result, ps)
+        return Rows(self.result_specs, self._json(result), ps)
 
     def _key_order(self, p: Partition) -> tuple[Any, ...]:
         return tuple(c.type.sort_key(v) for c, v in zip(self.table.partition_key, p.pk_values,
@@ -307,6 +321,42 @@ class SelectPlan:
         tpos = (murmur3_token(key), key)
         return lambda p: (p.token, p.key) < tpos
 
+    def _aggregate(self, rows_iter: Iterator[tuple[Partition, Row | None]], now: float,
+                   limit: int | None) -> list[tuple[Any, ...]]:
+        """Aggregates over the selected rows: one result row per GROUP BY group (or one
+        in all); other selectors take the group's first row's values."""
+        groups: dict[Any, tuple[list[Any], list[Any]]] = {}
+        keys = self.group_by
+        for p, r in rows_iter:
+            gk = tuple(g(p, r, now) for g in keys) if keys else ()
+            hk = tuple(repr(x) for x in gk)
+            entry = groups.get(hk)
+            if entry is None:
+                if limit is not None and len(groups) >= limit:
+                    break
+                accs = [a() if a is not None else None for a in self.aggs]
+                firsts = [None if a is not None else g(p, r, now)
+                          for a, g in zip(self.aggs, self.getters, strict=True)]
+                entry = groups[hk] = (accs, firsts)
+            for acc in entry[0]:
+                if acc is not None:
+                    acc.add(p, r, now)
+        if not groups and not keys:
+            groups[()] = ([a() if a is not None else None for a in self.aggs],
+                          [None] * len(self.aggs))
+        return [tuple(acc.result() if acc is not None else first
+                      for acc, first in zip(accs, firsts, strict=True))
+                for accs, firsts in groups.values()]
+
+    def _json(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """SELECT JSON: each row as one JSON object keyed by the selectors' names."""
+        if not self.json:
+            return rows
+        specs = self.selected_specs
+        return [("{" + ", ".join(f"{_json_key_text(s.name)}: {to_json(v, s.coltype)}"
+                                 for s, v in zip(specs, row, strict=True)) + "}",)
+                for row in rows]
+
     def _run_fast(self, ctx: Ctx, now: float) -> Rows:
         table = self.table
         fns = self._pk_fns
@@ -323,7 +373,9 @@ class SelectPlan:
         r = p.rows.get(tuple(f(ctx) for f in self._ck_fns))
         if r is None or not r.live(now):
             return Rows(self.result_specs, [], None)
-        return Rows(self.result_specs, [tuple(g(p, r, now) for g in self.getters)], None)
+        self.env.ctx = ctx
+        return Rows(self.result_specs, self._json([tuple(g(p, r, now) for g in self.getters)]),
+                    None)
 
     def _partitions(self, ctx: Ctx) -> Iterator[Partition]:
         data = self.table.data
@@ -384,6 +436,35 @@ class SelectPlan:
             if not any_row and not ck_restricted and has_ck and p.static.live(now) \
                     and (flt is None or flt(p, None, now)):
                 yield p, None
+
+
+def _no_value(p: Partition, r: Row | None, now: float) -> Any:
+    return None
+
+
+def _json_key_text(name: str) -> str:
+    import json
+
+    return json.dumps(json_key(name), ensure_ascii=False)
+
+
+def _count_acc(arg: str | None, g: Callable) -> Callable[[], Any]:
+    """count(*) / count(v) as an accumulator factory."""
+
+    class Count:
+        __slots__ = ("n",)
+
+        def __init__(self) -> None:
+            self.n = 0
+
+        def add(self, p: Partition, r: Row | None, now: float) -> None:
+            if arg is None or g(p, r, now) is not None:
+                self.n += 1
+
+        def result(self) -> int:
+            return self.n
+
+    return Count
 
 
 def _partition_live(p: Partition, now: float) -> bool:

@@ -208,8 +208,8 @@ def convert_const(const: ast.Const, t: ColType, name: str) -> Any:
                 return _parse_time_nanos(int(v))
         elif kind == "FLOAT":
             if n in ("float", "double"):
-                if isinstance(v, str) and v.lower() in ("nan", "infinity"):
-                    return float("nan") if v.lower() == "nan" else float("inf")
+                if isinstance(v, str) and v.lower() in ("nan", "infinity", "-infinity"):
+                    return float("nan") if v.lower() == "nan" else float(v.lower()[:-5])
                 return float(v)
             if n == "decimal":
                 return decimal.Decimal(v)
@@ -423,6 +423,41 @@ def _compile_func(term: ast.FuncTerm, t: ColType, name: str, binder: Binder) -> 
             raise InvalidRequest(f"Type error: cannot assign result of function system.uuid "
                                  f"(type uuid) to {name} (type {t.cql_name})")
         return lambda ctx: ctx.engine.random_uuid()
+    if f == "fromjson" and len(term.args) == 1:
+        import json
+
+        from greencql.testing.engine.selectors import from_json
+
+        text = compile_term(term.args[0], ColType("text"), f"fromjson({name})", binder)
+
+        def from_json_term(ctx: Ctx) -> Any:
+            raw = text(ctx)
+            if raw is None or raw is UNSET:
+                return raw
+            try:
+                decoded = json.loads(raw)
+            except ValueError as exc:
+                raise InvalidRequest(f"Could not decode JSON string '{raw}': {exc}") from exc
+            return from_json(decoded, t, name)
+
+        return from_json_term
+    if len(term.args) == 1 and (f.startswith("blobas") or f.endswith("asblob")):
+        from greencql.testing.engine.selectors import _conversion, _native
+
+        src = ColType("blob") if f.startswith("blobas") else _native(f[:-6])
+        conv = _conversion(f, src, name)
+        if conv is not None:
+            out_t, g = conv
+            if out_t.name != n and not (out_t.name == "text" and n == "ascii"):
+                raise InvalidRequest(f"Type error: cannot assign result of function system.{f} "
+                                     f"(type {out_t.cql_name}) to {name} (type {t.cql_name})")
+            arg = compile_term(term.args[0], src, f"{f}({name})", binder)
+
+            def converted(ctx: Ctx) -> Any:
+                v = arg(ctx)
+                return v if v is None or v is UNSET else g(v)
+
+            return converted
     if f in ("totimestamp", "currenttimestamp", "dateof") and n == "timestamp":
         inner = _time_arg(term, binder)
         return lambda ctx: _EPOCH + datetime.timedelta(microseconds=int(inner(ctx) * 1e6) // 1000

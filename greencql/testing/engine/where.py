@@ -257,6 +257,29 @@ def _relation_text(rel: ast.Relation) -> str:
     return f"{lhs} {rel.op} {_term_text(rel.rhs)}"
 
 
+def _token_fn(table: Table, term: ast.FuncTerm, binder: Binder) -> Callable[[Ctx], int]:
+    """``token(2)`` on the right of a token relation: the Murmur3 token of those values
+    taken as the partition key."""
+    from greencql.cluster.murmur3 import murmur3_token, serialize_partition_key
+
+    pk = table.partition_key
+    if len(term.args) != len(pk):
+        raise InvalidRequest(f"Invalid number of arguments in call to function system.token: "
+                             f"{len(pk)} required but {len(term.args)} provided")
+    fns = [compile_term(a, c.type, c.name, binder) for a, c in zip(term.args, pk, strict=True)]
+
+    def token(ctx: Ctx) -> int:
+        parts = []
+        for f, c in zip(fns, pk, strict=True):
+            v = f(ctx)
+            if v is None or v is UNSET:
+                raise InvalidRequest(f"Invalid null value for partition key part {c.name}")
+            parts.append(c.type.encode(v))
+        return murmur3_token(serialize_partition_key(parts))
+
+    return token
+
+
 def _check_receiver(col: Column, rel: ast.Relation) -> None:
     """SingleColumnRelation.toReceivers of 4.0."""
     op = rel.op
@@ -300,6 +323,9 @@ class Where:
         self.has_ck_restriction = False
         pk_other: list[tuple[Column, str, Callable]] = []
         non_pk: list[str] = []
+        #: multi-column relations: (clustering indexes, op, fn giving a tuple or tuples)
+        self.multi: list[tuple[list[int], str, Callable]] = []
+        self._single_ck = False
         check_merges(table, relations)
 
         for rel in relations:
@@ -312,14 +338,20 @@ class Where:
                             + ", ".join(pk_names))
                     if rel.op not in (">", ">=", "<", "<=", "="):
                         raise InvalidRequest(f"{rel.op} is not supported on token() restrictions")
-                    fn = compile_term(rel.rhs, _BIGINT, "partition key token", binder)
+                    if isinstance(rel.rhs, ast.FuncTerm) and rel.rhs.name == "token":
+                        fn = _token_fn(table, rel.rhs, binder)
+                    else:
+                        fn = compile_term(rel.rhs, _BIGINT, "partition key token", binder)
                     if rel.op in (">", ">=", "="):
                         self.token_lo = (fn, rel.op != ">")
                     if rel.op in ("<", "<=", "="):
                         self.token_hi = (fn, rel.op != "<")
                     continue
-                raise InvalidRequest("Multi-column relations are not supported by the simulated "
-                                     "cluster")
+                if lhs[0] == "elem":
+                    self._entry(lhs, rel, binder, statement)
+                    continue
+                self._multi(lhs[1], rel, binder)
+                continue
             col = column_of(self.table, lhs)
             op = rel.op
             _check_receiver(col, rel)
@@ -339,6 +371,10 @@ class Where:
                 continue
             if col.kind == "clustering":
                 self.has_ck_restriction = True
+                self._single_ck = True
+                if self.multi:
+                    raise InvalidRequest("Mixing single column relations and multi column "
+                                         "relations on clustering columns is not allowed")
                 if op == "=":
                     vf2 = _value_fn(rel.rhs, col, binder)
                     self.ck_eq[col.name] = _one(vf2)
@@ -373,7 +409,11 @@ class Where:
                                          "key (unless you use the token() function)")
                 raise InvalidRequest(f"Some partition key parts are missing: "
                                      f"{', '.join(missing)}")
-            # a partial partition key is a filter over a range scan
+            # a partial partition key is a filter over a range scan; an index on a
+            # component restricted by EQ serves it without ALLOW FILTERING
+            indexed = {ix.column for ix in table.indexes.values()}
+            by_index = not pk_other and any(n in indexed and n in self.pk_single
+                                            for n in self.pk)
             for name, fn in self.pk.items():
                 col = table.columns[name]
                 enc_list = fn
@@ -382,7 +422,10 @@ class Where:
             self.pk = {}
             self.pk_single = {}
             self.full_pk = False
-            self.needs_filtering = True
+            if by_index:
+                self.indexed_eq = True
+            else:
+                self.needs_filtering = True
         if non_pk:
             # StatementRestrictions: the partition key is checked before these
             if self.token_lo or self.token_hi:
@@ -430,6 +473,74 @@ class Where:
         if self.has_ck_restriction and not self.full_pk and statement == "SELECT":
             self.needs_filtering = True
         self.full_ck = self.ck_prefix == len(ck_names)
+
+    def _multi(self, names: tuple[str, ...], rel: ast.Relation, binder: Binder) -> None:
+        """``(c1, c2) op (..)``: clustering columns in PRIMARY KEY order, from the first."""
+        table = self.table
+        cols = [column_of(table, n) for n in names]
+        for c in cols:
+            if c.kind != "clustering":
+                raise InvalidRequest("Multi-column relations can only be applied to clustering "
+                                     f"columns but was applied to: {c.name}")
+        idxs = [table.clustering.index(c) for c in cols]
+        if idxs != list(range(idxs[0], idxs[0] + len(idxs))):
+            raise InvalidRequest("Clustering columns must appear in the PRIMARY KEY order in "
+                                 f"multi-column relations: ({', '.join(names)})")
+        if idxs[0] != 0:
+            first = table.clustering[idxs[0]].name
+            prev = table.clustering[idxs[0] - 1].name
+            raise InvalidRequest(f'PRIMARY KEY column "{first}" cannot be restricted as '
+                                 f'preceding column "{prev}" is not restricted')
+        if self._single_ck:
+            raise InvalidRequest("Mixing single column relations and multi column relations on "
+                                 "clustering columns is not allowed")
+        self.has_ck_restriction = True
+        tt = ColType("tuple", tuple(c.type for c in cols), frozen=True)
+        shown = "(" + ",".join(names) + ")"
+        op = rel.op
+        if op == "IN":
+            if isinstance(rel.rhs, ast.Marker):
+                fn = compile_term(rel.rhs, ColType("list", (tt,)), shown, binder,
+                                  f"in({shown})")
+            else:
+                fns = [compile_term(x, tt, shown, binder) for x in rel.rhs]
+                fn = (lambda fs: lambda ctx: [f(ctx) for f in fs])(fns)
+            self.multi.append((idxs, "IN", fn))
+            return
+        if op not in ("=", "<", "<=", ">", ">="):
+            raise InvalidRequest(f"Unsupported operator {op} in multi-column relation")
+        fn = compile_term(rel.rhs, tt, shown, binder)
+        if op == "=":
+            for pos, c in enumerate(cols):
+                vf = _tuple_item_fn(fn, pos, c)
+                self.ck_eq[c.name] = _one(vf)
+                self.ck_eq_bytes[c.name] = _encoded_one(vf, c)
+            return
+        self.multi.append((idxs, op, fn))
+
+    def _entry(self, lhs: tuple[Any, ...], rel: ast.Relation, binder: Binder,
+               statement: str) -> None:
+        """``m['key'] = value``: map-entry equality (served by an ENTRIES index)."""
+        col = column_of(self.table, lhs[1])
+        t = col.type
+        if t.name != "map" or statement != "SELECT":
+            raise InvalidRequest(f"Invalid element access on column {col.name}" if
+                                 statement == "SELECT" else
+                                 f"Non PRIMARY KEY columns found in where clause: {col.name} ")
+        if rel.op != "=":
+            raise InvalidRequest(f"Map-entry equality predicates on frozen map column "
+                                 f"{col.name} are not supported" if t.frozen else
+                                 f"Only EQ relations are supported on map entries "
+                                 f"({col.name})")
+        kf = compile_term(lhs[2], t.params[0], col.name, binder, f"key({col.name})")
+        vf = compile_term(rel.rhs, t.params[1], col.name, binder, f"value({col.name})")
+        self.filters.append((col, "ENTRY", lambda ctx: (kf(ctx), vf(ctx))))
+        indexed = any(ix.column == col.name and ix.target.startswith("entries(")
+                      for ix in self.table.indexes.values())
+        if indexed:
+            self.indexed_eq = True
+        else:
+            self.needs_filtering = True
 
     def _filter(self, col: Column, rel: ast.Relation, binder: Binder) -> tuple[Column, str, Any]:
         op = rel.op
@@ -495,7 +606,17 @@ class Where:
             j = cols.index(sc)
             for op, fn in self.ck_slice[sc.name]:
                 bounds.append((j, op, sc.type.sort_key(fn(ctx))))
-        if not sets and not bounds:
+        multi = []
+        for idxs, op, fn in self.multi:
+            sks = [cols[i].type.sort_key for i in idxs]
+            if op == "IN":
+                want = {tuple(f(x) for f, x in zip(sks, tup, strict=True))
+                        for tup in (fn(ctx) or [])}
+                multi.append((idxs, op, want))
+            else:
+                tup = fn(ctx)
+                multi.append((idxs, op, tuple(f(x) for f, x in zip(sks, tup, strict=False))))
+        if not sets and not bounds and not multi:
             return None
         ops = _OPS
 
@@ -505,6 +626,13 @@ class Where:
                     return False
             for j, op, b in bounds:
                 if not ops[op](keys[j], b):
+                    return False
+            for idxs, op, b in multi:
+                got = tuple(keys[i] for i in idxs)
+                if op == "IN":
+                    if got not in b:
+                        return False
+                elif not ops[op](got[:len(b)], b):
                     return False
             return True
 
@@ -533,6 +661,24 @@ class Where:
         return ok
 
 
+def _tuple_item_fn(fn: Callable[[Ctx], Any], pos: int, c: Column) -> Callable[[Ctx], Any]:
+    return lambda ctx: _tuple_item(fn(ctx), pos, c.name)
+
+
+def _encoded_one(fn: Callable[[Ctx], Any], c: Column) -> Callable[[Ctx], bytes]:
+    return lambda ctx: c.type.encode(fn(ctx))
+
+
+def _tuple_item(v: Any, i: int, name: str) -> Any:
+    if v is None or v is UNSET:
+        raise InvalidRequest(f"Invalid null value for column {name}" if v is None else
+                             f"Invalid unset value for column {name}")
+    item = v[i]
+    if item is None:
+        raise InvalidRequest(f"Invalid null value in condition for column {name}")
+    return item
+
+
 def _one(fn: Callable[[Ctx], Any]) -> Callable[[Ctx], list[Any]]:
     return lambda ctx: [fn(ctx)]
 
@@ -549,6 +695,16 @@ def ast_binder_noop() -> Binder:
 
 def _make_check(col: Column, op: str, value: Any, get: Callable) -> Callable:
     sk = col.type.sort_key
+    if op == "ENTRY":
+        ksk, vsk = col.type.params[0].sort_key, col.type.params[1].sort_key
+        key, want = ksk(value[0]), vsk(value[1])
+
+        def check_entry(p: Partition, r: Row | None, now: float) -> bool:
+            v = get(p, r, now)
+            return v is not None and any(ksk(a) == key and vsk(b) == want
+                                         for a, b in v.items())
+
+        return check_entry
     if op == "IN":
         wanted = {sk(v) for v in value}
 
