@@ -212,3 +212,43 @@ def test_features_over_the_wire(hub) -> None:
                 s.execute("SELECT v / 0 FROM t WHERE k = 1")
         finally:
             c.shutdown()
+
+
+def test_server_side_describe(e: Engine) -> None:
+    run(e, "CREATE TYPE addr (city text, zip int)")
+    run(e, "CREATE TABLE t (k int, c int, v int, PRIMARY KEY (k, c)) WITH CLUSTERING ORDER BY "
+           "(c DESC)")
+    run(e, "CREATE INDEX vi ON t (v)")
+    r = run(e, "DESCRIBE KEYSPACES")
+    assert r.column_names == ["keyspace_name", "type", "name"]
+    assert ("ks", "keyspace", "ks") in r.rows
+    assert rows(e, "DESCRIBE TABLES") == [("ks", "table", "t")]
+    r = run(e, "DESCRIBE TABLE t")
+    assert r.column_names == ["keyspace_name", "type", "name", "create_statement"]
+    (ks, kind, name, cql), (_, ikind, iname, icql) = r.rows
+    assert (ks, kind, name, ikind, iname) == ("ks", "table", "t", "index", "vi")
+    assert cql.startswith("CREATE TABLE ks.t (\n    k int,\n    c int,\n    v int,\n"
+                          "    PRIMARY KEY (k, c)\n) WITH CLUSTERING ORDER BY (c DESC)\n")
+    assert icql == "CREATE INDEX vi ON ks.t (v);"
+    kinds = [row[1] for row in rows(e, "DESCRIBE KEYSPACE ks")]
+    assert kinds == ["keyspace", "type", "table", "index"]
+    assert rows(e, "DESC ks.t") == r.rows
+    with pytest.raises(InvalidRequest):
+        run(e, "DESCRIBE TABLE nosuch")
+
+
+def test_system_views_and_size_estimates(hub) -> None:
+    with SimCluster(1, port=0, hub=hub) as sim:
+        c = Cluster(sim.contact_points[:1], port=sim.port, hub=sim.hub)
+        try:
+            s = c.connect()
+            rs = s.execute("SELECT * FROM system_views.clients")
+            assert list(rs.column_names)[:3] == ["address", "port", "connection_stage"]
+            clients = list(rs)
+            assert clients and all(r[2] == "ready" for r in clients)
+            rs = s.execute("SELECT value FROM system_views.settings WHERE name = "
+                           "'enable_user_defined_functions'")
+            assert [tuple(r) for r in rs] == [("false",)]
+            assert list(s.execute("SELECT * FROM system.size_estimates")) == []
+        finally:
+            c.shutdown()

@@ -42,6 +42,7 @@ __all__ = [
     "DropIndex",
     "Truncate",
     "Refused",
+    "Describe",
     "Insert",
     "Update",
     "Delete",
@@ -286,6 +287,16 @@ class CreateIndex(Statement):
 class DropIndex(Statement):
     name: QualifiedName
     if_exists: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Describe(Statement):
+    """DESCRIBE / DESC: ``words`` its keywords lowercased (('full', 'schema'), ('tables',),
+    ('table',) ...), ``keyspace`` and ``name`` the element named, if any."""
+
+    words: tuple[str, ...]
+    keyspace: str | None = None
+    name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

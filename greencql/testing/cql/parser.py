@@ -26,7 +26,10 @@ _RESERVED = frozenset(
     set table to token truncate unlogged update use using where with""".split()
 )
 _STATEMENT_STARTS = ("select", "insert", "update", "delete", "begin", "use", "create", "alter",
-                     "drop", "truncate")
+                     "drop", "truncate", "describe", "desc")
+_DESCRIBE_WORDS = ("keyspaces", "tables", "types", "functions", "aggregates", "schema",
+                   "cluster", "keyspace", "table", "columnfamily", "type", "index", "function",
+                   "aggregate", "materialized")
 _NATIVE_TYPES = frozenset(
     """ascii bigint blob boolean counter date decimal double duration float inet int smallint
     text time timestamp timeuuid tinyint uuid varchar varint""".split()
@@ -191,6 +194,8 @@ class _Parser:
             return ast.Truncate(self.qualified())
         if word == "create":
             return self.create()
+        if word in ("describe", "desc"):
+            return self.describe()
         if word == "alter":
             return self.alter()
         return self.drop()
@@ -489,6 +494,29 @@ class _Parser:
                 "simulated cluster"
             )
         return self.fail(t)
+
+    def describe(self) -> ast.Describe:
+        self.next()
+        words: list[str] = []
+        if self.accept_kw("full"):
+            words.append("full")
+        if self.accept_kw("only"):
+            words.append("only")
+        t = self.peek()
+        if t.kind == "IDENT" and t.lower in _DESCRIBE_WORDS and (
+                self.peek(1).kind in ("EOF", "IDENT", "QIDENT") or self.peek(1).text == ";"):
+            words.append(t.lower)
+            self.pos += 1
+            if t.lower == "materialized":
+                self.expect_kw("view")
+        if self.accept_kw("only"):
+            words.append("only")
+        if self.peek().kind in ("IDENT", "QIDENT"):
+            first = self.any_ident()
+            if self.accept_op("."):
+                return ast.Describe(tuple(words), first, self.any_ident())
+            return ast.Describe(tuple(words), None, first)
+        return ast.Describe(tuple(words))
 
     def _refused(self, message: str) -> ast.Refused:
         """The rest of a statement the default configuration refuses (its body is not

@@ -139,6 +139,9 @@ class Engine:
         self.batch_size_fail_threshold: int | None = BATCH_SIZE_FAIL_THRESHOLD
         self.unlogged_batch_across_partitions_warn_threshold: int | None = (
             UNLOGGED_BATCH_PARTITIONS_WARN_THRESHOLD)
+        #: rows of system_views.clients for a coordinator (set by SimCluster: the node's
+        #: open client connections); None answers no rows
+        self.client_source: Any = None
 
     # -- topology -------------------------------------------------------------------------------
 
@@ -448,10 +451,13 @@ class Engine:
                                   node.host_id if node else None)
         if table.keyspace == "system_schema" or table.keyspace == "system_virtual_schema":
             stamp = (self.schema.generation, -1, None)
+        live = table.keyspace == "system_views" and table.name == "clients"
         cached = self._sys_cache.get((table.keyspace, table.name, None))
-        if cached == stamp:
+        if cached == stamp and not live:
             return
         rows = system_rows(table, self.schema, self._nodes, node, self.cluster_name)
+        if live and self.client_source is not None:
+            rows = list(self.client_source(node))
         data = TableData()
         pk_types = [c.type for c in table.partition_key]
         from greencql.cluster.murmur3 import serialize_partition_key
@@ -548,6 +554,10 @@ class Engine:
             return self._alter_table(stmt, keyspace)
         if isinstance(stmt, ast.Refused):
             raise InvalidRequest(stmt.message)
+        if isinstance(stmt, ast.Describe):
+            from greencql.testing.engine.describe import describe
+
+            return describe(schema, stmt.words, (stmt.keyspace, stmt.name), keyspace)
         if isinstance(stmt, ast.Truncate):
             table = self._table(stmt.table, keyspace)
             if table.virtual or table.keyspace in ("system", "system_schema"):
