@@ -139,6 +139,8 @@ class Engine:
         self.batch_size_fail_threshold: int | None = BATCH_SIZE_FAIL_THRESHOLD
         self.unlogged_batch_across_partitions_warn_threshold: int | None = (
             UNLOGGED_BATCH_PARTITIONS_WARN_THRESHOLD)
+        #: reads meeting more tombstones than this warn (None: never)
+        self.tombstone_warn_threshold: int | None = 1000
         #: rows of system_views.clients for a coordinator (set by SimCluster: the node's
         #: open client connections); None answers no rows
         self.client_source: Any = None
@@ -529,7 +531,8 @@ class Engine:
                 ks.replication = repl
             if durable is not None:
                 ks.durable_writes = durable
-            return self._changed("UPDATED", "KEYSPACE", ks.name)
+            return self._changed("UPDATED", "KEYSPACE", ks.name,
+                                 warnings=self._rf_warnings(ks.name, repl or {}))
         if isinstance(stmt, ast.DropKeyspace):
             ks = schema.keyspaces.get(stmt.name)
             if ks is None:
@@ -668,10 +671,33 @@ class Engine:
                                  for ft in other.field_types]
         return self._changed("UPDATED", "TYPE", ks.name, ut.name)
 
-    def _changed(self, change: str, target: str, ks: str, name: str | None = None
-                 ) -> SchemaChange:
+    def _changed(self, change: str, target: str, ks: str, name: str | None = None,
+                 warnings: tuple[str, ...] = ()) -> SchemaChange:
         self.schema.changed()
-        return SchemaChange(change, target, ks, name)
+        return SchemaChange(change, target, ks, name, warnings=warnings)
+
+    def _rf_warnings(self, ks: str, repl: dict[str, str]) -> tuple[str, ...]:
+        """A replication factor above the nodes there are warns (4.0's
+        validateExpectedOptions / ClientWarn)."""
+        if not self._nodes or not repl:
+            return ()
+        cls = repl.get("class", "").rsplit(".", 1)[-1]
+        out = []
+        if cls == "SimpleStrategy":
+            rf = int(repl.get("replication_factor", "0").split("/")[0])
+            if rf > len(self._nodes):
+                out.append(f"Your replication factor {rf} for keyspace {ks} is higher than the "
+                           f"number of nodes {len(self._nodes)}")
+        elif cls == "NetworkTopologyStrategy":
+            for dc, value in repl.items():
+                if dc == "class":
+                    continue
+                n = sum(1 for node in self._nodes if node.dc == dc)
+                rf = int(value.split("/")[0])
+                if rf > n:
+                    out.append(f"Your replication factor {rf} for keyspace {ks} is higher than "
+                               f"the number of nodes {n} for datacenter {dc}")
+        return tuple(out)
 
     def _ks_options(self, options: dict[str, Any], require: bool, ks_name: str = ""
                     ) -> tuple[dict[str, str] | None, bool | None]:
@@ -728,7 +754,8 @@ class Engine:
                                 keyspace=stmt.name, table="")
         repl, durable = self._ks_options(stmt.options, require=True, ks_name=stmt.name)
         self.schema.keyspaces[stmt.name] = Keyspace(stmt.name, repl or {}, durable is not False)
-        return self._changed("CREATED", "KEYSPACE", stmt.name)
+        return self._changed("CREATED", "KEYSPACE", stmt.name,
+                             warnings=self._rf_warnings(stmt.name, repl or {}))
 
     def _create_table(self, stmt: ast.CreateTable, keyspace: str | None) -> Result:
         ks = self._ks(stmt.table.keyspace or keyspace)

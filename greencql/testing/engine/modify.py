@@ -943,11 +943,12 @@ class BatchPlan:
 BATCH_SIZE_WARN_THRESHOLD = 5 * 1024
 BATCH_SIZE_FAIL_THRESHOLD = 50 * 1024
 UNLOGGED_BATCH_PARTITIONS_WARN_THRESHOLD = 10
-# sizes of PartitionUpdate.dataSize(): a cell's timestamp, TTL and local deletion time, a row's
-# liveness timestamp and deletion time, an update's (empty) static row and deletion info
+# PartitionUpdate.dataSize() of 4.0: per regular row, its clustering values and its cells; a
+# cell is its timestamp, TTL and local deletion time (16 bytes), its value and its path; a
+# complex (multi-cell) column adds its deletion time. Partition keys, row liveness and
+# static rows do not count.
 _CELL = 16
-_ROW = 20
-_UPDATE = 32
+_COMPLEX = 12
 _SIMPLE_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 
@@ -971,21 +972,24 @@ def _size(t: ColType, value: Any) -> int:
 def _cells_size(t: ColType, value: Any) -> int:
     """What one operation's value adds: one cell, or a cell per element (with its path) for
     a non-frozen collection or UDT."""
-    if not t.multicell or value is None or value is UNSET or value is _EMPTY:
+    if not t.multicell:
         return _CELL + _size(t, value)
+    if value is None or value is UNSET or value is _EMPTY:
+        return _COMPLEX
     if t.name == "list":
-        return sum(_CELL + 16 + _size(t.params[0], v) for v in value)  # path: a timeuuid
+        return _COMPLEX + sum(_CELL + 16 + _size(t.params[0], v) for v in value)  # a timeuuid
     if t.name == "set":
         items = value if isinstance(value, (set, frozenset, list, tuple)) else [value]
-        return sum(_CELL + _size(t.params[0], v) for v in items)
+        return _COMPLEX + sum(_CELL + _size(t.params[0], v) for v in items)
     if t.name == "map":
         if isinstance(value, dict):
-            return sum(_CELL + _size(t.params[0], k) + _size(t.params[1], v)
-                       for k, v in value.items())
-        return sum(_CELL + _size(t.params[0], k) for k in value)  # map - {keys}
+            return _COMPLEX + sum(_CELL + _size(t.params[0], k) + _size(t.params[1], v)
+                                  for k, v in value.items())
+        return _COMPLEX + sum(_CELL + _size(t.params[0], k) for k in value)  # map - {keys}
     fields = list(value) if isinstance(value, (tuple, list)) else [
         getattr(value, f, None) for f in t.field_names]
-    return sum(_CELL + 2 + _size(ft, v) for ft, v in zip(t.params, fields, strict=False))
+    return _COMPLEX + sum(_CELL + 2 + _size(ft, v)
+                          for ft, v in zip(t.params, fields, strict=False))
 
 
 def batch_warnings(engine: Any, plans: list[ModifyPlan], evaluated: list[tuple[Any, ...]],
@@ -997,15 +1001,13 @@ def batch_warnings(engine: Any, plans: list[ModifyPlan], evaluated: list[tuple[A
     a batch of one mutation is never checked."""
     # (keyspace, key) -> table -> row (clustering bytes, or "static") -> column -> cell size
     mutations: dict[tuple[str, bytes], dict[str, dict[Any, dict[str, int]]]] = {}
-    for plan, (targets, ttl, _exp, values) in zip(plans, evaluated, strict=True):
+    for plan, (targets, _ttl, _exp, values) in zip(plans, evaluated, strict=True):
         table = plan.table
         tname = f"{_quoted(table.keyspace)}.{_quoted(table.name)}"
         for key, ck, _pred in targets:
             rows = mutations.setdefault((table.keyspace, key), {}).setdefault(tname, {})
             if ck is not None:
-                row = rows.setdefault(ck, {})
-                if plan.is_insert:
-                    row["\0marker"] = 8 if ttl is None else 16
+                rows.setdefault(ck, {})
             for op, (value, _key) in zip(plan.ops, values, strict=True):
                 target = rows.setdefault("static", {}) if op.col.kind == "static" else (
                     rows.setdefault(ck, {}) if ck is not None else None)
@@ -1021,10 +1023,10 @@ def batch_warnings(engine: Any, plans: list[ModifyPlan], evaluated: list[tuple[A
     for per_table in mutations.values():
         for tname, rows in per_table.items():
             tables.add(tname)
-            size += _UPDATE
             for ck, cells in rows.items():
-                ck_size = sum(len(b) for b in ck) if isinstance(ck, tuple) else 0
-                size += ck_size + _ROW + sum(cells.values())
+                if ck == "static":
+                    continue  # the static row is not one of the update's rows
+                size += sum(len(b) for b in ck) + sum(cells.values())
     names = "[" + ", ".join(sorted(tables)) + "]"
     out: list[str] = []
     warn = getattr(engine, "batch_size_warn_threshold", BATCH_SIZE_WARN_THRESHOLD)

@@ -19,7 +19,7 @@ from greencql.errors import InvalidRequest, ProtocolError
 from greencql.testing.cql import ast
 from greencql.testing.engine.results import UNSET, ColumnSpec, Rows
 from greencql.testing.engine.selectors import _Env, compile_selector, json_key, to_json
-from greencql.testing.engine.storage import Cell, Partition, Row
+from greencql.testing.engine.storage import NO_TS, Cell, Partition, Row
 from greencql.testing.engine.values import Binder, Ctx, compile_term
 from greencql.testing.engine.where import (
     ALLOW_FILTERING_MSG,
@@ -89,11 +89,16 @@ class SelectPlan:
         pk_names = {c.name for c in table.partition_key}
         restricted = any(
             (r.lhs[0] == "token" or any(n in pk_names for n in r.lhs[1]))
-            if isinstance(r.lhs, tuple) else r.lhs in pk_names
+            if isinstance(r.lhs, tuple) and r.lhs[0] in ("token", "tuple")
+            else r.lhs in pk_names
             for r in stmt.where
         )
+        key_in = w.full_pk and any(not isinstance(r.lhs, tuple) and r.lhs in pk_names
+                                   and r.op == "IN" for r in stmt.where)
         self.count_warnings: tuple[str, ...] = (
-            () if restricted else ("Aggregation query used without partition key",))
+            ("Aggregation query used without partition key",) if not restricted else
+            ("Aggregation query used on multiple partition keys (IN restriction)",) if key_in
+            else ())
 
         # -- DISTINCT -----------------------------------------------------------------------
         if stmt.distinct:
@@ -253,11 +258,14 @@ class SelectPlan:
         w = self.where
         rows_iter = self._iterate(ctx, now)
         self.env.ctx = ctx
+        self._tombstones = 0
+        self._live = 0
         if self.count:
             out = self._aggregate(rows_iter, now, limit)
             paged = page_size is not None and page_size > 0
             return Rows(self.result_specs, self._json(out), None,
-                        warnings=self.count_warnings if paged else ())
+                        warnings=(self.count_warnings if paged else ()) + self._tomb_warning(
+                            engine))
 
         state = _decode_state(paging_state, self.table) if paging_state else None
         if page_size is not None and page_size <= 0:
@@ -303,7 +311,17 @@ class SelectPlan:
             ps = _encode_state(last[0], last[1], total, pcount)
         else:
             ps = None
-        return Rows(self.result_specs, self._json(result), ps)
+        return Rows(self.result_specs, self._json(result), ps,
+                    warnings=self._tomb_warning(engine))
+
+    def _tomb_warning(self, engine: Any) -> tuple[str, ...]:
+        """tombstone_warn_threshold: a read that went past that many tombstones warns."""
+        limit = getattr(engine, "tombstone_warn_threshold", TOMBSTONE_WARN_THRESHOLD)
+        if limit is None or self._tombstones <= limit:
+            return ()
+        t = self.table
+        return (f"Read {self._live} live rows and {self._tombstones} tombstone cells for query "
+                f"SELECT * FROM {t.keyspace}.{t.name} (see tombstone_warn_threshold)",)
 
     def _key_order(self, p: Partition) -> tuple[Any, ...]:
         return tuple(c.type.sort_key(v) for c, v in zip(self.table.partition_key, p.pk_values,
@@ -418,6 +436,8 @@ class SelectPlan:
                     yield p, None
                 continue
             any_row = False
+            if p.deleted_ts != NO_TS or p.ranges:
+                self._tombstones += (p.deleted_ts != NO_TS) + 2 * len(p.ranges)
             if ckeys is not None:
                 rows = [r for r in (p.rows.get(k) for k in ckeys) if r is not None]
                 rows.sort(key=lambda r: r.sk, reverse=reverse)
@@ -427,8 +447,10 @@ class SelectPlan:
             for r in it:
                 if pred is not None and not pred(r.raw_keys):
                     continue
+                self._tombstones += _dead_cells(r, now)
                 if not r.live(now):
                     continue
+                self._live += 1
                 any_row = True
                 if flt is not None and not flt(p, r, now):
                     continue
@@ -436,6 +458,22 @@ class SelectPlan:
             if not any_row and not ck_restricted and has_ck and p.static.live(now) \
                     and (flt is None or flt(p, None, now)):
                 yield p, None
+
+
+#: Cassandra's default tombstone_warn_threshold
+TOMBSTONE_WARN_THRESHOLD = 1000
+
+
+def _dead_cells(r: Row, now: float) -> int:
+    """Tombstones a read meets in a row: its deletion, deleted and expired cells."""
+    n = 1 if r.deleted_ts != NO_TS else 0
+    for c in r.cells.values():
+        if isinstance(c, Cell):
+            if c.value is None or (c.exp is not None and c.exp <= now):
+                n += 1
+        elif c.tomb != NO_TS:
+            n += 1
+    return n
 
 
 def _no_value(p: Partition, r: Row | None, now: float) -> Any:
