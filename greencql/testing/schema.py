@@ -307,6 +307,8 @@ class Table:
     indexes: dict[str, Index] = field(default_factory=dict)
     flags: tuple[str, ...] = ("compound",)
     virtual: bool = False
+    #: created WITH COMPACT STORAGE (system_schema shows it the way 4.0 stores it)
+    compact: bool = False
     #: set by the engine: the table's row storage
     data: Any = None
     _select_order: list[Column] | None = field(default=None, repr=False)

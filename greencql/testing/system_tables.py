@@ -308,6 +308,25 @@ def _inet(address: str) -> Any:
     return ipaddress.ip_address(address)
 
 
+def _compact_hidden(t: Table) -> list[dict[str, Any]]:
+    """The internal columns 4.0 keeps for a COMPACT STORAGE table: a static one's column1
+    and value, a dense one's empty value when it has no regular column."""
+    if not t.compact:
+        return []
+
+    def col(name: str, kind: str, pos: int, order: str, typ: str) -> dict[str, Any]:
+        return {"keyspace_name": t.keyspace, "table_name": t.name, "column_name": name,
+                "clustering_order": order, "column_name_bytes": name.encode(), "kind": kind,
+                "position": pos, "type": typ}
+
+    if not t.clustering:
+        return [col("column1", "clustering", 0, "asc", "text"),
+                col("value", "regular", -1, "none", "blob")]
+    if not t.regulars:
+        return [col("value", "regular", -1, "none", "empty")]
+    return []
+
+
 def _table_flags(t: Table) -> set[str]:
     return {"compound"}
 
@@ -394,7 +413,7 @@ def system_rows(table: Table, schema: Schema, nodes: list[NodeInfo], coordinator
                 for opt, default in DEFAULT_TABLE_OPTIONS.items():
                     v = t.options.get(opt, default)
                     row[opt] = dict(v) if isinstance(v, dict) else v
-                row["extensions"] = dict(t.options.get("extensions") or {}) or None
+                row["extensions"] = dict(t.options.get("extensions") or {})
                 row["flags"] = set(t.flags)
                 row["id"] = t.id
                 out.append(row)
@@ -403,11 +422,14 @@ def system_rows(table: Table, schema: Schema, nodes: list[NodeInfo], coordinator
         out = []
         for k in kss:
             for t in k.tables.values():
+                static_compact = t.compact and not t.clustering
                 for c in t.columns.values():
+                    kind = "static" if static_compact and c.kind == "regular" else c.kind
                     out.append({"keyspace_name": k.name, "table_name": t.name,
                                 "column_name": c.name, "clustering_order": c.clustering_order,
-                                "column_name_bytes": c.name.encode("utf-8"), "kind": c.kind,
+                                "column_name_bytes": c.name.encode("utf-8"), "kind": kind,
                                 "position": c.position, "type": c.type.cql_name})
+                out.extend(_compact_hidden(t))
         return out
     if name == "types":
         return [{"keyspace_name": k.name, "type_name": u.name,

@@ -847,8 +847,24 @@ class Engine:
         if "id" in stmt.options:
             tid = uuid.UUID(str(stmt.options["id"]))
             options.pop("id", None)
-        flags = ("compound",) if not has_counter else ("compound", "counter")
-        table = Table(ks.name, name, columns, pk, ck, tid, options, flags=flags)
+        if stmt.compact_storage:
+            others = [c for c in columns.values() if c.kind in ("regular", "static")]
+            if any(c.kind == "static" for c in others):
+                raise InvalidRequest("Static columns are not supported in COMPACT STORAGE tables")
+            if ck and len(others) > 1:
+                raise InvalidRequest("COMPACT STORAGE with composite PRIMARY KEY allows no more "
+                                     "than one column not part of the PRIMARY KEY (got: "
+                                     f"{', '.join(sorted(c.name for c in others))})")
+            if not ck and not others:
+                raise InvalidRequest("No definition found that is not part of the PRIMARY KEY")
+            flags: tuple[str, ...] = (("dense",) + (("compound",) if len(ck) > 1 else ())
+                                      if ck else ())
+        else:
+            flags = ("compound",)
+        if has_counter:
+            flags = (*flags, "counter")
+        table = Table(ks.name, name, columns, pk, ck, tid, options, flags=flags,
+                      compact=stmt.compact_storage)
         table.data = TableData()
         ks.tables[name] = table
         return self._changed("CREATED", "TABLE", ks.name, name)
@@ -859,7 +875,9 @@ class Engine:
             if k not in _TABLE_OPTION_NAMES:
                 raise SyntaxException(f"Unknown property '{k}'")
             default = DEFAULT_TABLE_OPTIONS.get(k)
-            if isinstance(default, bool) or k == "cdc":
+            if k == "cdc":
+                out[k] = None  # CDC is disabled on the node: 4.0 stores null
+            elif isinstance(default, bool):
                 out[k] = v if isinstance(v, bool) else str(v).lower() == "true"
             elif isinstance(default, int):
                 try:

@@ -91,7 +91,7 @@ def table_cql(t: Table) -> str:
     if t.clustering:
         order = ", ".join(f"{_q(c.name)} {c.clustering_order.upper()}" for c in t.clustering)
         opts.append(f"CLUSTERING ORDER BY ({order})")
-    if "compact" in getattr(t, "storage_flags", ()):
+    if t.compact:
         opts.append("COMPACT STORAGE")
     for name in sorted(t.options):
         if name in _SKIPPED_OPTIONS:
