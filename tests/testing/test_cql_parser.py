@@ -101,7 +101,7 @@ def test_details() -> None:
         ("SELEKT * FROM factks.t", "line 1:0 no viable alternative at input 'SELEKT' "
                                    "([SELEKT]...)"),
         ("SELECT * FORM t", "line 1:9 mismatched input 'FORM' expecting K_FROM"),
-        ("SELECT * FROM t WHERE", "line 1:21 mismatched input '<EOF>' expecting IDENT"),
+        ("SELECT * FROM t WHERE", "line 0:-1 mismatched input '<EOF>' expecting IDENT"),
         ("INSERT INTO t (k) VALUES (1) extra", "line 1:29 extraneous input 'extra' expecting "
                                                "<EOF>"),
         ("SELECT * FROM t WHERE k = 'unterminated", "line 1:26 no viable alternative at "

@@ -95,5 +95,6 @@ def tokenize(text: str) -> list[Token]:
             line += newlines
             line_start = pos + src.rindex("\n") + 1
         pos = m.end()
-    tokens.append(Token("EOF", "<EOF>", "", line, pos - line_start))
+    # ANTLR reports the end of input at line 0, column -1
+    tokens.append(Token("EOF", "<EOF>", "", 0, -1))
     return tokens

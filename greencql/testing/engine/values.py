@@ -103,6 +103,17 @@ class Binder:
         return tuple(out)
 
 
+_JAVA_INTS = {"tinyint": "byte", "smallint": "short", "int": "int", "bigint": "long",
+              "counter": "long"}
+# the parse errors of 4.0's types' fromString for a string literal they cannot read
+_STRING_PARSE_ERRORS = {
+    "timestamp": "Unable to coerce '{}' to a formatted date (long)",
+    "date": "Unable to coerce '{}' to a formatted date (long)",
+    "time": "Timestamp format must be hh:mm:ss[.fffffffff]",
+    "inet": "Unable to make inet address from '{}'",
+}
+
+
 def _bad(const: ast.Const, name: str, t: ColType) -> InvalidRequest:
     text = const.value if const.kind == "STRING" else const.text
     return InvalidRequest(f'Invalid {const.kind} constant ({text}) for "{name}" of type '
@@ -191,8 +202,8 @@ def convert_const(const: ast.Const, t: ColType, name: str) -> Any:
                 i = int(v)
                 bits = _INT_RANGES[n]
                 if not -(2 ** (bits - 1)) <= i < 2 ** (bits - 1):
-                    raise InvalidRequest(f"Invalid INTEGER constant ({v}) for \"{name}\" of type "
-                                         f"{t.cql_name}: out of range")
+                    # the type's fromString (Java's parse of the literal) fails first
+                    raise InvalidRequest(f"Unable to make {_JAVA_INTS[n]} from '{v}'")
                 return i
             if n == "varint":
                 return int(v)
@@ -216,18 +227,28 @@ def convert_const(const: ast.Const, t: ColType, name: str) -> Any:
         elif kind == "STRING":
             if n in ("text", "ascii"):
                 if n == "ascii" and not v.isascii():
-                    raise ValueError(v)
+                    raise InvalidRequest("Invalid ASCII character in string literal: "
+                                         "java.nio.charset.MalformedInputException: Input "
+                                         "length = 1")
                 return v
-            if n == "timestamp":
-                if re.fullmatch(r"-?\d+", v.strip()):
-                    return _EPOCH + datetime.timedelta(milliseconds=int(v))
-                return _parse_timestamp(v)
-            if n == "date":
-                return datetime.date.fromisoformat(v.strip())
-            if n == "time":
-                return _parse_time(v)
-            if n == "inet":
-                return ipaddress.ip_address(v.strip())
+            try:
+                if n == "timestamp":
+                    if re.fullmatch(r"-?\d+", v.strip()):
+                        return _EPOCH + datetime.timedelta(milliseconds=int(v))
+                    return _parse_timestamp(v)
+                if n == "date":
+                    if re.fullmatch(r"-?\d+", v.strip()):
+                        return datetime.date(1970, 1, 1) + datetime.timedelta(
+                            days=int(v) - 2**31)
+                    return datetime.date.fromisoformat(v.strip())
+                if n == "time":
+                    if re.fullmatch(r"\d+", v.strip()):
+                        return _parse_time_nanos(int(v))
+                    return _parse_time(v)
+                if n == "inet":
+                    return ipaddress.ip_address(v.strip())
+            except (ValueError, OverflowError) as exc:
+                raise InvalidRequest(_STRING_PARSE_ERRORS[n].format(v)) from exc
             # a string is no uuid, timeuuid, duration or number literal in 4.0
             # (Constants.Literal.testAssignment)
         elif kind == "BOOLEAN":

@@ -54,10 +54,20 @@ def validate_clustering(ck: tuple[bytes, ...]) -> tuple[bytes, ...]:
     return ck
 
 
+def _quote(name: str) -> str:
+    """ColumnIdentifier.toCQLString: names that need quotes in CQL get them."""
+    import re
+
+    if re.fullmatch(r"[a-z][a-z0-9_]*", name):
+        return name
+    return '"' + name.replace('"', '""') + '"'
+
+
 def column_of(table: Table, name: str) -> Column:
     col = table.columns.get(name)
     if col is None:
-        raise InvalidRequest(f"Undefined column name {name} in table {table.qualified}")
+        raise InvalidRequest(f"Undefined column name {_quote(name)} in table "
+                             f"{_quote(table.keyspace)}.{_quote(table.name)}")
     return col
 
 
