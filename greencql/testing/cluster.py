@@ -132,6 +132,11 @@ class SimCluster:
             self._new_node(dc, rack)
         self.engine = Engine(self._node_infos(), cluster_name=cluster_name, seed=seed)
         self.engine.client_source = self._client_rows
+        self.engine.live_hosts = self._live_hosts
+
+    def _live_hosts(self) -> set[uuid.UUID]:
+        """Host ids of the nodes serving (a stopped node is down for the others)."""
+        return {n.host_id for n in self.nodes if n.running}
 
     def _client_rows(self, info: NodeInfo | None) -> list[dict[str, Any]]:
         """system_views.clients as the node ``info`` serves it: its open connections."""

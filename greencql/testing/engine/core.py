@@ -139,6 +139,9 @@ class Engine:
         self.batch_size_fail_threshold: int | None = BATCH_SIZE_FAIL_THRESHOLD
         self.unlogged_batch_across_partitions_warn_threshold: int | None = (
             UNLOGGED_BATCH_PARTITIONS_WARN_THRESHOLD)
+        #: the host ids of the nodes that are up (set by SimCluster); None: all are
+        self.live_hosts: Any = None
+        self._ring_cache: tuple[int, Any] | None = None
         #: reads meeting more tombstones than this warn (None: never)
         self.tombstone_warn_threshold: int | None = 1000
         #: rows of system_views.clients for a coordinator (set by SimCluster: the node's
@@ -202,7 +205,8 @@ class Engine:
                 values: Sequence[Any] | dict[str, Any] | None = None,
                 consistency: Any = None, timestamp: int | None = None,
                 page_size: int | None = None, paging_state: bytes | None = None,
-                now: float = 0.0, coordinator: NodeRef | None = None) -> Result:
+                now: float = 0.0, coordinator: NodeRef | None = None,
+                serial_consistency: Any = None) -> Result:
         """Run one CQL statement (a QUERY message). ``values`` are serialized bytes, None
         (null) or :data:`UNSET` per marker (a dict for named values); already-decoded Python
         values are accepted too, for tests."""
@@ -210,7 +214,7 @@ class Engine:
             stmt, nmarkers = self._parse(cql)
             plan = self._plan(stmt, nmarkers, cql, keyspace)
             return self._run(plan, stmt, values, keyspace, timestamp, page_size, paging_state,
-                             now, coordinator)
+                             now, coordinator, consistency, serial_consistency)
 
     def prepare(self, cql: str, keyspace: str | None = None) -> Prepared:
         """Prepare a statement (a PREPARE message); the id is stable for (keyspace, query)."""
@@ -237,7 +241,7 @@ class Engine:
                          = None, *, consistency: Any = None, timestamp: int | None = None,
                          page_size: int | None = None, paging_state: bytes | None = None,
                          now: float = 0.0, coordinator: NodeRef | None = None,
-                         keyspace: str | None = None) -> Result:
+                         keyspace: str | None = None, serial_consistency: Any = None) -> Result:
         """Run a prepared statement (an EXECUTE message); unknown ids raise Unprepared."""
         with self._lock:
             prep = self._prepared.get(bytes(prepared_id))
@@ -256,12 +260,13 @@ class Engine:
                 prep.result_specs = tuple(plan.result_specs)
             stmt = getattr(plan, "stmt", None)
             return self._run(plan, stmt, values, prep.keyspace, timestamp, page_size,
-                             paging_state, now, coordinator)
+                             paging_state, now, coordinator, consistency, serial_consistency)
 
     def execute_batch(self, statements: Sequence[tuple[str | bytes, Any]], batch_type: str | int
                       = BATCH_LOGGED, *, keyspace: str | None = None, consistency: Any = None,
                       timestamp: int | None = None, now: float = 0.0,
-                      coordinator: NodeRef | None = None) -> Result:
+                      coordinator: NodeRef | None = None, serial_consistency: Any = None
+                      ) -> Result:
         """Run a protocol BATCH: each item is (query text or prepared id bytes, values)."""
         btype = _BATCH_TYPES.get(batch_type, batch_type) if isinstance(batch_type, int) \
             else str(batch_type).upper()
@@ -288,6 +293,7 @@ class Engine:
                 plans.append(plan)
                 ctxs.append(Ctx(self._values(vals, plan.bind_specs), plan.bind_specs, now, self))
             bp = BatchPlan(plans, btype)
+            self._check_available(bp, ctxs, consistency, serial_consistency, coordinator)
             ts = timestamp if timestamp is not None else self.next_timestamp(now)
             return bp.run(self, ctxs, ts)
 
@@ -415,19 +421,25 @@ class Engine:
 
     def _run(self, plan: Any, stmt: Any, values: Any, keyspace: str | None,
              timestamp: int | None, page_size: int | None, paging_state: bytes | None,
-             now: float, coordinator: NodeRef | None) -> Result:
+             now: float, coordinator: NodeRef | None, consistency: Any = None,
+             serial: Any = None) -> Result:
         kind = plan.kind
         if kind == "select":
             ctx = Ctx(self._values(values, plan.bind_specs), plan.bind_specs, now, self)
             if plan.table.virtual:
                 self._refresh_system(plan.table, coordinator)
+            else:
+                self._check_available(plan, [ctx], consistency, serial, coordinator)
             return plan.run(self, ctx, page_size, paging_state)
         if kind == "modify":
             ctx = Ctx(self._values(values, plan.bind_specs), plan.bind_specs, now, self)
+            self._check_available(plan, [ctx], consistency, serial, coordinator)
             ts = timestamp if timestamp is not None else self.next_timestamp(now)
             return plan.run(self, ctx, ts)
         if kind == "batch":
             ctx = Ctx(self._values(values, plan.bind_specs), plan.bind_specs, now, self)
+            self._check_available(plan, [ctx] * len(plan.plans), consistency, serial,
+                                  coordinator)
             ts = timestamp
             if plan.ts_fn is not None:
                 v = plan.ts_fn(ctx)
@@ -437,6 +449,58 @@ class Engine:
                 ts = self.next_timestamp(now)
             return plan.run(self, [ctx] * len(plan.plans), ts)
         return self._ddl(plan.stmt, keyspace)
+
+    # -- availability -------------------------------------------------------------------------
+
+    def _check_available(self, plan: Any, ctxs: list[Ctx], consistency: Any, serial: Any,
+                         coordinator: NodeRef | None) -> None:
+        """Unavailable when too few replicas of a partition the request touches are alive
+        for its consistency level (serial consistency first for LWTs). Only when a
+        SimCluster reports liveness and some node is down."""
+        if consistency is None or self.live_hosts is None or not self._nodes:
+            return
+        live = self.live_hosts()
+        if all(n.host_id in live for n in self._nodes):
+            return
+        from greencql.cluster.murmur3 import murmur3_token
+        from greencql.protocol.constants import ConsistencyLevel as CL
+        from greencql.testing.engine.availability import Ring, check_available
+
+        ring = self._ring_cache
+        if ring is None or ring[0] != self._topology_gen:
+            ring = self._ring_cache = (self._topology_gen, Ring(self._nodes))
+        node = self._coordinator(coordinator)
+        local_dc = node.dc if node is not None else None
+        plans = plan.plans if plan.kind == "batch" else [plan]
+        cl = int(consistency)
+        for p, ctx in zip(plans, ctxs, strict=False):
+            table = p.table
+            ks = self.schema.keyspaces.get(table.keyspace)
+            if ks is None or (ks.system and table.keyspace not in (
+                    "system_auth", "system_distributed", "system_traces")):
+                continue
+            repl = ks.replication
+            if p.kind == "select":
+                w = p.where
+                if w.full_pk:
+                    tokens = [murmur3_token(k) for k in w.partition_keys(ctx)]
+                else:
+                    if cl in (CL.SERIAL, CL.LOCAL_SERIAL):
+                        raise InvalidRequest("SERIAL/LOCAL_SERIAL consistency may only be "
+                                             "requested for one partition at a time")
+                    tokens = list(dict.fromkeys(ring[1].tokens))
+                write = False
+            else:
+                tokens = [murmur3_token(k) for k, _ck, _pred in p.targets(ctx)]
+                write = True
+            levels = [cl]
+            if write and p.is_lwt:
+                levels = [int(serial) if serial is not None else int(CL.SERIAL), cl]
+            for token in dict.fromkeys(tokens):
+                replicas = ring[1].replicas(token, repl)
+                for level in levels:
+                    check_available(level, replicas, repl, self._nodes, live, local_dc,
+                                    write and level not in (CL.SERIAL, CL.LOCAL_SERIAL))
 
     # -- system tables ------------------------------------------------------------------------
 
