@@ -231,3 +231,5 @@ def test_timestamps_4_0_refuses(e: Engine) -> None:
                "IF NOT EXISTS; APPLY BATCH", InvalidRequest,
             "Cannot provide custom timestamp for conditional BATCH")
     run(e, "BEGIN BATCH USING TIMESTAMP 5 INSERT INTO kv (k, v) VALUES ('a', 1); APPLY BATCH")
+    refused(e, "BEGIN BATCH USING TTL 5 INSERT INTO kv (k, v) VALUES ('a', 1); APPLY BATCH",
+            InvalidRequest, "Global TTL on the BATCH statement is not supported.")

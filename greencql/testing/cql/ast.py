@@ -360,6 +360,8 @@ class Batch(Statement):
     kind: str  # LOGGED, UNLOGGED, COUNTER
     statements: tuple[Statement, ...]
     timestamp: Term | None
+    #: USING TTL on the batch (refused by 4.0's validation, not its grammar)
+    ttl: Term | None = None
 
 
 @dataclass(frozen=True, slots=True)

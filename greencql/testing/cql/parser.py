@@ -835,7 +835,7 @@ class _Parser:
         elif self.accept_kw("logged"):
             kind = "LOGGED"
         self.expect_kw("batch")
-        _ttl, ts = self.using(allow_ttl=False)
+        ttl, ts = self.using()
         stmts: list[ast.Statement] = []
         while not self.at_kw("apply"):
             t = self.peek()
@@ -849,7 +849,7 @@ class _Parser:
                 self.fail(t, "K_APPLY")
             self.accept_op(";")
         self.expect_kw("apply", "batch")
-        return ast.Batch(kind, tuple(stmts), ts)
+        return ast.Batch(kind, tuple(stmts), ts, ttl)
 
     # -- WHERE ------------------------------------------------------------------------------
 

@@ -375,6 +375,8 @@ class Engine:
             table = self._table(stmt.table, keyspace)
             return ModifyPlan(stmt, table, Binder(table.keyspace, table.name), nmarkers)
         if isinstance(stmt, ast.Batch):
+            if stmt.ttl is not None:
+                raise InvalidRequest("Global TTL on the BATCH statement is not supported.")
             binder = None
             plans = []
             for s in stmt.statements:
@@ -771,7 +773,12 @@ class Engine:
             if k == "replication":
                 if not isinstance(v, dict):
                     raise SyntaxException("line 1:0 replication must be a map")
-                repl = normalize_replication(v)
+                try:
+                    repl = normalize_replication(v)
+                except ConfigurationException as exc:
+                    if exc.message.endswith("for keyspace") and ks_name:
+                        raise ConfigurationException(f"{exc.message} {ks_name}") from None
+                    raise
             elif k == "durable_writes":
                 durable = v if isinstance(v, bool) else str(v).lower() == "true"
             else:
