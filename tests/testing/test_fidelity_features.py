@@ -75,6 +75,9 @@ def test_collection_element_and_slice_selection(e: Engine) -> None:
     with pytest.raises(InvalidRequest, match="Element selection is only allowed on sets and "
                                              "maps, but l is a list"):
         run(e, "SELECT l[0] FROM c")
+    run(e, "ALTER TABLE c ADD fl frozen<list<int>>")
+    run(e, "UPDATE c SET fl = [7, 8] WHERE k = 1")
+    assert rows(e, "SELECT fl[1] FROM c") == [(8,)]
     run(e, "DELETE s['b'] FROM c WHERE k = 1")
     assert rows(e, "SELECT s FROM c") == [({"d"},)]
     run(e, "CREATE INDEX ON c (ENTRIES(m))")

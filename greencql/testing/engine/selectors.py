@@ -169,6 +169,15 @@ class _Compiler:
     def _element(self, e: ast.SelExpr) -> Compiled:
         base = self.compile(e.a)
         t = base.type
+        if t.name == "list" and t.frozen and e.kind == "elem":
+            # observed on 4.0.13 (reference section 1): an element of a frozen list by index
+            idx = convert_const(e.b, ColType("int"), e.text) if isinstance(e.b, ast.Const) \
+                else None
+            if idx is None:
+                raise InvalidRequest(f"Invalid element selection {e.text}")
+            lf = base.fn
+            return Compiled(e.text, t.params[0], lambda p, r, now: (
+                v[idx] if (v := lf(p, r, now)) is not None and 0 <= idx < len(v) else None))
         if t.name not in ("map", "set"):
             what = "a list" if t.name == "list" else f"of type {t.cql_name}"
             raise InvalidRequest(f"Element selection is only allowed on sets and maps, but "
