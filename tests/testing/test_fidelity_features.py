@@ -255,3 +255,14 @@ def test_system_views_and_size_estimates(hub) -> None:
             assert list(s.execute("SELECT * FROM system.size_estimates")) == []
         finally:
             c.shutdown()
+
+
+def test_index_on_a_clustering_column_needs_no_filtering(e: Engine) -> None:
+    run(e, "CREATE TABLE ci (k int, c int, v int, PRIMARY KEY (k, c))")
+    run(e, "CREATE INDEX ON ci (c)")
+    run(e, "INSERT INTO ci (k, c, v) VALUES (1, 2, 3)")
+    run(e, "INSERT INTO ci (k, c, v) VALUES (2, 5, 3)")
+    assert rows(e, "SELECT k FROM ci WHERE c = 2") == [(1,)]
+    with pytest.raises(InvalidRequest, match="Cannot use selection function writeTime on "
+                                             "PRIMARY KEY part k"):
+        run(e, "SELECT writetime(k) FROM ci")

@@ -211,10 +211,12 @@ class SelectPlan:
         if sel.kind in ("writetime", "ttl"):
             col = column_of(table, sel.arg)
             if col.kind in ("partition_key", "clustering"):
-                raise InvalidRequest(f"Cannot use selection function {sel.kind} on PRIMARY KEY "
+                raise InvalidRequest(f"Cannot use selection function {_FN_NAMES[sel.kind]} on "
+                                     f"PRIMARY KEY "
                                      f"part {col.name}")
             if col.type.multicell:
-                raise InvalidRequest(f"Cannot use selection function {sel.kind} on non-frozen "
+                raise InvalidRequest(f"Cannot use selection function {_FN_NAMES[sel.kind]} on "
+                                     f"non-frozen "
                                      f"collection {col.name}")
             static = col.kind == "static"
             name = col.name
@@ -474,6 +476,9 @@ def _dead_cells(r: Row, now: float) -> int:
         elif c.tomb != NO_TS:
             n += 1
     return n
+
+
+_FN_NAMES = {"writetime": "writeTime", "ttl": "ttl"}
 
 
 def _no_value(p: Partition, r: Row | None, now: float) -> Any:

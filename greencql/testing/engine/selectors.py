@@ -50,6 +50,9 @@ _DEC = decimal.Context(prec=34, rounding=decimal.ROUND_HALF_EVEN)
 Getter = Callable[[Partition, "Row | None", float], Any]
 
 
+_FN_NAMES = {"writetime": "writeTime", "ttl": "ttl"}
+
+
 class Compiled:
     """One compiled selector: ``fn`` gives its value for a row; an aggregate has ``agg``
     (a factory of accumulators with ``add(p, r, now)`` and ``result()``) instead."""
@@ -310,10 +313,12 @@ class _Compiler:
                 raise InvalidRequest(f"Invalid use of {name}: a column name is required")
             col = column_of(table, args[0].a)
             if col.kind in ("partition_key", "clustering"):
-                raise InvalidRequest(f"Cannot use selection function {name} on PRIMARY KEY "
+                raise InvalidRequest(f"Cannot use selection function {_FN_NAMES[name]} on "
+                                     f"PRIMARY KEY "
                                      f"part {col.name}")
             if col.type.multicell:
-                raise InvalidRequest(f"Cannot use selection function {name} on non-frozen "
+                raise InvalidRequest(f"Cannot use selection function {_FN_NAMES[name]} on "
+                                     f"non-frozen "
                                      f"collection {col.name}")
             static = col.kind == "static"
             cname = col.name

@@ -481,7 +481,14 @@ class Where:
                 self.ck_slice.pop(name, None)
                 self.needs_filtering = True
         if self.has_ck_restriction and not self.full_pk and statement == "SELECT":
-            self.needs_filtering = True
+            # an index on a clustering column restricted by EQ serves the query alone
+            indexed = {ix.column for ix in table.indexes.values()}
+            restricted = [n for n in ck_names if n in self.ck_eq or n in self.ck_slice]
+            if len(restricted) == 1 and not self.multi and restricted[0] in indexed and \
+                    restricted[0] in self.ck_eq_bytes and not pk_other:
+                self.indexed_eq = True
+            else:
+                self.needs_filtering = True
         self.full_ck = self.ck_prefix == len(ck_names)
 
     def _multi(self, names: tuple[str, ...], rel: ast.Relation, binder: Binder) -> None:
