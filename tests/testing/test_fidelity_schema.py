@@ -92,3 +92,16 @@ def test_greencql_export_reproduces_the_ddl(hub) -> None:
             assert 'ON sch.quoted ("Value")' in ks.tables["quoted"].export_as_string()
         finally:
             c.shutdown()
+
+
+def test_speculative_retry_as_4_0_stores_it(engine: Engine) -> None:
+    engine.execute("CREATE TABLE sch.sr (k int PRIMARY KEY) WITH speculative_retry = "
+                   "'99PERCENTILE' AND additional_write_policy = 'NONE'")
+    row = _table_row(engine, "sr")
+    assert (row["speculative_retry"], row["additional_write_policy"]) == ("99p", "NEVER")
+    engine.execute("ALTER TABLE sch.sr WITH speculative_retry = '25ms'")
+    assert _table_row(engine, "sr")["speculative_retry"] == "25ms"
+    from greencql.errors import ConfigurationException
+
+    with pytest.raises(ConfigurationException):
+        engine.execute("ALTER TABLE sch.sr WITH speculative_retry = 'sometimes'")

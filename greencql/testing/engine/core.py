@@ -964,6 +964,12 @@ class Engine:
                 if not isinstance(v, dict):
                     raise SyntaxException(f"Invalid value for property '{k}': expected a map")
                 out[k] = self._map_option(k, v)
+            elif k in ("speculative_retry", "additional_write_policy"):
+                out[k] = _retry_policy(k, str(v))
+            elif k == "read_repair":
+                if str(v).upper() not in ("BLOCKING", "NONE"):
+                    raise ConfigurationException(f"Invalid read repair strategy: {v}")
+                out[k] = str(v).upper()
             else:
                 out[k] = str(v)
         return out
@@ -1199,6 +1205,31 @@ class Engine:
 
 
 _INTEGERS = ("int", "bigint", "smallint", "tinyint", "varint")
+
+
+def _retry_policy(option: str, text: str) -> str:
+    """SpeculativeRetryPolicy.fromString/toString of 4.0: '99PERCENTILE' -> '99p',
+    '10MS' -> '10ms', NONE -> NEVER, ALWAYS."""
+    t = text.strip()
+    up = t.upper()
+    if up in ("NONE", "NEVER"):
+        return "NEVER"
+    if up == "ALWAYS":
+        return "ALWAYS"
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(P|PERCENTILE)", up)
+    if m:
+        pct = float(m.group(1))
+        if 0 <= pct <= 100:
+            return (f"{pct:.4f}".rstrip("0").rstrip(".")) + "p"
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*MS", up)
+    if m:
+        return f"{int(float(m.group(1)))}ms"
+    m = re.fullmatch(r"(MIN|MAX)\((.+),(.+)\)", up.replace(" ", ""))
+    if m:
+        a = _retry_policy(option, m.group(2))
+        b = _retry_policy(option, m.group(3))
+        return f"{m.group(1)}({a},{b})"
+    raise ConfigurationException(f"Invalid value {text} for option '{option}'")
 
 
 def _plain_type(cql_name: str) -> str:
