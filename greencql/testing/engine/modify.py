@@ -637,6 +637,8 @@ class ModifyPlan:
                     m.put(k, _hashable(kv), value, ts, exp, ttl)
             else:
                 items = m.live_items(ctx.now)
+                if not items:
+                    raise InvalidRequest("Attempted to set an element on a list which is null")
                 if not 0 <= kv < len(items):
                     raise InvalidRequest(f"List index {kv} out of bound, list has size "
                                          f"{len(items)}")
