@@ -233,3 +233,28 @@ def test_timestamps_4_0_refuses(e: Engine) -> None:
     run(e, "BEGIN BATCH USING TIMESTAMP 5 INSERT INTO kv (k, v) VALUES ('a', 1); APPLY BATCH")
     refused(e, "BEGIN BATCH USING TTL 5 INSERT INTO kv (k, v) VALUES ('a', 1); APPLY BATCH",
             InvalidRequest, "Global TTL on the BATCH statement is not supported.")
+
+
+def test_create_table_rules_of_4_0(e: Engine) -> None:
+    refused(e, "CREATE TABLE d1 (k int PRIMARY KEY, k text)", InvalidRequest,
+            "Duplicate column 'k' declaration for table 'd1'")
+    refused(e, "CREATE TABLE d1 (k int, v int, PRIMARY KEY (k, nope))", InvalidRequest,
+            "Unknown column 'nope' referenced in PRIMARY KEY for table 'd1'")
+    refused(e, "CREATE TABLE d1 (k int, c int, PRIMARY KEY (k, k))", InvalidRequest,
+            "Duplicate column 'k' in PRIMARY KEY clause for table 'd1'")
+    refused(e, "CREATE TABLE d1 (k list<int> PRIMARY KEY)", InvalidRequest,
+            "Invalid non-frozen collection type list<int> for PRIMARY KEY column 'k'")
+    refused(e, "CREATE TABLE d1 (k int, a int, b int, PRIMARY KEY (k, a, b)) WITH CLUSTERING "
+               "ORDER BY (b DESC, a ASC)", InvalidRequest,
+            "The order of columns in the CLUSTERING ORDER directive must match that of the "
+            "clustering columns (a must appear before b)")
+    refused(e, "CREATE TABLE d1 (k int, a int, b int, PRIMARY KEY (k, a, b)) WITH CLUSTERING "
+               "ORDER BY (b DESC)", InvalidRequest, "Missing CLUSTERING ORDER for column a")
+    refused(e, "CREATE TABLE d1 (k int PRIMARY KEY, n counter) WITH default_time_to_live = 5",
+            InvalidRequest, "Cannot set default_time_to_live on a table with counters")
+    refused(e, "CREATE TABLE d1 (k int PRIMARY KEY, l list<int>) WITH COMPACT STORAGE",
+            InvalidRequest, "Non-frozen collections and UDTs are not supported with COMPACT "
+            "STORAGE")
+    refused(e, "CREATE TABLE d1 (k int, c int, a int, b int, PRIMARY KEY (k, c)) WITH COMPACT "
+               "STORAGE", InvalidRequest, "COMPACT STORAGE with composite PRIMARY KEY allows no "
+            "more than one column not part of the PRIMARY KEY (got: a, b)")

@@ -837,36 +837,51 @@ class Engine:
             raise AlreadyExists(f'Cannot add already existing table "{name}" to keyspace '
                                 f'"{ks.name}"', keyspace=ks.name, table=name)
         self._check_user_ks(ks)
+        # CreateTableStatement.Raw of 4.0: the name as written, checks in parse order
+        shown = f"{stmt.table.keyspace}.{name}" if stmt.table.keyspace else name
+        defs: dict[str, ast.ColumnDefAst] = {}
+        for c in stmt.columns:
+            if c.name in defs:
+                raise InvalidRequest(f"Duplicate column '{c.name}' declaration for table "
+                                     f"'{shown}'")
+            defs[c.name] = c
         if stmt.multiple_pk:
-            shown = f"{stmt.table.keyspace}.{name}" if stmt.table.keyspace else name
             raise InvalidRequest(f"Multiple PRIMARY KEY specified for table '{shown}' (exactly "
                                  "one required)")
+        seen_order: set[str] = set()
+        for cname, _d in stmt.clustering_order:
+            if cname in seen_order:
+                raise InvalidRequest(f"Duplicate column '{cname}' in CLUSTERING ORDER BY clause "
+                                     f"for table '{shown}'")
+            seen_order.add(cname)
+        if not stmt.partition_key:
+            raise InvalidRequest(f"No PRIMARY KEY specifed for table '{shown}' (exactly one "
+                                 "required)")
         if not _NAME_RE.fullmatch(name):
             raise ConfigurationException("Table name must not be empty, more than 48 characters "
                                          "long, or contain non-alphanumeric-underscore characters "
                                          f'(got "{name}")')
-        defs: dict[str, ast.ColumnDefAst] = {}
-        for c in stmt.columns:
-            if c.name in defs:
-                raise InvalidRequest(f"Multiple definition of identifier {c.name}")
-            defs[c.name] = c
-        if not stmt.partition_key:
-            raise InvalidRequest("No PRIMARY KEY specifed for table '"
-                                 f"{name}' (exactly one required)")
-        if len([c for c in stmt.columns if c.name in stmt.partition_key]) and \
-                len(stmt.partition_key) != len(set(stmt.partition_key)):
-            raise InvalidRequest("Duplicate column in PRIMARY KEY")
+        key_seen: set[str] = set()
         for n in list(stmt.partition_key) + list(stmt.clustering):
             if n not in defs:
-                raise InvalidRequest(f"Unknown definition {n} referenced in PRIMARY KEY")
+                raise InvalidRequest(f"Unknown column '{n}' referenced in PRIMARY KEY for table "
+                                     f"'{name}'")
+            if n in key_seen:
+                raise InvalidRequest(f"Duplicate column '{n}' in PRIMARY KEY clause for table "
+                                     f"'{name}'")
+            key_seen.add(n)
         order = dict(stmt.clustering_order)
+        if len(stmt.clustering_order) > len(stmt.clustering):
+            raise InvalidRequest("Only clustering columns can be defined in CLUSTERING ORDER "
+                                 "directive")
         for i, (cname, _d) in enumerate(stmt.clustering_order):
-            if cname not in stmt.clustering:
-                raise InvalidRequest(f"Only clustering key columns can be defined in CLUSTERING "
-                                     f"ORDER directive: {cname} is not a clustering column")
-            if stmt.clustering[i] != cname:
-                raise InvalidRequest("The order of columns in the CLUSTERING ORDER directive must "
-                                     "match that of the clustering columns")
+            expected = stmt.clustering[i]
+            if cname != expected:
+                if expected in order:
+                    raise InvalidRequest("The order of columns in the CLUSTERING ORDER directive "
+                                         "must match that of the clustering columns "
+                                         f"({expected} must appear before {cname})")
+                raise InvalidRequest(f"Missing CLUSTERING ORDER for column {expected}")
         columns: dict[str, Column] = {}
         pk: list[Column] = []
         ck: list[Column] = []
@@ -876,10 +891,10 @@ class Engine:
             _check_nested_multicell(t)
             if cdef.name in stmt.partition_key or cdef.name in stmt.clustering:
                 if t.multicell:
-                    raise InvalidRequest(f"Invalid non-frozen collection type for PRIMARY KEY "
-                                         f"component {cdef.name}" if t.is_collection else
-                                         f"Invalid non-frozen user-defined type for PRIMARY KEY "
-                                         f"component {cdef.name}")
+                    raise InvalidRequest(f"Invalid non-frozen collection type {t.cql_name} for "
+                                         f"PRIMARY KEY column '{cdef.name}'" if t.is_collection
+                                         else f"Invalid non-frozen user-defined type "
+                                         f"{t.cql_name} for PRIMARY KEY column '{cdef.name}'")
                 if t.is_counter:
                     raise InvalidRequest(f"counter type is not supported for PRIMARY KEY column "
                                          f"'{cdef.name}'")
@@ -887,7 +902,7 @@ class Engine:
                     raise InvalidRequest(f"duration type is not supported for PRIMARY KEY column "
                                          f"'{cdef.name}'")
                 if cdef.static:
-                    raise InvalidRequest(f"Static column {cdef.name} cannot be part of the "
+                    raise InvalidRequest(f"Static column '{cdef.name}' cannot be part of the "
                                          "PRIMARY KEY")
             if cdef.name in stmt.partition_key:
                 col = Column(cdef.name, t, "partition_key", stmt.partition_key.index(cdef.name))
@@ -897,7 +912,7 @@ class Engine:
                              order.get(cdef.name, "asc"))
                 ck.append(col)
             else:
-                if cdef.static and not stmt.clustering:
+                if cdef.static and not stmt.clustering and not stmt.compact_storage:
                     raise InvalidRequest("Static columns are only useful (and thus allowed) if "
                                          "the table has at least one clustering column")
                 col = Column(cdef.name, t, "static" if cdef.static else "regular")
@@ -908,6 +923,8 @@ class Engine:
         if has_counter and any(c.kind in ("regular", "static") and not c.type.is_counter
                                for c in columns.values()):
             raise InvalidRequest("Cannot mix counter and non counter columns in the same table")
+        if has_counter and int(stmt.options.get("default_time_to_live", 0) or 0) > 0:
+            raise InvalidRequest("Cannot set default_time_to_live on a table with counters")
         options = dict(DEFAULT_TABLE_OPTIONS)
         options.update(self._table_options(stmt.options))
         if "bloom_filter_fp_chance" not in stmt.options and options["compaction"]["class"] \
@@ -920,6 +937,9 @@ class Engine:
             options.pop("id", None)
         if stmt.compact_storage:
             others = [c for c in columns.values() if c.kind in ("regular", "static")]
+            if any(c.type.multicell for c in others):
+                raise InvalidRequest("Non-frozen collections and UDTs are not supported with "
+                                     "COMPACT STORAGE")
             if any(c.kind == "static" for c in others):
                 raise InvalidRequest("Static columns are not supported in COMPACT STORAGE tables")
             if ck and len(others) > 1:
