@@ -258,3 +258,21 @@ def test_create_table_rules_of_4_0(e: Engine) -> None:
     refused(e, "CREATE TABLE d1 (k int, c int, a int, b int, PRIMARY KEY (k, c)) WITH COMPACT "
                "STORAGE", InvalidRequest, "COMPACT STORAGE with composite PRIMARY KEY allows no "
             "more than one column not part of the PRIMARY KEY (got: a, b)")
+
+
+def test_alter_table_rules_of_4_0(e: Engine) -> None:
+    run(e, "CREATE INDEX v_idx ON kv (v)")
+    refused(e, "ALTER TABLE kv DROP v", InvalidRequest,
+            "Cannot drop column v because it has dependent secondary indexes (v_idx)")
+    refused(e, "ALTER TABLE kv DROP k", InvalidRequest, "Cannot drop PRIMARY KEY column k")
+    refused(e, "ALTER TABLE kv DROP nope", InvalidRequest,
+            "Column nope was not found in table 'ks.kv'")
+    refused(e, "ALTER TABLE kv ALTER v TYPE bigint", InvalidRequest,
+            "Altering column types is no longer supported")
+    refused(e, "ALTER TABLE ctr WITH default_time_to_live = 5", InvalidRequest,
+            "Cannot set default_time_to_live on a table with counters")
+    run(e, "CREATE TABLE cs (k int PRIMARY KEY, v int) WITH COMPACT STORAGE")
+    refused(e, "ALTER TABLE cs ADD w int", InvalidRequest,
+            "Cannot add new column to a COMPACT STORAGE table")
+    refused(e, "ALTER TABLE cs DROP COMPACT STORAGE", InvalidRequest,
+            "DROP COMPACT STORAGE is disabled. Enable in cassandra.yaml to use.")

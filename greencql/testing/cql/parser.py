@@ -614,6 +614,15 @@ class _Parser:
                 if paren:
                     self.expect_op(")")
                 return ast.AlterTable(table, "add", tuple(cols), if_exists=ie)
+            if self.accept_kw("alter"):
+                self.ident()
+                self.expect_kw("type")
+                self.type_expr()
+                return ast.AlterTable(table, "refused",
+                                      names=("Altering column types is no longer supported",))
+            if self.accept_kw("drop", "compact", "storage"):
+                return ast.AlterTable(table, "refused", names=(
+                    "DROP COMPACT STORAGE is disabled. Enable in cassandra.yaml to use.",))
             if self.accept_kw("drop"):
                 names = []
                 if self.accept_op("("):

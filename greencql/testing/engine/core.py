@@ -1064,10 +1064,14 @@ class Engine:
                 return Void()
             raise InvalidRequest(f"Table '{ks.name}.{stmt.table.name}' doesn't exist")
         self._check_user_ks(ks)
+        if stmt.action == "refused":
+            raise InvalidRequest(stmt.names[0])
         if stmt.action == "add":
             for cdef in stmt.columns:
                 if cdef.name in table.columns:
                     raise InvalidRequest(f"Column with name '{cdef.name}' already exists")
+                if table.compact:
+                    raise InvalidRequest("Cannot add new column to a COMPACT STORAGE table")
                 t = resolve_type(cdef.type, ks)
                 _check_nested_multicell(t)
                 if cdef.static and not table.clustering:
@@ -1097,10 +1101,18 @@ class Engine:
         elif stmt.action == "drop":
             for n in stmt.names:
                 col = table.columns.get(n)
+                shown = f"{_quoted_name(table.keyspace)}.{_quoted_name(table.name)}"
                 if col is None:
-                    raise InvalidRequest(f"Column {n} was not found in table {table.name}")
+                    raise InvalidRequest(f"Column {n} was not found in table '{shown}'")
                 if col.kind in ("partition_key", "clustering"):
-                    raise InvalidRequest(f"Cannot drop PRIMARY KEY part {n}")
+                    raise InvalidRequest(f"Cannot drop PRIMARY KEY column {n}")
+                if col.type.name == "udt" and col.type.multicell:
+                    raise InvalidRequest(f"Cannot drop non-frozen column {n} of user type "
+                                         f"{col.type.cql_name}")
+                dependent = sorted(ix.name for ix in table.indexes.values() if ix.column == n)
+                if dependent:
+                    raise InvalidRequest(f"Cannot drop column {n} because it has dependent "
+                                         f"secondary indexes ({', '.join(dependent)})")
                 del table.columns[n]
                 for part in table.data.partitions.values():
                     part.static.cells.pop(n, None)
@@ -1121,19 +1133,24 @@ class Engine:
             options = dict(table.options)
             options.update(self._table_options(stmt.options))
             self._validate_table_options(options)
+            if table.is_counter and int(options.get("default_time_to_live") or 0) > 0:
+                raise InvalidRequest("Cannot set default_time_to_live on a table with counters")
             table.options = options
         else:
             pairs = list(zip(stmt.names[0::2], stmt.names[1::2], strict=True))
             for old, new in pairs:
                 col = table.columns.get(old)
                 if col is None:
-                    raise InvalidRequest(f"Column {old} was not found in table {table.name}")
+                    raise InvalidRequest(f"Column {old} was not found in table "
+                                         f"{_quoted_name(table.keyspace)}."
+                                         f"{_quoted_name(table.name)}")
                 if col.kind not in ("partition_key", "clustering"):
                     raise InvalidRequest(f"Cannot rename non PRIMARY KEY column {old}")
                 if new in table.columns:
                     raise InvalidRequest(f"Cannot rename column {old} to {new} in table "
-                                         f"{table.name}; another column of that name already "
-                                         "exist")
+                                         f"'{_quoted_name(table.keyspace)}."
+                                         f"{_quoted_name(table.name)}'; another column with "
+                                         "that name already exists")
                 col.name = new
                 table.columns = {(new if k == old else k): v for k, v in table.columns.items()}
         table.invalidate()
