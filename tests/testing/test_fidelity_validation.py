@@ -276,3 +276,21 @@ def test_alter_table_rules_of_4_0(e: Engine) -> None:
             "Cannot add new column to a COMPACT STORAGE table")
     refused(e, "ALTER TABLE cs DROP COMPACT STORAGE", InvalidRequest,
             "DROP COMPACT STORAGE is disabled. Enable in cassandra.yaml to use.")
+
+
+def test_schema_statements_name_what_is_missing(e: Engine) -> None:
+    refused(e, "CREATE TABLE nosuch.t (k int PRIMARY KEY)", InvalidRequest,
+            "Keyspace 'nosuch' doesn't exist")
+    refused(e, "CREATE TYPE nosuch.u (a int)", InvalidRequest, "Keyspace 'nosuch' doesn't exist")
+    refused(e, "ALTER TABLE nosuch.t ADD v int", InvalidRequest,
+            "Table 'nosuch.t' doesn't exist")
+    refused(e, "DROP TABLE nosuch.t", InvalidRequest, "Table 'nosuch.t' doesn't exist")
+    run(e, "DROP TABLE IF EXISTS nosuch.t")
+    refused(e, "DROP TYPE nope", InvalidRequest, "Type 'ks.nope' doesn't exist")
+    refused(e, "DROP INDEX nope", InvalidRequest, "Index 'ks.nope' doesn't exist")
+    refused(e, "CREATE INDEX ON nope (v)", InvalidRequest, "Table 'nope' doesn't exist")
+    run(e, "CREATE TYPE u1 (a int)")
+    refused(e, "CREATE TYPE u1 (a int)", InvalidRequest, "A user type with name 'u1' already "
+            "exists")
+    refused(e, "CREATE TYPE u2 (a int, a text)", InvalidRequest,
+            "Duplicate field name 'a' in type 'u2'")

@@ -573,6 +573,20 @@ class Engine:
             raise InvalidRequest(f"keyspace {name} does not exist")
         return ks
 
+    def _schema_ks(self, name: str | None, missing: str, if_exists: bool = False
+                   ) -> Keyspace:
+        """The keyspace of a schema statement; a missing one answers ``missing`` (4.0's
+        schema statements name what they looked for), or None under IF EXISTS."""
+        if name is None:
+            raise InvalidRequest("No keyspace has been specified. USE a keyspace, or explicitly "
+                                 "specify keyspace.tablename")
+        ks = self.schema.keyspaces.get(name)
+        if ks is None:
+            if if_exists:
+                return None  # type: ignore[return-value]
+            raise InvalidRequest(missing)
+        return ks
+
     def _check_user_ks(self, ks: Keyspace) -> None:
         if ks.system:
             raise Unauthorized(f"{ks.name} keyspace is not user-modifiable.")
@@ -611,7 +625,11 @@ class Engine:
         if isinstance(stmt, ast.CreateTable):
             return self._create_table(stmt, keyspace)
         if isinstance(stmt, ast.DropTable):
-            ks = self._ks(stmt.table.keyspace or keyspace)
+            ks_name = stmt.table.keyspace or keyspace
+            ks = self._schema_ks(ks_name, f"Table '{ks_name}.{stmt.table.name}' doesn't exist",
+                                 stmt.if_exists)
+            if ks is None:
+                return Void()
             if stmt.table.name not in ks.tables:
                 if stmt.if_exists:
                     return Void()
@@ -634,16 +652,18 @@ class Engine:
             table.data.truncate()
             return Void()
         if isinstance(stmt, ast.CreateType):
-            ks = self._ks(stmt.name.keyspace or keyspace)
+            ks_name = stmt.name.keyspace or keyspace
+            ks = self._schema_ks(ks_name, f"Keyspace '{ks_name}' doesn't exist")
             self._check_user_ks(ks)
             if stmt.name.name in ks.types:
                 if stmt.if_not_exists:
                     return Void()
-                raise InvalidRequest(f"A user type of name {ks.name}.{stmt.name.name} already "
-                                     "exists")
+                raise InvalidRequest(f"A user type with name '{stmt.name.name}' already exists")
             names = [f for f, _ in stmt.fields]
-            if len(set(names)) != len(names):
-                raise InvalidRequest(f"Duplicate field name in type {stmt.name.name}")
+            for i, f in enumerate(names):
+                if f in names[:i]:
+                    raise InvalidRequest(f"Duplicate field name '{f}' in type "
+                                         f"'{stmt.name.name}'")
             types = []
             for _fname, texpr in stmt.fields:
                 t = resolve_type(texpr, ks, top=False)
@@ -657,7 +677,11 @@ class Engine:
         if isinstance(stmt, ast.AlterType):
             return self._alter_type(stmt, keyspace)
         if isinstance(stmt, ast.DropType):
-            ks = self._ks(stmt.name.keyspace or keyspace)
+            ks_name = stmt.name.keyspace or keyspace
+            ks = self._schema_ks(ks_name, f"Type '{ks_name}.{stmt.name.name}' doesn't exist",
+                                 stmt.if_exists)
+            if ks is None:
+                return Void()
             if stmt.name.name not in ks.types:
                 if stmt.if_exists:
                     return Void()
@@ -677,7 +701,11 @@ class Engine:
         if isinstance(stmt, ast.CreateIndex):
             return self._create_index(stmt, keyspace)
         if isinstance(stmt, ast.DropIndex):
-            ks = self._ks(stmt.name.keyspace or keyspace)
+            ks_name = stmt.name.keyspace or keyspace
+            ks = self._schema_ks(ks_name, f"Index '{ks_name}.{stmt.name.name}' doesn't exist",
+                                 stmt.if_exists)
+            if ks is None:
+                return Void()
             for t in ks.tables.values():
                 if stmt.name.name in t.indexes:
                     del t.indexes[stmt.name.name]
@@ -690,7 +718,8 @@ class Engine:
     def _alter_type(self, stmt: ast.AlterType, keyspace: str | None) -> Result:
         """ALTER TYPE ... ADD / RENAME (4.0): the type changes in place and so does every
         column that uses it, stored values included."""
-        ks = self._ks(stmt.name.keyspace or keyspace)
+        ks_name = stmt.name.keyspace or keyspace
+        ks = self._schema_ks(ks_name, f"Type '{ks_name}.{stmt.name.name}' doesn't exist")
         self._check_user_ks(ks)
         ut = ks.types.get(stmt.name.name)
         if ut is None:
@@ -829,7 +858,8 @@ class Engine:
                              warnings=self._rf_warnings(stmt.name, repl or {}))
 
     def _create_table(self, stmt: ast.CreateTable, keyspace: str | None) -> Result:
-        ks = self._ks(stmt.table.keyspace or keyspace)
+        ks_name = stmt.table.keyspace or keyspace
+        ks = self._schema_ks(ks_name, f"Keyspace '{ks_name}' doesn't exist")
         name = stmt.table.name
         if name in ks.tables:
             if stmt.if_not_exists:
@@ -1057,7 +1087,7 @@ class Engine:
 
     def _alter_table(self, stmt: ast.AlterTable, keyspace: str | None) -> Result:
         ks_name = stmt.table.keyspace or keyspace
-        ks = self._ks(ks_name)
+        ks = self._schema_ks(ks_name, f"Table '{ks_name}.{stmt.table.name}' doesn't exist")
         table = ks.tables.get(stmt.table.name)
         if table is None:
             if stmt.if_exists:
@@ -1203,8 +1233,11 @@ class Engine:
             raise InvalidRequest(f"Cannot create index on non-frozen UDT column {col.name}")
 
     def _create_index(self, stmt: ast.CreateIndex, keyspace: str | None) -> Result:
-        table = self._table(stmt.table, keyspace)
-        ks = self.schema.keyspaces[table.keyspace]
+        ks_name = stmt.table.keyspace or keyspace
+        ks = self._schema_ks(ks_name, f"Keyspace '{ks_name}' doesn't exist")
+        table = ks.tables.get(stmt.table.name)
+        if table is None:
+            raise InvalidRequest(f"Table '{stmt.table.name}' doesn't exist")
         self._check_user_ks(ks)
         if stmt.custom_class == "org.apache.cassandra.index.sasi.SASIIndex":
             raise InvalidRequest("SASI indexes are disabled. Enable in cassandra.yaml to use.")
