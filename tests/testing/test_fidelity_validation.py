@@ -294,3 +294,12 @@ def test_schema_statements_name_what_is_missing(e: Engine) -> None:
             "exists")
     refused(e, "CREATE TYPE u2 (a int, a text)", InvalidRequest,
             "Duplicate field name 'a' in type 'u2'")
+
+
+def test_clustering_after_a_slice(e: Engine) -> None:
+    refused(e, "SELECT * FROM t WHERE k = 1 AND c1 > 1 AND c2 = 'a'", InvalidRequest,
+            'Clustering column "c2" cannot be restricted (preceding column "c1" is restricted '
+            "by a non-EQ relation)")
+    refused(e, "SELECT * FROM t WHERE k = 1 AND c2 = 'a'", InvalidRequest,
+            'PRIMARY KEY column "c2" cannot be restricted as preceding column "c1" is not '
+            "restricted")

@@ -470,6 +470,10 @@ class Where:
             for name in extra:
                 if statement != "SELECT" or not allow_filtering:
                     prev = ck_names[ck_names.index(name) - 1]
+                    if prev in self.ck_slice and prev not in self.ck_eq:
+                        raise InvalidRequest(
+                            f'Clustering column "{name}" cannot be restricted (preceding column '
+                            f'"{prev}" is restricted by a non-EQ relation)')
                     raise InvalidRequest(
                         f'PRIMARY KEY column "{name}" cannot be restricted as preceding column '
                         f'"{prev}" is not restricted')
