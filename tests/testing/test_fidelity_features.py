@@ -266,3 +266,9 @@ def test_index_on_a_clustering_column_needs_no_filtering(e: Engine) -> None:
     with pytest.raises(InvalidRequest, match="Cannot use selection function writeTime on "
                                              "PRIMARY KEY part k"):
         run(e, "SELECT writetime(k) FROM ci")
+
+
+def test_describe_cluster(e: Engine) -> None:
+    r = run(e, "DESCRIBE CLUSTER")
+    assert r.column_names == ["cluster", "partitioner", "snitch"]
+    assert r.rows[0][1] == "org.apache.cassandra.dht.Murmur3Partitioner"

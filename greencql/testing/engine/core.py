@@ -644,7 +644,8 @@ class Engine:
         if isinstance(stmt, ast.Describe):
             from greencql.testing.engine.describe import describe
 
-            return describe(schema, stmt.words, (stmt.keyspace, stmt.name), keyspace)
+            return describe(schema, stmt.words, (stmt.keyspace, stmt.name), keyspace,
+                            self.cluster_name)
         if isinstance(stmt, ast.Truncate):
             table = self._table(stmt.table, keyspace)
             if table.virtual or table.keyspace in ("system", "system_schema"):

@@ -127,13 +127,17 @@ def _table_rows(t: Table) -> list[tuple[str, ...]]:
 
 
 def describe(schema: Schema, words: tuple[str, ...], names: tuple[str | None, str | None],
-             keyspace: str | None) -> Rows:
+             keyspace: str | None, cluster_name: str = "greencql") -> Rows:
     """``words``: the DESCRIBE keywords (lowercased, e.g. ('full', 'schema')); ``names``:
     (keyspace, name) of a named element."""
     what = [w for w in words if w not in ("full", "only")]
     full = "full" in words
     kind = what[0] if what else ""
     ks_name, name = names
+    if kind == "cluster":
+        return Rows(_specs(("cluster", "partitioner", "snitch")), [(
+            cluster_name, "org.apache.cassandra.dht.Murmur3Partitioner",
+            "org.apache.cassandra.locator.SimpleSnitch")], None)
     listed = [k for k in sorted(schema.keyspaces.values(), key=lambda k: k.name)]
     if kind in ("keyspaces", "tables", "types", "functions", "aggregates"):
         if kind == "keyspaces":
