@@ -61,3 +61,10 @@ def test_case_sensitive_names_are_quoted(e: Engine) -> None:
         'Undefined column name value in table ks."CaseTable"')
     assert message(e, 'SELECT "Other" FROM "CaseTable"') == (
         'Undefined column name "Other" in table ks."CaseTable"')
+
+
+@pytest.mark.parametrize("word", ["view", "default", "unset", "is", "replace", "materialized"])
+def test_4_0_reserved_keywords(e: Engine, word: str) -> None:
+    with pytest.raises(SyntaxException):
+        e.execute(f"CREATE TABLE ks.r (k int PRIMARY KEY, {word} int)")
+    e.execute(f'CREATE TABLE ks.r_{word} (k int PRIMARY KEY, "{word}" int)')

@@ -18,12 +18,13 @@ from greencql.testing.cql.lexer import Token, tokenize
 
 __all__ = ["parse", "parse_statement", "parse_type"]
 
-# Words that cannot be used as unquoted identifiers (subset of Cassandra's reserved words).
+# Words that cannot be used as unquoted identifiers (Cassandra 4.0's reserved keywords).
 _RESERVED = frozenset(
-    """add allow alter and apply asc authorize batch begin by columnfamily create delete desc
-    describe drop entries execute from full grant if in index infinity insert into keyspace
-    limit modify nan norecursive not null of on or order primary rename revoke schema select
-    set table to token truncate unlogged update use using where with""".split()
+    """add allow alter and apply asc authorize batch begin by columnfamily create default delete
+    desc describe drop entries execute from full grant if in index infinity insert into is
+    keyspace limit materialized mbean mbeans modify nan norecursive not null of on or order
+    primary rename replace revoke schema select set table to token truncate unlogged unset
+    update use using view where with""".split()
 )
 _STATEMENT_STARTS = ("select", "insert", "update", "delete", "begin", "use", "create", "alter",
                      "drop", "truncate", "describe", "desc")
