@@ -92,3 +92,14 @@ def test_warnings_reach_the_client(hub) -> None:
             assert rs.warnings[0].startswith("Batch for [w.t] is of size 13200")
         finally:
             c.shutdown()
+
+
+def test_increasing_replication_factor_warns(e: Engine) -> None:
+    r = e.execute("ALTER KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', "
+                  "'replication_factor': 1}", now=NOW)
+    assert r.warnings == ()
+    e.set_nodes([NodeInfo(f"127.0.0.{i}", uuid.UUID(int=i), (i,)) for i in (1, 2)])
+    r = e.execute("ALTER KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', "
+                  "'replication_factor': 2}", now=NOW)
+    assert r.warnings == ("When increasing replication factor you need to run a full (-full) "
+                          "repair to distribute the data.",)

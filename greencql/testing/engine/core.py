@@ -607,12 +607,15 @@ class Engine:
                 raise InvalidRequest(f"Keyspace '{stmt.name}' doesn't exist")
             self._check_user_ks(ks)
             repl, durable = self._ks_options(stmt.options, require=False, ks_name=ks.name)
+            warnings = list(self._rf_warnings(ks.name, repl or {}))
             if repl is not None:
+                if _total_rf(repl) > _total_rf(ks.replication):
+                    warnings.append("When increasing replication factor you need to run a full "
+                                    "(-full) repair to distribute the data.")
                 ks.replication = repl
             if durable is not None:
                 ks.durable_writes = durable
-            return self._changed("UPDATED", "KEYSPACE", ks.name,
-                                 warnings=self._rf_warnings(ks.name, repl or {}))
+            return self._changed("UPDATED", "KEYSPACE", ks.name, warnings=tuple(warnings))
         if isinstance(stmt, ast.DropKeyspace):
             ks = schema.keyspaces.get(stmt.name)
             if ks is None:
@@ -1327,6 +1330,17 @@ def _quoted_name(name: str) -> str:
     if re.fullmatch(r"[a-z][a-z0-9_]*", name):
         return name
     return '"' + name.replace('"', '""') + '"'
+
+
+def _total_rf(repl: dict[str, str]) -> int:
+    total = 0
+    for k, v in repl.items():
+        if k != "class":
+            try:
+                total += int(str(v).split("/")[0])
+            except ValueError:
+                pass
+    return total
 
 
 def _check_nested_multicell(t: Any) -> None:
