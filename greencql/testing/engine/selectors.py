@@ -383,7 +383,7 @@ class _Compiler:
         f = arg.fn
         g = _cast_fn(src, target)
         if g is None:
-            raise InvalidRequest(f"{src.cql_name} cannot be cast to {target.cql_name}")
+            raise InvalidRequest(f"{e.a.text} cannot be cast to {target.cql_name}")
         return Compiled(e.text, target, lambda p, r, now: None if (
             v := f(p, r, now)) is None else g(v))
 
@@ -607,6 +607,8 @@ def _conversion(name: str, at: ColType, text: str) -> tuple[ColType, Callable] |
 
 def _cast_fn(src: ColType, target: ColType) -> Callable[[Any], Any] | None:
     s, t = src.name, target.name
+    if s not in _NATIVE or t not in _NATIVE:
+        return None  # CastFcts are defined between native types only
     if s == t:
         return lambda v: v
     if t in ("text", "ascii"):
