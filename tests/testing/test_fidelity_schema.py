@@ -27,6 +27,7 @@ DDL = (
     "{'class': 'LeveledCompactionStrategy'}",
     "CREATE TABLE sch.compact (k int PRIMARY KEY, v int) WITH COMPACT STORAGE",
     "CREATE TABLE sch.dense (k int, c int, v int, PRIMARY KEY (k, c)) WITH COMPACT STORAGE",
+    "CREATE TABLE sch.only_key (k int, c int, PRIMARY KEY (k, c)) WITH COMPACT STORAGE",
     "CREATE TABLE sch.cdc (k int PRIMARY KEY, v int) WITH cdc = true",
     "CREATE TABLE sch.zstd (k int PRIMARY KEY, v int) WITH compression = "
     "{'class': 'ZstdCompressor', 'chunk_length_in_kb': 64}",
@@ -90,6 +91,8 @@ def test_greencql_export_reproduces_the_ddl(hub) -> None:
             assert list(ks.tables["compact"].columns) == ["k", "v"]
             assert "bloom_filter_fp_chance = 0.1" in ks.tables["lcs"].export_as_string()
             assert 'ON sch.quoted ("Value")' in ks.tables["quoted"].export_as_string()
+            only_key = ks.tables["only_key"].export_as_string()
+            assert "WITH COMPACT STORAGE" in only_key and "value" not in only_key
         finally:
             c.shutdown()
 
