@@ -79,9 +79,13 @@ def _uuid_key(u: Any) -> tuple:
 
 
 def _timeuuid_key(u: Any) -> tuple:
+    """TimeUUIDType order: the timestamp, then the clock and node bytes compared signed (so
+    minTimeuuid's 0x80.. and maxTimeuuid's 0x7f.. bound every real timeuuid of their
+    millisecond)."""
     if not isinstance(u, uuid.UUID):
         u = uuid.UUID(str(u))
-    return (u.time if u.version == 1 else 0, u.bytes)
+    is_time = ((u.int >> 76) & 0xF) == 1
+    return (u.time if is_time else 0, bytes(b ^ 0x80 for b in u.bytes[8:]))
 
 
 def _ts_key(v: Any) -> int:

@@ -272,3 +272,14 @@ def test_describe_cluster(e: Engine) -> None:
     r = run(e, "DESCRIBE CLUSTER")
     assert r.column_names == ["cluster", "partitioner", "snitch"]
     assert r.rows[0][1] == "org.apache.cassandra.dht.Murmur3Partitioner"
+
+
+def test_timeuuid_bounds_in_where(e: Engine) -> None:
+    run(e, "CREATE TABLE ev (k int, t timeuuid, PRIMARY KEY (k, t))")
+    run(e, "INSERT INTO ev (k, t) VALUES (1, now())")
+    assert len(rows(e, "SELECT t FROM ev WHERE k = 1 AND t > maxTimeuuid('2013-01-01 00:05+0000') "
+                       "AND t < minTimeuuid('2099-02-02 10:00+0000')")) == 1
+    assert rows(e, "SELECT t FROM ev WHERE k = 1 AND t < minTimeuuid('2013-01-01')") == []
+    assert len(rows(e, "SELECT t FROM ev WHERE k = 1 AND t < maxTimeuuid('2099-01-01')")) == 1
+    assert len(rows(e, "SELECT t FROM ev WHERE k = 1 AND t >= minTimeuuid('2013-01-01') AND "
+                       "t <= maxTimeuuid('2099-01-01')")) == 1

@@ -462,6 +462,22 @@ def _compile_func(term: ast.FuncTerm, t: ColType, name: str, binder: Binder) -> 
             return from_json(decoded, t, name)
 
         return from_json_term
+    if f in ("mintimeuuid", "maxtimeuuid") and len(term.args) == 1:
+        from greencql.testing.engine.selectors import _conversion
+
+        if n not in ("timeuuid", "uuid"):
+            raise InvalidRequest(f"Type error: cannot assign result of function system.{f} "
+                                 f"(type timeuuid) to {name} (type {t.cql_name})")
+        ts_arg = compile_term(term.args[0], ColType("timestamp"), f"{f}({name})", binder)
+        conv = _conversion(f, ColType("timestamp"), name)
+        assert conv is not None
+        make = conv[1]
+
+        def bound(ctx: Ctx) -> Any:
+            v = ts_arg(ctx)
+            return v if v is None or v is UNSET else make(v)
+
+        return bound
     if len(term.args) == 1 and (f.startswith("blobas") or f.endswith("asblob")):
         from greencql.testing.engine.selectors import _conversion, _native
 
