@@ -434,7 +434,7 @@ def _compile_vector(term: ast.CollectionLit, t: ColType, name: str, binder: Bind
 def _compile_func(term: ast.FuncTerm, t: ColType, name: str, binder: Binder) -> TermFn:
     f = term.name
     n = t.name
-    if f == "now" and not term.args:
+    if f in ("now", "currenttimeuuid") and not term.args:
         if n not in ("timeuuid", "uuid"):
             raise InvalidRequest(f"Type error: cannot assign result of function system.now "
                                  f"(type timeuuid) to {name} (type {t.cql_name})")
