@@ -890,9 +890,13 @@ class _Parser:
         self.expect_op("(")
         vals: list[ast.Term] = []
         if not self.accept_op(")"):
-            vals.append(self.term())
-            while self.accept_op(","):
+            while True:
+                t = self.peek()
+                if not (t.kind in ("MARKER", "NAMED_MARKER") or t.text == "("):
+                    self.fail(t, "'('")
                 vals.append(self.term())
+                if not self.accept_op(","):
+                    break
             self.expect_op(")")
         return tuple(vals)
 
