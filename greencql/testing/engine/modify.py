@@ -497,6 +497,11 @@ class ModifyPlan:
         """Store the write (``evaluated``: what :meth:`evaluate` returned, if already done)."""
         targets, ttl, exp, values = evaluated or self.evaluate(ctx)
         table = self.table
+        if not table.data.tombstones and (
+                self.delete_row or exp is not None or any(op.kind.startswith("del")
+                                                          for op in self.ops)
+                or any(v is None for v, _k in values)):
+            table.data.tombstones = True
         for i, (key, ck, pred) in enumerate(targets):
             if i:
                 # terms are bound once per row written, as Cassandra binds them: now() and

@@ -432,13 +432,14 @@ class SelectPlan:
             pred = w.clustering_predicate(ctx)
         reverse = self.reverse
         ck_restricted = w.has_ck_restriction
+        count_tombstones = table.data.tombstones
         for p in self._partitions(ctx):
             if distinct:
                 if _partition_live(p, now) and (flt is None or flt(p, None, now)):
                     yield p, None
                 continue
             any_row = False
-            if p.deleted_ts != NO_TS or p.ranges:
+            if count_tombstones and (p.deleted_ts != NO_TS or p.ranges):
                 self._tombstones += (p.deleted_ts != NO_TS) + 2 * len(p.ranges)
             if ckeys is not None:
                 rows = [r for r in (p.rows.get(k) for k in ckeys) if r is not None]
@@ -449,7 +450,8 @@ class SelectPlan:
             for r in it:
                 if pred is not None and not pred(r.raw_keys):
                     continue
-                self._tombstones += _dead_cells(r, now)
+                if count_tombstones:
+                    self._tombstones += _dead_cells(r, now)
                 if not r.live(now):
                     continue
                 self._live += 1
