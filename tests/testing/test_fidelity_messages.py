@@ -49,6 +49,11 @@ def test_malformed_literals(e: Engine) -> None:
         "Unable to coerce '2020-13-45' to a formatted date (long)")
     assert message(e, "INSERT INTO n (k, i) VALUES (1, 'not-an-ip')") == (
         "Unable to make inet address from 'not-an-ip'")
+    e.execute("CREATE TABLE ks.tb (k int PRIMARY KEY, t time, b blob)")
+    assert message(e, "INSERT INTO tb (k, t) VALUES (1, '25:99')") == (
+        "(TimeType) Unable to coerce '25:99' to a formatted time (long)")
+    assert message(e, "INSERT INTO tb (k, b) VALUES (1, 0x123)") == (
+        "cannot parse '123' as hex bytes")
 
 
 def test_truncated_input(e: Engine) -> None:

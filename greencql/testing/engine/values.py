@@ -109,7 +109,7 @@ _JAVA_INTS = {"tinyint": "byte", "smallint": "short", "int": "int", "bigint": "l
 _STRING_PARSE_ERRORS = {
     "timestamp": "Unable to coerce '{}' to a formatted date (long)",
     "date": "Unable to coerce '{}' to a formatted date (long)",
-    "time": "Timestamp format must be hh:mm:ss[.fffffffff]",
+    "time": "(TimeType) Unable to coerce '{}' to a formatted time (long)",
     "inet": "Unable to make inet address from '{}'",
 }
 
@@ -259,7 +259,10 @@ def convert_const(const: ast.Const, t: ColType, name: str) -> Any:
                 return _check_uuid(uuid.UUID(v), t, const, name)
         elif kind == "HEX":
             if n == "blob":
-                return bytes.fromhex(v[2:])
+                try:
+                    return bytes.fromhex(v[2:])
+                except ValueError:
+                    raise InvalidRequest(f"cannot parse '{v[2:]}' as hex bytes") from None
         elif kind == "DURATION":
             if n == "duration":
                 return _parse_duration(v)
