@@ -108,3 +108,14 @@ def test_speculative_retry_as_4_0_stores_it(engine: Engine) -> None:
 
     with pytest.raises(ConfigurationException):
         engine.execute("ALTER TABLE sch.sr WITH speculative_retry = 'sometimes'")
+
+
+def test_nts_replication_factor_expands_to_every_dc() -> None:
+    e = Engine([NodeInfo("127.0.0.1", uuid.UUID(int=1), (0,)),
+                NodeInfo("127.0.0.2", uuid.UUID(int=2), (1,), dc="dc2")])
+    e.execute("CREATE KEYSPACE nts WITH replication = {'class': 'NetworkTopologyStrategy', "
+              "'replication_factor': 1, 'dc2': 1}")
+    (repl,), = e.execute("SELECT replication FROM system_schema.keyspaces WHERE "
+                         "keyspace_name = 'nts'").rows
+    assert repl == {"class": "org.apache.cassandra.locator.NetworkTopologyStrategy",
+                    "datacenter1": "1", "dc2": "1"}

@@ -820,7 +820,22 @@ class Engine:
             raise InvalidRequest("Missing mandatory option 'replication'")
         if repl is not None:
             self._check_replication(repl, ks_name)
+            repl = self._expand_replication(repl)
         return repl, durable
+
+    def _expand_replication(self, repl: dict[str, str]) -> dict[str, str]:
+        """NetworkTopologyStrategy's 'replication_factor' option (4.0) stands for every data
+        center the cluster has that is not named explicitly."""
+        if not repl["class"].endswith(".NetworkTopologyStrategy") or \
+                "replication_factor" not in repl:
+            return repl
+        rf = repl["replication_factor"]
+        dcs = sorted({n.dc for n in self._nodes}) or ["datacenter1"]
+        out = {k: v for k, v in repl.items() if k != "replication_factor"}
+        for dc in dcs:
+            out.setdefault(dc, rf)
+        rest = sorted((k, v) for k, v in out.items() if k != "class")
+        return {"class": out["class"], **dict(rest)}
 
     def _check_replication(self, repl: dict[str, str], ks_name: str) -> None:
         """4.0's strategy validation: LocalStrategy is internal, NetworkTopologyStrategy
