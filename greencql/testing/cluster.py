@@ -134,6 +134,39 @@ class SimCluster:
         for dc, rack in layout:
             self._new_node(dc, rack)
         self.engine = Engine(self._node_infos(), cluster_name=cluster_name, seed=seed)
+        self.engine.client_source = self._client_rows
+        self.engine.live_hosts = self._live_hosts
+
+    def _live_hosts(self) -> set[uuid.UUID]:
+        """Host ids of the nodes serving (a stopped node is down for the others)."""
+        return {n.host_id for n in self.nodes if n.running}
+
+    def _client_rows(self, info: NodeInfo | None) -> list[dict[str, Any]]:
+        """system_views.clients as the node ``info`` serves it: its open connections."""
+        node = next((n for n in self.nodes if info is not None and n.host_id == info.host_id),
+                    None)
+        if node is None:
+            return []
+        out = []
+        for conn in node.connections:
+            peer = conn.peer if isinstance(conn.peer, tuple) else (str(conn.peer), 0)
+            hs = getattr(conn, "handshake", None)
+            opts = (getattr(hs, "startup_options", None) or {}) if hs is not None else {}
+            try:
+                address = ipaddress.ip_address(peer[0])
+            except ValueError:
+                continue
+            out.append({
+                "address": address, "port": int(peer[1]),
+                "connection_stage": "ready" if getattr(conn, "ready", False) else "established",
+                "driver_name": opts.get("DRIVER_NAME"),
+                "driver_version": opts.get("DRIVER_VERSION"),
+                "hostname": str(address), "protocol_version": conn.version or None,
+                "request_count": 0, "ssl_cipher_suite": None,
+                "ssl_enabled": node._tls_context is not None, "ssl_protocol": None,
+                "username": "anonymous",
+            })
+        return out
 
     # -- layout ---------------------------------------------------------------------------
 

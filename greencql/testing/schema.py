@@ -79,9 +79,13 @@ def _uuid_key(u: Any) -> tuple:
 
 
 def _timeuuid_key(u: Any) -> tuple:
+    """TimeUUIDType order: the timestamp, then the clock and node bytes compared signed (so
+    minTimeuuid's 0x80.. and maxTimeuuid's 0x7f.. bound every real timeuuid of their
+    millisecond)."""
     if not isinstance(u, uuid.UUID):
         u = uuid.UUID(str(u))
-    return (u.time if u.version == 1 else 0, u.bytes)
+    is_time = ((u.int >> 76) & 0xF) == 1
+    return (u.time if is_time else 0, bytes(b ^ 0x80 for b in u.bytes[8:]))
 
 
 def _ts_key(v: Any) -> int:
@@ -307,6 +311,8 @@ class Table:
     indexes: dict[str, Index] = field(default_factory=dict)
     flags: tuple[str, ...] = ("compound",)
     virtual: bool = False
+    #: created WITH COMPACT STORAGE (system_schema shows it the way 4.0 stores it)
+    compact: bool = False
     #: set by the engine: the table's row storage
     data: Any = None
     _select_order: list[Column] | None = field(default=None, repr=False)
@@ -324,18 +330,16 @@ class Table:
         return [c for c in self.columns.values() if c.kind == "regular"]
 
     def select_order(self) -> list[Column]:
-        """Columns in ``SELECT *`` order: partition key, clustering, then static and regular
-        columns, each group simple (by name) before multi-cell (by name), as Cassandra does."""
+        """Columns in ``SELECT *`` order (TableMetadata.allColumnsInSelectOrder): partition
+        key, clustering, then the static columns and the regular columns, each in global
+        alphabetical order of their names' bytes (simple, collection and UDT together)."""
         if self._select_order is None:
-            def group(cols: list[Column]) -> list[Column]:
-                simple = sorted((c for c in cols if not c.type.multicell),
-                                key=lambda c: c.name.encode())
-                multi = sorted((c for c in cols if c.type.multicell), key=lambda c: c.name.encode())
-                return simple + multi
+            def by_name(cols: list[Column]) -> list[Column]:
+                return sorted(cols, key=lambda c: c.name.encode())
 
             self._select_order = (
-                list(self.partition_key) + list(self.clustering) + group(self.statics)
-                + group(self.regulars)
+                list(self.partition_key) + list(self.clustering) + by_name(self.statics)
+                + by_name(self.regulars)
             )
         return self._select_order
 

@@ -583,7 +583,7 @@ class _Connection:
             result = engine.execute_prepared(
                 qid, p.values, consistency=p.consistency, timestamp=p.timestamp,
                 page_size=p.page_size, paging_state=p.paging_state, now=time.time(),
-                coordinator=node.host_id)
+                coordinator=node.host_id, serial_consistency=p.serial_consistency)
             rec.note_result(result)
             if type(result).__name__ == "Rows":
                 rec.response = "ROWS"
@@ -597,7 +597,8 @@ class _Connection:
             result = engine.execute(
                 msg.query, keyspace=p.keyspace or self.keyspace, values=p.values,
                 consistency=p.consistency, timestamp=p.timestamp, page_size=p.page_size,
-                paging_state=p.paging_state, now=time.time(), coordinator=node.host_id)
+                paging_state=p.paging_state, now=time.time(), coordinator=node.host_id,
+                serial_consistency=p.serial_consistency)
             rec.note_result(result)
             if type(result).__name__ == "Rows":
                 rec.response = "ROWS"
@@ -627,7 +628,7 @@ class _Connection:
                   list(c.values)) for c in msg.statements],
                 msg.batch_type, keyspace=msg.keyspace or self.keyspace,
                 consistency=msg.consistency, timestamp=msg.timestamp, now=time.time(),
-                coordinator=node.host_id)
+                coordinator=node.host_id, serial_consistency=msg.serial_consistency)
             rec.note_result(result)
             if type(result).__name__ == "Rows":
                 rec.response = "ROWS"

@@ -105,6 +105,10 @@ _SYSTEM_TABLES: dict[str, dict[str, list[_T]]] = {
             ("native_port", "int"), ("preferred_ip", "inet"), ("preferred_port", "int"),
             ("rack", "text"), ("release_version", "text"), ("schema_version", "uuid"),
             ("tokens", "set<text>")]),
+        # read by Spark and other tools; always empty here (no sstables to estimate)
+        "size_estimates": _cols([("keyspace_name", "text")], [
+            ("table_name", "text"), ("range_start", "text"), ("range_end", "text")], [
+            ("mean_partition_size", "bigint"), ("partitions_count", "bigint")]),
     },
     "system_schema": {
         "keyspaces": _cols([("keyspace_name", "text")], [], [
@@ -167,6 +171,14 @@ _SYSTEM_TABLES: dict[str, dict[str, list[_T]]] = {
             ("activity", "text"), ("source", "inet"), ("source_elapsed", "int"),
             ("source_port", "int"), ("thread", "text")]),
     },
+    "system_views": {
+        "clients": _cols([("address", "inet")], [("port", "int")], [
+            ("connection_stage", "text"), ("driver_name", "text"), ("driver_version", "text"),
+            ("hostname", "text"), ("protocol_version", "int"), ("request_count", "bigint"),
+            ("ssl_cipher_suite", "text"), ("ssl_enabled", "boolean"), ("ssl_protocol", "text"),
+            ("username", "text")]),
+        "settings": _cols([("name", "text")], [], [("value", "text")]),
+    },
     "system_virtual_schema": {
         "keyspaces": _cols([("keyspace_name", "text")], [], []),
         "tables": _cols([("keyspace_name", "text")], [("table_name", "text")],
@@ -190,7 +202,33 @@ VIRTUAL_TABLES = frozenset(
     [("system", t) for t in _SYSTEM_TABLES["system"]]
     + [("system_schema", t) for t in _SYSTEM_TABLES["system_schema"]]
     + [("system_virtual_schema", t) for t in _SYSTEM_TABLES["system_virtual_schema"]]
+    + [("system_views", t) for t in _SYSTEM_TABLES["system_views"]]
 )
+_VIRTUAL_KEYSPACES = ("system_views", "system_virtual_schema")
+
+#: system_views.settings: the cassandra.yaml values of a default 4.0 node that clients and
+#: tools look at (a subset of the real table's rows)
+SETTINGS: dict[str, str] = {
+    "batch_size_fail_threshold_in_kb": "50",
+    "batch_size_warn_threshold_in_kb": "5",
+    "cdc_enabled": "false",
+    "cluster_name": CLUSTER_NAME,
+    "enable_materialized_views": "false",
+    "enable_sasi_indexes": "false",
+    "enable_transient_replication": "false",
+    "enable_user_defined_functions": "false",
+    "enable_user_defined_functions_threads": "true",
+    "endpoint_snitch": "SimpleSnitch",
+    "native_transport_port": "9042",
+    "num_tokens": "16",
+    "partitioner": "org.apache.cassandra.dht.Murmur3Partitioner",
+    "read_request_timeout_in_ms": "5000",
+    "request_timeout_in_ms": "10000",
+    "tombstone_failure_threshold": "100000",
+    "tombstone_warn_threshold": "1000",
+    "unlogged_batch_across_partitions_warn_threshold": "10",
+    "write_request_timeout_in_ms": "2000",
+}
 
 
 def _type_of(text: str) -> ColType:
@@ -209,8 +247,9 @@ def install_system_keyspaces(schema: Schema, make_data: Any) -> None:
     storage object of each table."""
     for ks_name, repl in SYSTEM_KEYSPACES.items():
         schema.keyspaces[ks_name] = Keyspace(ks_name, dict(repl), True, system=True)
-    schema.keyspaces["system_virtual_schema"] = Keyspace(
-        "system_virtual_schema", {"class": _LOCAL}, True, system=True, listed=False)
+    for vks in _VIRTUAL_KEYSPACES:
+        schema.keyspaces[vks] = Keyspace(vks, {"class": _LOCAL}, True, system=True,
+                                         listed=False)
     for ks_name, tables in _SYSTEM_TABLES.items():
         ks = schema.keyspaces[ks_name]
         for tname, cols in tables.items():
@@ -269,6 +308,25 @@ def _inet(address: str) -> Any:
     return ipaddress.ip_address(address)
 
 
+def _compact_hidden(t: Table) -> list[dict[str, Any]]:
+    """The internal columns 4.0 keeps for a COMPACT STORAGE table: a static one's column1
+    and value, a dense one's empty value when it has no regular column."""
+    if not t.compact:
+        return []
+
+    def col(name: str, kind: str, pos: int, order: str, typ: str) -> dict[str, Any]:
+        return {"keyspace_name": t.keyspace, "table_name": t.name, "column_name": name,
+                "clustering_order": order, "column_name_bytes": name.encode(), "kind": kind,
+                "position": pos, "type": typ}
+
+    if not t.clustering:
+        return [col("column1", "clustering", 0, "asc", "text"),
+                col("value", "regular", -1, "none", "blob")]
+    if not t.regulars:
+        return [col("value", "regular", -1, "none", "empty")]
+    return []
+
+
 def _table_flags(t: Table) -> set[str]:
     return {"compound"}
 
@@ -323,18 +381,24 @@ def system_rows(table: Table, schema: Schema, nodes: list[NodeInfo], coordinator
                 "tokens": {str(t) for t in n.tokens} or None,
             } for n in peers]
         return []
+    if ks == "system_views":
+        if name == "settings":
+            rows = dict(SETTINGS, cluster_name=cluster_name)
+            return [{"name": k, "value": v} for k, v in sorted(rows.items())]
+        return []  # clients: filled by the engine from its client source
     if ks == "system_virtual_schema":
         if name == "keyspaces":
-            return [{"keyspace_name": "system_virtual_schema"}]
+            return [{"keyspace_name": v} for v in _VIRTUAL_KEYSPACES]
         if name == "tables":
-            return [{"keyspace_name": "system_virtual_schema", "table_name": t,
-                     "comment": f"virtual {t} table"} for t in _SYSTEM_TABLES[ks]]
+            return [{"keyspace_name": v, "table_name": t, "comment": f"virtual {t} table"}
+                    for v in _VIRTUAL_KEYSPACES for t in _SYSTEM_TABLES[v]]
         out = []
-        for t, cols in _SYSTEM_TABLES[ks].items():
-            for cname, typ, kind, pos, order in cols:
-                out.append({"keyspace_name": ks, "table_name": t, "column_name": cname,
-                            "clustering_order": order, "column_name_bytes": cname.encode(),
-                            "kind": kind, "position": pos, "type": typ})
+        for v in _VIRTUAL_KEYSPACES:
+            for t, cols in _SYSTEM_TABLES[v].items():
+                for cname, typ, kind, pos, order in cols:
+                    out.append({"keyspace_name": v, "table_name": t, "column_name": cname,
+                                "clustering_order": order, "column_name_bytes": cname.encode(),
+                                "kind": kind, "position": pos, "type": typ})
         return out
     # system_schema
     kss = [k for k in schema.keyspaces.values() if k.listed]
@@ -349,7 +413,7 @@ def system_rows(table: Table, schema: Schema, nodes: list[NodeInfo], coordinator
                 for opt, default in DEFAULT_TABLE_OPTIONS.items():
                     v = t.options.get(opt, default)
                     row[opt] = dict(v) if isinstance(v, dict) else v
-                row["extensions"] = dict(t.options.get("extensions") or {}) or None
+                row["extensions"] = dict(t.options.get("extensions") or {})
                 row["flags"] = set(t.flags)
                 row["id"] = t.id
                 out.append(row)
@@ -358,11 +422,14 @@ def system_rows(table: Table, schema: Schema, nodes: list[NodeInfo], coordinator
         out = []
         for k in kss:
             for t in k.tables.values():
+                static_compact = t.compact and not t.clustering
                 for c in t.columns.values():
+                    kind = "static" if static_compact and c.kind == "regular" else c.kind
                     out.append({"keyspace_name": k.name, "table_name": t.name,
                                 "column_name": c.name, "clustering_order": c.clustering_order,
-                                "column_name_bytes": c.name.encode("utf-8"), "kind": c.kind,
+                                "column_name_bytes": c.name.encode("utf-8"), "kind": kind,
                                 "position": c.position, "type": c.type.cql_name})
+                out.extend(_compact_hidden(t))
         return out
     if name == "types":
         return [{"keyspace_name": k.name, "type_name": u.name,

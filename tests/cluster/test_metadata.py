@@ -552,6 +552,7 @@ def test_targeted_refreshes_track_ddl() -> None:
         "CREATE TABLE shop.fresh (k int PRIMARY KEY, a frozen<zzz_address>)",
         "CREATE INDEX fresh_a ON shop.fresh (a)",
         "CREATE TYPE shop.mmm (x int)",
+        "DROP INDEX shop.kv_v",  # 4.0 refuses to drop an indexed column
         "ALTER TABLE shop.kv DROP v",
         "DROP INDEX shop.tags_idx",
         "DROP TABLE shop.counts",

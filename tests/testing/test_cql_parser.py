@@ -101,7 +101,7 @@ def test_details() -> None:
         ("SELEKT * FROM factks.t", "line 1:0 no viable alternative at input 'SELEKT' "
                                    "([SELEKT]...)"),
         ("SELECT * FORM t", "line 1:9 mismatched input 'FORM' expecting K_FROM"),
-        ("SELECT * FROM t WHERE", "line 1:21 mismatched input '<EOF>' expecting IDENT"),
+        ("SELECT * FROM t WHERE", "line 0:-1 mismatched input '<EOF>' expecting IDENT"),
         ("INSERT INTO t (k) VALUES (1) extra", "line 1:29 extraneous input 'extra' expecting "
                                                "<EOF>"),
         ("SELECT * FROM t WHERE k = 'unterminated", "line 1:26 no viable alternative at "
@@ -116,8 +116,9 @@ def test_syntax_errors(cql: str, message: str) -> None:
 
 
 def test_unsupported_statements_are_syntax_errors() -> None:
-    for cql in ("CREATE MATERIALIZED VIEW v AS SELECT * FROM t", "GRANT ALL ON t TO r",
-                "CREATE FUNCTION f() RETURNS int", "LIST ROLES", ""):
+    # CREATE MATERIALIZED VIEW / FUNCTION parse on 4.0 and are refused as disabled
+    # (InvalidRequest, see tests/testing/test_fidelity_errors.py)
+    for cql in ("GRANT ALL ON t TO r", "LIST ROLES", ""):
         with pytest.raises(SyntaxException):
             parse(cql)
 

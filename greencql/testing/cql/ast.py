@@ -23,6 +23,7 @@ __all__ = [
     "TypeExpr",
     "Relation",
     "Selector",
+    "SelExpr",
     "Assignment",
     "Condition",
     "Statement",
@@ -35,10 +36,13 @@ __all__ = [
     "AlterTable",
     "DropTable",
     "CreateType",
+    "AlterType",
     "DropType",
     "CreateIndex",
     "DropIndex",
     "Truncate",
+    "Refused",
+    "Describe",
     "Insert",
     "Update",
     "Delete",
@@ -143,6 +147,21 @@ class Selector:
 
 
 @dataclass(frozen=True, slots=True)
+class SelExpr:
+    """A selector expression (Selector kind 'expr'). kind: 'col' (a=name), 'field' (a=base,
+    b=field name), 'elem' (a=base, b=key Term), 'slice' (a=base, b=(lo, hi) Terms or None),
+    'func' (a=lowercased name, b=tuple of SelExpr; ``star`` for count(*)), 'cast' (a=SelExpr,
+    b=TypeExpr), 'op' (a=operator, b=(left, right)), 'neg' (a=SelExpr), 'term' (a=Term,
+    b=TypeExpr of a typed literal or None). ``text`` is the column name Cassandra gives it."""
+
+    kind: str
+    a: Any = None
+    b: Any = None
+    text: str = ""
+    star: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Assignment:
     """UPDATE SET item. op: 'set' (col = v), 'set_elem' (col[key] = v), 'add' (col = col + v),
     'prepend' (col = v + col), 'sub' (col = col - v), 'set_field' (col.field = v)."""
@@ -209,6 +228,8 @@ class CreateTable(Statement):
     clustering_order: tuple[tuple[str, str], ...]
     options: dict[str, Any]
     compact_storage: bool = False
+    #: PRIMARY KEY was declared more than once
+    multiple_pk: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +258,16 @@ class CreateType(Statement):
 
 
 @dataclass(frozen=True, slots=True)
+class AlterType(Statement):
+    """action 'add' (fields: ((name, type),)) or 'rename' (renames: ((old, new), ...))."""
+
+    name: QualifiedName
+    action: str
+    fields: tuple[tuple[str, TypeExpr], ...] = ()
+    renames: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class DropType(Statement):
     name: QualifiedName
     if_exists: bool
@@ -259,6 +290,24 @@ class DropIndex(Statement):
 
 
 @dataclass(frozen=True, slots=True)
+class Describe(Statement):
+    """DESCRIBE / DESC: ``words`` its keywords lowercased (('full', 'schema'), ('tables',),
+    ('table',) ...), ``keyspace`` and ``name`` the element named, if any."""
+
+    words: tuple[str, ...]
+    keyspace: str | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Refused(Statement):
+    """A statement 4.0 parses but refuses as configured by default (materialized views and
+    user-defined functions are disabled): executing it raises InvalidRequest(message)."""
+
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
 class Truncate(Statement):
     table: QualifiedName
 
@@ -272,6 +321,8 @@ class Insert(Statement):
     ttl: Term | None
     timestamp: Term | None
     json: Term | None = None
+    #: INSERT JSON ... DEFAULT UNSET leaves missing columns alone (DEFAULT NULL nulls them)
+    json_default_unset: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,8 +338,11 @@ class Update(Statement):
 
 @dataclass(frozen=True, slots=True)
 class DeleteTarget:
+    """``column``, ``column[key]`` or ``column.field`` (``field`` set)."""
+
     column: str
     key: Term | None = None
+    field: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,6 +360,8 @@ class Batch(Statement):
     kind: str  # LOGGED, UNLOGGED, COUNTER
     statements: tuple[Statement, ...]
     timestamp: Term | None
+    #: USING TTL on the batch (refused by 4.0's validation, not its grammar)
+    ttl: Term | None = None
 
 
 @dataclass(frozen=True, slots=True)

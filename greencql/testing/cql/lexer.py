@@ -44,14 +44,15 @@ _PATTERN = re.compile(
   | (?P<DURATION>-?(?:(?:\d+"""
     + _DURATION_UNIT
     + r""")+(?![\w])|P[\dT][\dYMDWHS.T]*(?![\w])))
-  | (?P<FLOAT>-?(?:\d+\.\d*(?:[eE][+-]?\d+)?|\d+[eE][+-]?\d+|\.\d+(?:[eE][+-]?\d+)?)(?![\w]))
-  | (?P<INTEGER>-?\d+(?![\w.]))
+  | (?P<FLOAT>-?(?:\d+\.(?!\.)\d*(?:[eE][+-]?\d+)?|\d+[eE][+-]?\d+
+                  |(?<!\.)\.\d+(?:[eE][+-]?\d+)?)(?![\w]))
+  | (?P<INTEGER>-?\d+(?![\w]|\.(?!\.)))
   | (?P<STRING>'(?:[^']|'')*')
   | (?P<PGSTRING>\$\$.*?\$\$)
   | (?P<QIDENT>"(?:[^"]|"")*")
   | (?P<IDENT>[A-Za-z][A-Za-z0-9_]*)
   | (?P<NAMED_MARKER>:[A-Za-z][A-Za-z0-9_]*|:"(?:[^"]|"")*")
-  | (?P<OP><=|>=|!=|\+=|-=|[=<>(),;.*\[\]{}:?+\-])
+  | (?P<OP><=|>=|!=|\+=|-=|[=<>(),;.*\[\]{}:?+\-/%])
     """,
     re.VERBOSE | re.DOTALL,
 )
@@ -94,5 +95,6 @@ def tokenize(text: str) -> list[Token]:
             line += newlines
             line_start = pos + src.rindex("\n") + 1
         pos = m.end()
-    tokens.append(Token("EOF", "<EOF>", "", line, pos - line_start))
+    # ANTLR reports the end of input at line 0, column -1
+    tokens.append(Token("EOF", "<EOF>", "", 0, -1))
     return tokens

@@ -18,15 +18,19 @@ from greencql.testing.cql.lexer import Token, tokenize
 
 __all__ = ["parse", "parse_statement", "parse_type"]
 
-# Words that cannot be used as unquoted identifiers (subset of Cassandra's reserved words).
+# Words that cannot be used as unquoted identifiers (Cassandra 4.0's reserved keywords).
 _RESERVED = frozenset(
-    """add allow alter and apply asc authorize batch begin by columnfamily create delete desc
-    describe drop entries execute from full grant if in index infinity insert into keyspace
-    limit modify nan norecursive not null of on or order primary rename revoke schema select
-    set table to token truncate unlogged update use using where with""".split()
+    """add allow alter and apply asc authorize batch begin by columnfamily create default delete
+    desc describe drop entries execute from full grant if in index infinity insert into is
+    keyspace limit materialized mbean mbeans modify nan norecursive not null of on or order
+    primary rename replace revoke schema select set table to token truncate unlogged unset
+    update use using view where with""".split()
 )
 _STATEMENT_STARTS = ("select", "insert", "update", "delete", "begin", "use", "create", "alter",
-                     "drop", "truncate")
+                     "drop", "truncate", "describe", "desc")
+_DESCRIBE_WORDS = ("keyspaces", "tables", "types", "functions", "aggregates", "schema",
+                   "cluster", "keyspace", "table", "columnfamily", "type", "index", "function",
+                   "aggregate", "materialized")
 _NATIVE_TYPES = frozenset(
     """ascii bigint blob boolean counter date decimal double duration float inet int smallint
     text time timestamp timeuuid tinyint uuid varchar varint""".split()
@@ -105,7 +109,8 @@ class _Parser:
             self.fail(self.peek(), f"'{op}'")
 
     def expect_eof(self) -> None:
-        self.accept_op(";")
+        while self.accept_op(";"):
+            pass
         t = self.peek()
         if t.kind != "EOF":
             raise SyntaxException(
@@ -190,6 +195,8 @@ class _Parser:
             return ast.Truncate(self.qualified())
         if word == "create":
             return self.create()
+        if word in ("describe", "desc"):
+            return self.describe()
         if word == "alter":
             return self.alter()
         return self.drop()
@@ -224,6 +231,12 @@ class _Parser:
                 self.pos += 1
                 n = self.next()
                 return ast.Const(n.kind, "-" + n.text, "-" + n.value)
+            if t.text == "-" and self.peek(1).kind == "IDENT" and self.peek(1).lower in (
+                    "infinity", "nan"):
+                self.pos += 2
+                w = self.toks[self.pos - 1].lower
+                return ast.Const("FLOAT", "-" + self.toks[self.pos - 1].text,
+                                 "nan" if w == "nan" else "-infinity")
             if t.text == "[":
                 self.pos += 1
                 items = []
@@ -467,6 +480,13 @@ class _Parser:
                 self.fail(self.peek(), "K_USING")
             return ast.CreateIndex(name, table, target, kind, ine, custom_class)
         t = self.peek()
+        if self.at_kw("materialized") and self.peek(1).lower == "view":
+            return self._refused("Materialized views are disabled. Enable in cassandra.yaml to "
+                                 "use.")
+        if self.at_kw("function") or (self.at_kw("or") and self.peek(1).lower == "replace"
+                                      and self.peek(2).lower == "function"):
+            return self._refused("User-defined functions are disabled in cassandra.yaml - set "
+                                 "enable_user_defined_functions=true to enable")
         if t.kind == "IDENT" and t.lower in (
             "materialized", "function", "aggregate", "role", "user", "trigger", "or"
         ):
@@ -476,6 +496,36 @@ class _Parser:
             )
         return self.fail(t)
 
+    def describe(self) -> ast.Describe:
+        self.next()
+        words: list[str] = []
+        if self.accept_kw("full"):
+            words.append("full")
+        if self.accept_kw("only"):
+            words.append("only")
+        t = self.peek()
+        if t.kind == "IDENT" and t.lower in _DESCRIBE_WORDS and (
+                self.peek(1).kind in ("EOF", "IDENT", "QIDENT") or self.peek(1).text == ";"):
+            words.append(t.lower)
+            self.pos += 1
+            if t.lower == "materialized":
+                self.expect_kw("view")
+        if self.accept_kw("only"):
+            words.append("only")
+        if self.peek().kind in ("IDENT", "QIDENT"):
+            first = self.any_ident()
+            if self.accept_op("."):
+                return ast.Describe(tuple(words), first, self.any_ident())
+            return ast.Describe(tuple(words), None, first)
+        return ast.Describe(tuple(words))
+
+    def _refused(self, message: str) -> ast.Refused:
+        """The rest of a statement the default configuration refuses (its body is not
+        checked beyond being tokens)."""
+        while self.peek().kind != "EOF":
+            self.pos += 1
+        return ast.Refused(message)
+
     def create_table(self) -> ast.CreateTable:
         ine = self.if_not_exists()
         table = self.qualified()
@@ -483,9 +533,11 @@ class _Parser:
         columns: list[ast.ColumnDefAst] = []
         pk: list[str] = []
         clustering: list[str] = []
+        pk_declared = 0
         while True:
             if self.at_kw("primary") and self.peek(1).lower == "key":
                 self.pos += 2
+                pk_declared += 1
                 self.expect_op("(")
                 if self.accept_op("("):
                     pk.append(self.ident())
@@ -502,6 +554,7 @@ class _Parser:
                 typ = self.type_expr()
                 static = self.accept_kw("static")
                 if self.accept_kw("primary", "key"):
+                    pk_declared += 1
                     pk.append(name)
                 columns.append(ast.ColumnDefAst(name, typ, static))
             if not self.accept_op(","):
@@ -537,21 +590,20 @@ class _Parser:
                     break
         return ast.CreateTable(
             table, ine, tuple(columns), tuple(pk), tuple(clustering), tuple(order), options,
-            compact,
+            compact, pk_declared > 1,
         )
 
     def alter(self) -> ast.Statement:
         self.expect_kw("alter")
+        # ALTER ... IF EXISTS and ADD IF NOT EXISTS / DROP IF EXISTS are 4.1 syntax
         if self.accept_kw("keyspace") or self.accept_kw("schema"):
-            ie = self.if_exists()
             name = self.ident()
             self.expect_kw("with")
-            return ast.AlterKeyspace(name, ie, self.options())
+            return ast.AlterKeyspace(name, False, self.options())
         if self.accept_kw("table") or self.accept_kw("columnfamily"):
-            ie = self.if_exists()
+            ie = False
             table = self.qualified()
             if self.accept_kw("add"):
-                self.if_not_exists()
                 cols = []
                 paren = self.accept_op("(")
                 while True:
@@ -563,8 +615,16 @@ class _Parser:
                 if paren:
                     self.expect_op(")")
                 return ast.AlterTable(table, "add", tuple(cols), if_exists=ie)
+            if self.accept_kw("alter"):
+                self.ident()
+                self.expect_kw("type")
+                self.type_expr()
+                return ast.AlterTable(table, "refused",
+                                      names=("Altering column types is no longer supported",))
+            if self.accept_kw("drop", "compact", "storage"):
+                return ast.AlterTable(table, "refused", names=(
+                    "DROP COMPACT STORAGE is disabled. Enable in cassandra.yaml to use.",))
             if self.accept_kw("drop"):
-                self.if_exists()
                 names = []
                 if self.accept_op("("):
                     names.append(self.ident())
@@ -587,7 +647,29 @@ class _Parser:
                         break
                 return ast.AlterTable(table, "rename", names=tuple(pairs), if_exists=ie)
             return self.fail(self.peek())
+        if self.accept_kw("type"):
+            name = self.qualified()
+            if self.accept_kw("add"):
+                fname = self.any_ident_not_reserved()
+                return ast.AlterType(name, "add", ((fname, self.type_expr()),))
+            if self.accept_kw("rename"):
+                pairs = []
+                while True:
+                    a = self.any_ident_not_reserved()
+                    self.expect_kw("to")
+                    pairs.append((a, self.any_ident_not_reserved()))
+                    if not self.accept_kw("and"):
+                        break
+                return ast.AlterType(name, "rename", renames=tuple(pairs))
+            if self.at_kw("alter"):
+                t = self.peek()
+                raise SyntaxException(f"line {t.line}:{t.col} mismatched input '{t.text}' "
+                                      f"expecting K_RENAME ({self._context(t)})")
+            return self.fail(self.peek())
         return self.fail(self.peek())
+
+    def any_ident_not_reserved(self) -> str:
+        return self.ident()
 
     def drop(self) -> ast.Statement:
         self.expect_kw("drop")
@@ -626,10 +708,15 @@ class _Parser:
         table = self.qualified()
         if self.accept_kw("json"):
             value = self.term()
-            self.accept_kw("default", "null") or self.accept_kw("default", "unset")
+            unset = False
+            if self.accept_kw("default"):
+                if self.accept_kw("unset"):
+                    unset = True
+                else:
+                    self.expect_kw("null")
             ine = self.if_not_exists()
             ttl, ts = self.using()
-            return ast.Insert(table, (), (), ine, ttl, ts, json=value)
+            return ast.Insert(table, (), (), ine, ttl, ts, json=value, json_default_unset=unset)
         self.expect_op("(")
         cols = [self.ident()]
         while self.accept_op(","):
@@ -731,10 +818,13 @@ class _Parser:
             while True:
                 col = self.ident()
                 key = None
+                fname = None
                 if self.accept_op("["):
                     key = self.term()
                     self.expect_op("]")
-                targets.append(ast.DeleteTarget(col, key))
+                elif self.accept_op("."):
+                    fname = self.any_ident()
+                targets.append(ast.DeleteTarget(col, key, fname))
                 if not self.accept_op(","):
                     break
         self.expect_kw("from")
@@ -755,7 +845,7 @@ class _Parser:
         elif self.accept_kw("logged"):
             kind = "LOGGED"
         self.expect_kw("batch")
-        _ttl, ts = self.using(allow_ttl=False)
+        ttl, ts = self.using()
         stmts: list[ast.Statement] = []
         while not self.at_kw("apply"):
             t = self.peek()
@@ -769,7 +859,7 @@ class _Parser:
                 self.fail(t, "K_APPLY")
             self.accept_op(";")
         self.expect_kw("apply", "batch")
-        return ast.Batch(kind, tuple(stmts), ts)
+        return ast.Batch(kind, tuple(stmts), ts, ttl)
 
     # -- WHERE ------------------------------------------------------------------------------
 
@@ -792,6 +882,24 @@ class _Parser:
             self.expect_op(")")
         return tuple(vals)
 
+    def tuple_in_values(self) -> Any:
+        """``IN ((1, 'a'), (2, 'b'))``, ``IN (?, ?)`` or ``IN ?``."""
+        m = self.marker()
+        if m is not None:
+            return m
+        self.expect_op("(")
+        vals: list[ast.Term] = []
+        if not self.accept_op(")"):
+            while True:
+                t = self.peek()
+                if not (t.kind in ("MARKER", "NAMED_MARKER") or t.text == "("):
+                    self.fail(t, "'('")
+                vals.append(self.term())
+                if not self.accept_op(","):
+                    break
+            self.expect_op(")")
+        return tuple(vals)
+
     def relation(self) -> ast.Relation:
         lhs: Any
         if self.at_kw("token") and self.peek(1).text == "(":
@@ -809,6 +917,12 @@ class _Parser:
             lhs = ("tuple", tuple(cols))
         else:
             lhs = self.ident()
+            if self.accept_op("["):
+                key = self.term()
+                self.expect_op("]")
+                lhs = ("elem", lhs, key)
+        if isinstance(lhs, tuple) and lhs[0] == "tuple" and self.accept_kw("in"):
+            return ast.Relation(lhs, "IN", self.tuple_in_values())
         if self.accept_kw("in"):
             return ast.Relation(lhs, "IN", self.in_values())
         if self.accept_kw("contains"):
@@ -873,58 +987,168 @@ class _Parser:
         )
 
     def selector(self) -> ast.Selector:
-        i0 = self.pos
-        t = self.peek()
-        sel: ast.Selector
-        if t.kind == "IDENT" and self.peek(1).kind == "OP" and self.peek(1).text == "(":
-            fname = t.lower
-            self.pos += 2
-            if fname == "count":
-                if self.accept_op("*"):
-                    pass
-                else:
-                    a = self.next()
-                    if not (a.kind == "INTEGER" or a.kind in ("IDENT", "QIDENT")):
-                        self.fail(a)
-                self.expect_op(")")
-                sel = ast.Selector("count", None)
-            elif fname in ("writetime", "ttl"):
-                col = self.ident()
-                self.expect_op(")")
-                sel = ast.Selector(fname, col)
-            elif fname == "token":
-                cols = [self.ident()]
-                while self.accept_op(","):
-                    cols.append(self.ident())
-                self.expect_op(")")
-                sel = ast.Selector("token", tuple(cols))
-            else:
-                args: list[Any] = []
-                if not self.accept_op(")"):
-                    args.append(self.selector_arg())
-                    while self.accept_op(","):
-                        args.append(self.selector_arg())
-                    self.expect_op(")")
-                sel = ast.Selector("func", (fname, tuple(args)))
-        else:
-            sel = ast.Selector("column", self.ident())
-        end = self.pos
-        text = "".join(
-            tok.text if tok.kind != "IDENT" else tok.lower
-            for tok in self.toks[i0:end]
-        )
+        expr = self.sel_expr()
         alias = None
         if self.accept_kw("as"):
             alias = self.ident()
-        return ast.Selector(sel.kind, sel.arg, alias, text)
+        return _to_selector(expr, alias)
 
-    def selector_arg(self) -> Any:
+    # selector expressions: additive > multiplicative > unary > primary postfix*
+
+    def sel_expr(self) -> ast.SelExpr:
+        left = self.sel_mul()
+        while True:
+            t = self.peek()
+            if t.kind == "OP" and t.text in ("+", "-"):
+                self.pos += 1
+                right = self.sel_mul()
+                left = ast.SelExpr("op", t.text, (left, right), f"{left.text} {t.text} "
+                                                                  f"{right.text}")
+            elif t.kind in ("INTEGER", "FLOAT", "DURATION") and t.text.startswith("-"):
+                # 'x -1' lexes as x, -1: a subtraction
+                self.pos += 1
+                body = t.text[1:]
+                right = ast.SelExpr("term", ast.Const(t.kind, body, t.value[1:]), None, body)
+                left = ast.SelExpr("op", "-", (left, right), f"{left.text} - {body}")
+            else:
+                return left
+
+    def sel_mul(self) -> ast.SelExpr:
+        left = self.sel_unary()
+        while self.at_op("*", "/", "%"):
+            op = self.next().text
+            right = self.sel_unary()
+            left = ast.SelExpr("op", op, (left, right), f"{left.text} {op} {right.text}")
+        return left
+
+    def sel_unary(self) -> ast.SelExpr:
         t = self.peek()
+        if t.kind == "OP" and t.text == "-" and self.peek(1).kind not in ("INTEGER", "FLOAT"):
+            self.pos += 1
+            inner = self.sel_unary()
+            return ast.SelExpr("neg", inner, None, f"-{inner.text}")
+        return self.sel_postfix(self.sel_primary())
+
+    def sel_postfix(self, e: ast.SelExpr) -> ast.SelExpr:
+        while True:
+            if self.accept_op("."):
+                f = self.any_ident()
+                e = ast.SelExpr("field", e, f, f"{e.text}.{f}")
+            elif self.accept_op("["):
+                lo = hi = None
+                if self.at_op(".") and self.peek(1).text == ".":
+                    self.pos += 2
+                    if not self.at_op("]"):
+                        hi = self.term()
+                    self.expect_op("]")
+                    e = ast.SelExpr("slice", e, (None, hi), f"{e.text}[..{_term_text(hi)}]")
+                    continue
+                lo = self.term()
+                if self.at_op(".") and self.peek(1).text == ".":
+                    self.pos += 2
+                    if not self.at_op("]"):
+                        hi = self.term()
+                    self.expect_op("]")
+                    e = ast.SelExpr("slice", e, (lo, hi),
+                                    f"{e.text}[{_term_text(lo)}..{_term_text(hi)}]")
+                    continue
+                self.expect_op("]")
+                e = ast.SelExpr("elem", e, lo, f"{e.text}[{_term_text(lo)}]")
+            else:
+                return e
+
+    def sel_primary(self) -> ast.SelExpr:
+        t = self.peek()
+        if t.kind == "IDENT" and t.lower == "cast" and self.peek(1).text == "(":
+            self.pos += 2
+            arg = self.sel_expr()
+            self.expect_kw("as")
+            typ = self.type_expr()
+            self.expect_op(")")
+            return ast.SelExpr("cast", arg, typ, f"cast({arg.text} as {_type_text(typ)})")
+        if t.kind == "IDENT" and self.peek(1).kind == "OP" and self.peek(1).text == "(" \
+                and t.lower not in ("true", "false", "null"):
+            fname = t.lower
+            self.pos += 2
+            if fname == "count" and self.accept_op("*"):
+                self.expect_op(")")
+                return ast.SelExpr("func", "count", (), "count", star=True)
+            args: list[ast.SelExpr] = []
+            if not self.accept_op(")"):
+                args.append(self.sel_expr())
+                while self.accept_op(","):
+                    args.append(self.sel_expr())
+                self.expect_op(")")
+            inner = ", ".join(a.text for a in args)
+            if fname == "count" and len(args) == 1 and args[0].kind == "term" and \
+                    args[0].text == "1":
+                return ast.SelExpr("func", "count", (), "count", star=True)
+            if fname in ("writetime", "ttl"):
+                text = f"{fname}({inner})"
+            else:
+                text = f"system.{fname}({inner})"
+            return ast.SelExpr("func", fname, tuple(args), text)
+        if t.kind == "OP" and t.text == "(":
+            # a typed literal / cast (int) x, or a parenthesized expression
+            if self.peek(1).kind == "IDENT" and self.peek(1).lower in _NATIVE_TYPES and \
+                    self.peek(2).text == ")":
+                self.pos += 1
+                typ = self.type_expr()
+                self.expect_op(")")
+                inner = self.sel_unary()
+                return ast.SelExpr("term", inner.a if inner.kind == "term" else inner, typ,
+                                   f"({_type_text(typ)}){inner.text}")
+            self.pos += 1
+            e = self.sel_expr()
+            self.expect_op(")")
+            return e
         if t.kind in ("IDENT", "QIDENT") and not (
-            self.peek(1).kind == "OP" and self.peek(1).text == "("
-        ) and t.lower not in ("true", "false", "null"):
-            return ("column", self.ident())
-        if t.kind == "IDENT" and self.peek(1).text == "(":
-            inner = self.selector()
-            return ("selector", inner)
-        return ("term", self.term())
+                t.kind == "IDENT" and t.lower in ("true", "false", "null", "nan", "infinity")):
+            name = self.ident()
+            return ast.SelExpr("col", name, None, _quote_ident(name))
+        term = self.term()
+        return ast.SelExpr("term", term, None, _term_text(term))
+
+
+def _quote_ident(name: str) -> str:
+    import re
+
+    return name if re.fullmatch(r"[a-z][a-z0-9_]*", name) else '"' + name.replace('"', '""') + '"'
+
+
+def _term_text(t: Any) -> str:
+    if t is None:
+        return ""
+    if isinstance(t, ast.Const):
+        if t.kind == "STRING":
+            return "'" + str(t.value).replace("'", "''") + "'"
+        return t.text
+    if isinstance(t, ast.Marker):
+        return "?" if t.name is None else f":{t.name}"
+    return "?"
+
+
+def _type_text(t: ast.TypeExpr) -> str:
+    if t.name == "custom" or t.name.startswith("custom:"):
+        return f"'{t.name[7:]}'"
+    if not t.params:
+        return t.name if t.keyspace is None else f"{t.keyspace}.{t.name}"
+    return f"{t.name}<{', '.join(_type_text(p) for p in t.params)}>"
+
+
+def _to_selector(e: ast.SelExpr, alias: str | None) -> ast.Selector:
+    """The plain selector kinds the engine has fast paths for; anything else is 'expr'."""
+    if e.kind == "col":
+        return ast.Selector("column", e.a, alias, e.text)
+    if e.kind == "func":
+        args = e.b
+        if e.a == "count" and e.star:
+            return ast.Selector("count", None, alias, e.text)
+        plain = all(a.kind == "col" for a in args)
+        if e.a == "count" and len(args) == 1 and plain:
+            return ast.Selector("count", args[0].a, alias, e.text)
+        if e.a in ("writetime", "ttl") and len(args) == 1 and plain:
+            return ast.Selector(e.a, args[0].a, alias, e.text)
+        if e.a == "token" and args and plain:
+            return ast.Selector("token", tuple(a.a for a in args), alias, e.text)
+    return ast.Selector("expr", e, alias, e.text)

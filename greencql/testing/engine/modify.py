@@ -22,7 +22,14 @@ from greencql.testing.cql import ast
 from greencql.testing.engine.results import UNSET, ColumnSpec, Rows, Void
 from greencql.testing.engine.storage import Cell, Multi, Partition, Row
 from greencql.testing.engine.values import _EMPTY, Binder, Ctx, _hashable, compile_term
-from greencql.testing.engine.where import Where, cell_value, column_of, getter
+from greencql.testing.engine.where import (
+    Where,
+    cell_value,
+    column_of,
+    getter,
+    validate_clustering,
+    validate_key,
+)
 from greencql.testing.schema import ColType, Column, Table
 
 __all__ = [
@@ -84,6 +91,8 @@ class ModifyPlan:
             if self.is_insert:
                 raise InvalidRequest("INSERT statements are not allowed on counter tables, use "
                                      "UPDATE instead")
+            if self.timestamp is not None:
+                raise InvalidRequest("Cannot provide custom timestamp for counter updates")
             if self.ttl is not None:
                 raise InvalidRequest("Cannot provide custom TTL for counter updates")
         self.is_lwt = self.if_exists or self.if_not_exists or bool(self.conditions)
@@ -109,7 +118,8 @@ class ModifyPlan:
     def _plan_insert(self, stmt: ast.Insert, binder: Binder) -> None:
         table = self.table
         if stmt.json is not None:
-            raise InvalidRequest("INSERT JSON is not supported by the simulated cluster")
+            self._plan_insert_json(stmt, binder)
+            return
         if len(stmt.columns) != len(stmt.values):
             raise InvalidRequest("Unmatched column names/values")
         self.where = None
@@ -141,6 +151,67 @@ class ModifyPlan:
         self.if_not_exists = stmt.if_not_exists
         self._using(stmt, binder)
 
+    def _plan_insert_json(self, stmt: ast.Insert, binder: Binder) -> None:
+        """INSERT JSON: every column of the table takes its value from the JSON object;
+        missing ones are null (DEFAULT NULL) or left alone (DEFAULT UNSET)."""
+        import json
+
+        from greencql.testing.engine.selectors import from_json
+
+        table = self.table
+        text_fn = compile_term(stmt.json, ColType("text"), "[json]", binder)
+        unset = stmt.json_default_unset
+
+        def document(ctx: Ctx) -> dict[str, Any]:
+            cache = ctx.cache if ctx.cache is not None else {}
+            ctx.cache = cache
+            hit = cache.get(-1)
+            if hit is not None:
+                return hit
+            raw = text_fn(ctx)
+            if raw is None or raw is UNSET:
+                raise InvalidRequest("Got null for INSERT JSON values")
+            try:
+                obj = json.loads(raw)
+            except ValueError as exc:
+                raise InvalidRequest(f"Could not decode JSON string as a map: {exc}. String "
+                                     f"was: {raw}") from exc
+            if not isinstance(obj, dict):
+                raise InvalidRequest(f"Could not decode JSON string as a map: {raw}")
+            doc: dict[str, Any] = {}
+            for key, v in obj.items():
+                name = key[1:-1] if len(key) > 1 and key[0] == key[-1] == '"' else key.lower()
+                if name not in table.columns:
+                    raise InvalidRequest(f"JSON values map contains unrecognized column: {key}")
+                doc[name] = v
+            cache[-1] = doc
+            return doc
+
+        def value_fn(col: Column) -> Callable[[Ctx], Any]:
+            def value(ctx: Ctx) -> Any:
+                doc = document(ctx)
+                if col.name not in doc:
+                    return UNSET if unset and col.kind not in ("partition_key", "clustering") \
+                        else None
+                return from_json(doc[col.name], col.type, col.name)
+
+            return value
+
+        self.where = None
+        self._insert_markers = {}
+        self.key_terms = {}
+        for col in table.columns.values():
+            if col.kind in ("partition_key", "clustering"):
+                self.key_terms[col.name] = value_fn(col)
+            elif col.type.is_counter:
+                raise InvalidRequest("INSERT statements are not allowed on counter tables, use "
+                                     "UPDATE instead")
+            else:
+                self.ops.append(_Op(col, "set", value_fn(col)))
+        self.static_only = False
+        self.if_not_exists = stmt.if_not_exists
+        self._using(stmt, binder)
+
     def _plan_update(self, stmt: ast.Update, binder: Binder) -> None:
         table = self.table
         self._using(stmt, binder)
@@ -162,17 +233,34 @@ class ModifyPlan:
             if col.kind in ("partition_key", "clustering"):
                 raise InvalidRequest(f"Invalid identifier {col.name} for deletion (should not be a "
                                      "PRIMARY KEY part)")
-            if tgt.key is not None:
+            if tgt.field is not None:
                 t = col.type
-                if t.name == "map" and not t.frozen:
-                    kf = compile_term(tgt.key, t.params[0], col.name, binder, f"key({col.name})")
-                elif t.name == "list" and not t.frozen:
-                    kf = compile_term(tgt.key, _INT, col.name, binder, f"idx({col.name})")
-                else:
-                    raise InvalidRequest(f"Invalid operation ({col.name}[?]) for frozen "
-                                         f"collection column {col.name}" if t.frozen else
-                                         f"Invalid operation ({col.name}[?]) for non list/map "
+                if t.name != "udt":
+                    raise InvalidRequest(f"Invalid deletion operation for non-UDT column "
+                                         f"{col.name}")
+                if t.frozen:
+                    raise InvalidRequest(f"Frozen UDT column {col.name} does not support field "
+                                         "deletion")
+                if tgt.field not in t.field_names:
+                    raise InvalidRequest(f"UDT column {col.name} does not have a field named "
+                                         f"{tgt.field}")
+                i = t.field_names.index(tgt.field)
+                self.ops.append(_Op(col, "del_field", None, lambda ctx, i=i: i))
+            elif tgt.key is not None:
+                t = col.type
+                if not t.is_collection:
+                    raise InvalidRequest(f"Invalid deletion operation for non collection column "
+                                         f"{col.name}")
+                if t.frozen:
+                    raise InvalidRequest(f"Invalid deletion operation for frozen collection "
                                          f"column {col.name}")
+                if t.name == "map":
+                    kf = compile_term(tgt.key, t.params[0], col.name, binder, f"key({col.name})")
+                elif t.name == "set":
+                    kf = compile_term(tgt.key, t.params[0], col.name, binder,
+                                      f"value({col.name})")
+                else:
+                    kf = compile_term(tgt.key, _INT, col.name, binder, f"idx({col.name})")
                 self.ops.append(_Op(col, "del_elem", None, kf))
             else:
                 self.ops.append(_Op(col, "del", None))
@@ -188,6 +276,9 @@ class ModifyPlan:
         if not self.delete_row:
             only_static = all(op.col.kind == "static" for op in self.ops)
             if not w.full_ck and not only_static:
+                if w.has_ck_restriction:
+                    raise InvalidRequest("Range deletions are not supported for specific "
+                                         "columns")
                 missing = [c.name for c in table.clustering[w.ck_prefix:]]
                 raise InvalidRequest(f"Some clustering keys are missing: {', '.join(missing)}")
         elif w.filters:
@@ -323,7 +414,7 @@ class ModifyPlan:
                 if v is UNSET:
                     raise InvalidRequest(f"Invalid unset value for column {c.name}")
                 comps.append(c.type.encode(v))
-            key = serialize_partition_key(comps)
+            key = validate_key(serialize_partition_key(comps))
             if self.static_only:
                 return [(key, None, None)]
             ck = []
@@ -334,16 +425,13 @@ class ModifyPlan:
                 if v is UNSET:
                     raise InvalidRequest(f"Invalid unset value for column {c.name}")
                 ck.append(c.type.encode(v))
-            return [(key, tuple(ck), None)]
+            return [(key, validate_clustering(tuple(ck)), None)]
         w = self.where
         keys = w.partition_keys(ctx)
-        for k in keys:
-            if not k:
-                raise InvalidRequest("Key may not be empty")
         if not table.clustering:
             return [(k, (), None) for k in keys]
         if w.full_ck:
-            cks = w.clustering_keys(ctx)
+            cks = [validate_clustering(ck) for ck in w.clustering_keys(ctx)]
             return [(k, ck, None) for k in keys for ck in cks]
         if w.has_ck_restriction or (self.delete_row and w.ck_prefix):
             pred = w.clustering_predicate(ctx)
@@ -409,6 +497,11 @@ class ModifyPlan:
         """Store the write (``evaluated``: what :meth:`evaluate` returned, if already done)."""
         targets, ttl, exp, values = evaluated or self.evaluate(ctx)
         table = self.table
+        if not table.data.tombstones and (
+                self.delete_row or exp is not None or any(op.kind.startswith("del")
+                                                          for op in self.ops)
+                or any(v is None for v, _k in values)):
+            table.data.tombstones = True
         for i, (key, ck, pred) in enumerate(targets):
             if i:
                 # terms are bound once per row written, as Cassandra binds them: now() and
@@ -462,11 +555,16 @@ class ModifyPlan:
             elif c is None or c.ts <= ts:
                 r.cells[name] = Cell(None, ts)
             return
+        if kind == "del_field":
+            m = r.cells.get(name)
+            if isinstance(m, Multi):
+                m.remove(kv, ts)
+            return
         if kind == "del_elem":
             m = r.cells.get(name)
             if not isinstance(m, Multi):
                 return
-            if t.name == "map":
+            if t.name in ("map", "set"):
                 m.remove(t.params[0].sort_key(kv), ts)
             else:
                 items = m.live_items(ctx.now)
@@ -544,6 +642,8 @@ class ModifyPlan:
                     m.put(k, _hashable(kv), value, ts, exp, ttl)
             else:
                 items = m.live_items(ctx.now)
+                if not items:
+                    raise InvalidRequest("Attempted to set an element on a list which is null")
                 if not 0 <= kv < len(items):
                     raise InvalidRequest(f"List index {kv} out of bound, list has size "
                                          f"{len(items)}")
@@ -614,8 +714,12 @@ class ModifyPlan:
             exists = row_live or (static_only and p is not None and p.static.live(now))
             if not exists:
                 return True, [], None
+            # the existing row, as SELECT * orders it; a row check does not read the
+            # partition's static row, so static columns answer null
             cols = table.select_order()
+            hide_static = r is not None
             return False, [ColumnSpec(ks, tn, c.name, c.type) for c in cols], tuple(
+                None if hide_static and c.kind == "static" else
                 getter(table, c)(p, r, now) for c in cols)  # type: ignore[arg-type]
         if self.if_exists:
             exists = row_live or (static_only and p is not None and p.static.live(now))
@@ -636,12 +740,21 @@ class ModifyPlan:
             r is not None and not r.live(now) and not p.static.live(now)
         ):
             return False, [], None
-        seen: dict[str, Column] = {}
-        for col, *_ in self.conditions:
-            seen.setdefault(col.name, col)
-        cols = list(seen.values())
+        cols = self.condition_columns()
         return False, [ColumnSpec(ks, tn, c.name, c.type) for c in cols], tuple(
             getter(table, c)(p, r, now) for c in cols)
+
+    def condition_columns(self) -> list[Column]:
+        """ColumnConditions.getColumns: the regular columns of the IF conditions, then the
+        static ones, each in IF order, once each."""
+        seen: dict[str, Column] = {}
+        for col, *_ in self.conditions:
+            if col.kind != "static":
+                seen.setdefault(col.name, col)
+        for col, *_ in self.conditions:
+            if col.kind == "static":
+                seen.setdefault(col.name, col)
+        return list(seen.values())
 
     def run(self, engine: Any, ctx: Ctx, ts: int) -> Void | Rows:
         if not self.is_lwt:
@@ -731,22 +844,73 @@ class BatchPlan:
 
     kind = "batch"
 
-    def __init__(self, plans: list[ModifyPlan], batch_type: str) -> None:
+    def __init__(self, plans: list[ModifyPlan], batch_type: str,
+                 timestamp_set: bool = False) -> None:
+        """BatchStatement.validate of 4.0, in its order."""
         self.plans = plans
         self.batch_type = batch_type
+        self.is_lwt = any(p.is_lwt for p in plans)
+        if timestamp_set:
+            if self.is_lwt:
+                raise InvalidRequest("Cannot provide custom timestamp for conditional BATCH")
+            if batch_type == "COUNTER":
+                raise InvalidRequest("Cannot provide custom timestamp for counter BATCH")
+            if any(p.timestamp is not None for p in plans):
+                raise InvalidRequest("Timestamp must be set either on BATCH or individual "
+                                     "statements")
         counters = [p.table.is_counter for p in plans]
         if batch_type == "COUNTER" and not all(counters):
             raise InvalidRequest("Cannot include non-counter statement in a counter batch")
-        if batch_type != "COUNTER" and any(counters):
-            raise InvalidRequest("Cannot include a counter statement in a logged batch"
-                                 if batch_type == "LOGGED" else
-                                 "Counter and non-counter mutations cannot exist in the same "
+        if any(counters) and not all(counters):
+            raise InvalidRequest("Counter and non-counter mutations cannot exist in the same "
                                  "batch")
-        self.is_lwt = any(p.is_lwt for p in plans)
+        if batch_type == "LOGGED" and any(counters):
+            raise InvalidRequest("Cannot include a counter statement in a logged batch")
         if self.is_lwt:
             tables = {(p.table.keyspace, p.table.name) for p in plans}
             if len(tables) > 1:
                 raise InvalidRequest("Batch with conditions cannot span multiple tables")
+
+    def _failure(self, spec: ColumnSpec, lwt: list[tuple[ModifyPlan, Ctx]]) -> Rows:
+        """A failed conditional batch (BatchStatement.executeWithConditions of 4.0): every
+        column (SELECT * order) when a statement is IF [NOT] EXISTS, else the primary key
+        then the conditions' columns; one row per existing row the conditions read, in
+        clustering order."""
+        table = self.plans[0].table
+        ks, tn = table.keyspace, table.name
+        wildcard = any(p.if_exists or p.if_not_exists for p, _ in lwt)
+        static_cond = any(c[0].kind == "static" for p, _ in lwt for c in p.conditions)
+        if wildcard:
+            cols = table.select_order()
+        else:
+            seen: dict[str, Column] = {c.name: c for c in table.partition_key + table.clustering}
+            for p, _ in lwt:
+                for c in p.condition_columns():
+                    seen.setdefault(c.name, c)
+            cols = list(seen.values())
+        found: dict[Any, tuple[Any, tuple[Any, ...]]] = {}
+        for p, ctx in lwt:
+            part, r = p.current(ctx)
+            now = ctx.now
+            if part is None:
+                continue
+            if r is not None and r.live(now):
+                key: Any = r.ckb
+                order: Any = (1, r.sk)
+            elif (static_cond or p.static_only) and part.static.live(now):
+                key, order, r = "static", (0, ()), None
+            else:
+                continue
+            if key in found:
+                continue
+            found[key] = (order, tuple(
+                None if wildcard and r is not None and c.kind == "static" and not static_cond
+                else getter(table, c)(part, r, now) for c in cols))
+        if not found:
+            return Rows((spec,), [(False,)], None)
+        specs = [ColumnSpec(ks, tn, c.name, c.type) for c in cols]
+        rows = [(False, *vals) for _o, vals in sorted(found.values(), key=lambda x: x[0])]
+        return Rows((spec, *specs), rows, None)
 
     def run(self, engine: Any, ctxs: list[Ctx], ts: int, batch_ts: Callable | None = None
             ) -> Void | Rows:
@@ -762,21 +926,9 @@ class BatchPlan:
                 raise InvalidRequest("Batch with conditions cannot span multiple partitions")
             plan0 = self.plans[0]
             spec = ColumnSpec(plan0.table.keyspace, plan0.table.name, APPLIED, _BOOLEAN)
-            for p, ctx in zip(self.plans, ctxs, strict=True):
-                if not p.is_lwt:
-                    continue
-                applied, cols, row = p.check(ctx)
-                if not applied:
-                    table = p.table
-                    pk_cols = table.partition_key + table.clustering
-                    if cols and row is not None:
-                        part, r = p.current(ctx)
-                        extra = [ColumnSpec(table.keyspace, table.name, c.name, c.type)
-                                 for c in pk_cols if c.name not in {x.name for x in cols}]
-                        extra_vals = [getter(table, c)(part, r, ctx.now)  # type: ignore[arg-type]
-                                      for c in pk_cols if c.name not in {x.name for x in cols}]
-                        return Rows((spec, *extra, *cols), [(False, *extra_vals, *row)], None)
-                    return Rows((spec,), [(False,)], None)
+            lwt = [(p, ctx) for p, ctx in zip(self.plans, ctxs, strict=True) if p.is_lwt]
+            if not all(p.check(ctx)[0] for p, ctx in lwt):
+                return self._failure(spec, lwt)
             evaluated = [p.evaluate(ctx) for p, ctx in zip(self.plans, ctxs, strict=True)]
             for p, ctx, ev in zip(self.plans, ctxs, evaluated, strict=True):
                 p.apply(engine, ctx, ts, ev)
@@ -798,11 +950,12 @@ class BatchPlan:
 BATCH_SIZE_WARN_THRESHOLD = 5 * 1024
 BATCH_SIZE_FAIL_THRESHOLD = 50 * 1024
 UNLOGGED_BATCH_PARTITIONS_WARN_THRESHOLD = 10
-# sizes of PartitionUpdate.dataSize(): a cell's timestamp, TTL and local deletion time, a row's
-# liveness timestamp and deletion time, an update's (empty) static row and deletion info
+# PartitionUpdate.dataSize() of 4.0: per regular row, its clustering values and its cells; a
+# cell is its timestamp, TTL and local deletion time (16 bytes), its value and its path; a
+# complex (multi-cell) column adds its deletion time. Partition keys, row liveness and
+# static rows do not count.
 _CELL = 16
-_ROW = 20
-_UPDATE = 32
+_COMPLEX = 12
 _SIMPLE_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 
@@ -826,21 +979,24 @@ def _size(t: ColType, value: Any) -> int:
 def _cells_size(t: ColType, value: Any) -> int:
     """What one operation's value adds: one cell, or a cell per element (with its path) for
     a non-frozen collection or UDT."""
-    if not t.multicell or value is None or value is UNSET or value is _EMPTY:
+    if not t.multicell:
         return _CELL + _size(t, value)
+    if value is None or value is UNSET or value is _EMPTY:
+        return _COMPLEX
     if t.name == "list":
-        return sum(_CELL + 16 + _size(t.params[0], v) for v in value)  # path: a timeuuid
+        return _COMPLEX + sum(_CELL + 16 + _size(t.params[0], v) for v in value)  # a timeuuid
     if t.name == "set":
         items = value if isinstance(value, (set, frozenset, list, tuple)) else [value]
-        return sum(_CELL + _size(t.params[0], v) for v in items)
+        return _COMPLEX + sum(_CELL + _size(t.params[0], v) for v in items)
     if t.name == "map":
         if isinstance(value, dict):
-            return sum(_CELL + _size(t.params[0], k) + _size(t.params[1], v)
-                       for k, v in value.items())
-        return sum(_CELL + _size(t.params[0], k) for k in value)  # map - {keys}
+            return _COMPLEX + sum(_CELL + _size(t.params[0], k) + _size(t.params[1], v)
+                                  for k, v in value.items())
+        return _COMPLEX + sum(_CELL + _size(t.params[0], k) for k in value)  # map - {keys}
     fields = list(value) if isinstance(value, (tuple, list)) else [
         getattr(value, f, None) for f in t.field_names]
-    return sum(_CELL + 2 + _size(ft, v) for ft, v in zip(t.params, fields, strict=False))
+    return _COMPLEX + sum(_CELL + 2 + _size(ft, v)
+                          for ft, v in zip(t.params, fields, strict=False))
 
 
 def batch_warnings(engine: Any, plans: list[ModifyPlan], evaluated: list[tuple[Any, ...]],
@@ -852,15 +1008,13 @@ def batch_warnings(engine: Any, plans: list[ModifyPlan], evaluated: list[tuple[A
     a batch of one mutation is never checked."""
     # (keyspace, key) -> table -> row (clustering bytes, or "static") -> column -> cell size
     mutations: dict[tuple[str, bytes], dict[str, dict[Any, dict[str, int]]]] = {}
-    for plan, (targets, ttl, _exp, values) in zip(plans, evaluated, strict=True):
+    for plan, (targets, _ttl, _exp, values) in zip(plans, evaluated, strict=True):
         table = plan.table
         tname = f"{_quoted(table.keyspace)}.{_quoted(table.name)}"
         for key, ck, _pred in targets:
             rows = mutations.setdefault((table.keyspace, key), {}).setdefault(tname, {})
             if ck is not None:
-                row = rows.setdefault(ck, {})
-                if plan.is_insert:
-                    row["\0marker"] = 8 if ttl is None else 16
+                rows.setdefault(ck, {})
             for op, (value, _key) in zip(plan.ops, values, strict=True):
                 target = rows.setdefault("static", {}) if op.col.kind == "static" else (
                     rows.setdefault(ck, {}) if ck is not None else None)
@@ -876,10 +1030,10 @@ def batch_warnings(engine: Any, plans: list[ModifyPlan], evaluated: list[tuple[A
     for per_table in mutations.values():
         for tname, rows in per_table.items():
             tables.add(tname)
-            size += _UPDATE
             for ck, cells in rows.items():
-                ck_size = sum(len(b) for b in ck) if isinstance(ck, tuple) else 0
-                size += ck_size + _ROW + sum(cells.values())
+                if ck == "static":
+                    continue  # the static row is not one of the update's rows
+                size += sum(len(b) for b in ck) + sum(cells.values())
     names = "[" + ", ".join(sorted(tables)) + "]"
     out: list[str] = []
     warn = getattr(engine, "batch_size_warn_threshold", BATCH_SIZE_WARN_THRESHOLD)

@@ -108,6 +108,8 @@ class SchemaChange:
     keyspace: str
     name: str | None = None
     arg_types: tuple[str, ...] = ()
+    #: client warnings sent with it (e.g. a replication factor above the node count)
+    warnings: tuple[str, ...] = ()
 
 
 Result = Void | Rows | SetKeyspace | SchemaChange

@@ -18,9 +18,16 @@ from greencql.cluster.murmur3 import murmur3_token
 from greencql.errors import InvalidRequest, ProtocolError
 from greencql.testing.cql import ast
 from greencql.testing.engine.results import UNSET, ColumnSpec, Rows
-from greencql.testing.engine.storage import Cell, Partition, Row
+from greencql.testing.engine.selectors import _Env, compile_selector, json_key, to_json
+from greencql.testing.engine.storage import NO_TS, Cell, Partition, Row
 from greencql.testing.engine.values import Binder, Ctx, compile_term
-from greencql.testing.engine.where import ALLOW_FILTERING_MSG, Where, column_of, getter
+from greencql.testing.engine.where import (
+    ALLOW_FILTERING_MSG,
+    Where,
+    column_of,
+    getter,
+    validate_key,
+)
 from greencql.testing.schema import ColType, Table
 
 __all__ = ["SelectPlan"]
@@ -41,29 +48,40 @@ class SelectPlan:
         self.where = w = Where(table, stmt.where, binder, allow_filtering=stmt.allow_filtering)
         if w.needs_filtering and not stmt.allow_filtering:
             raise InvalidRequest(ALLOW_FILTERING_MSG)
-        if stmt.group_by:
-            raise InvalidRequest("GROUP BY is not supported by the simulated cluster")
-        if stmt.json:
-            raise InvalidRequest("SELECT JSON is not supported by the simulated cluster")
-
         # -- selectors ----------------------------------------------------------------------
         self.count = False
+        self.env = _Env()
         specs: list[ColumnSpec] = []
         getters: list[Callable[[Partition, Row | None, float], Any]] = []
+        #: per selector: an accumulator factory (aggregates) or None
+        self.aggs: list[Callable[[], Any] | None] = []
         if stmt.selectors is None:
             cols = table.select_order()
             for c in cols:
                 specs.append(ColumnSpec(ks, tn, c.name, c.type))
                 getters.append(getter(table, c))
+                self.aggs.append(None)
         else:
             for sel in stmt.selectors:
-                name, t, g = self._selector(sel)
+                if sel.kind == "expr":
+                    comp = compile_selector(table, sel.arg, self.env)
+                    name, t = comp.name, comp.type
+                    g = comp.fn or _no_value
+                    self.aggs.append(comp.agg)
+                    if comp.agg is not None:
+                        self.count = True
+                else:
+                    name, t, g = self._selector(sel)
+                    self.aggs.append(_count_acc(sel.arg, g) if sel.kind == "count" else None)
                 specs.append(ColumnSpec(ks, tn, sel.alias or name, t))
                 getters.append(g)
-        if self.count and stmt.selectors and any(
-            s.kind not in ("count", "column") for s in stmt.selectors
-        ):
-            raise InvalidRequest("Aggregates with writetime/ttl/token are not supported")
+        self.group_by = self._group_by(stmt.group_by)
+        if self.group_by and not self.count:
+            self.count = True  # GROUP BY without aggregates: one row per group
+        self.selected_specs = tuple(specs)
+        self.json = stmt.json
+        if stmt.json:
+            specs = [ColumnSpec(ks, tn, "[json]", ColType("text"))]
         self.result_specs = tuple(specs)
         self.getters = getters
         # Cassandra warns about an aggregate over a range scan (no partition key or token
@@ -71,11 +89,16 @@ class SelectPlan:
         pk_names = {c.name for c in table.partition_key}
         restricted = any(
             (r.lhs[0] == "token" or any(n in pk_names for n in r.lhs[1]))
-            if isinstance(r.lhs, tuple) else r.lhs in pk_names
+            if isinstance(r.lhs, tuple) and r.lhs[0] in ("token", "tuple")
+            else r.lhs in pk_names
             for r in stmt.where
         )
+        key_in = w.full_pk and any(not isinstance(r.lhs, tuple) and r.lhs in pk_names
+                                   and r.op == "IN" for r in stmt.where)
         self.count_warnings: tuple[str, ...] = (
-            () if restricted else ("Aggregation query used without partition key",))
+            ("Aggregation query used without partition key",) if not restricted else
+            ("Aggregation query used on multiple partition keys (IN restriction)",) if key_in
+            else ())
 
         # -- DISTINCT -----------------------------------------------------------------------
         if stmt.distinct:
@@ -141,6 +164,24 @@ class SelectPlan:
 
     # -- planning helpers ---------------------------------------------------------------------
 
+    def _group_by(self, names: tuple[str, ...]) -> list[Callable]:
+        """GROUP BY: a prefix of the primary key columns, in their declared order."""
+        if not names:
+            return []
+        table = self.table
+        pk = table.partition_key + table.clustering
+        out = []
+        for i, name in enumerate(names):
+            col = column_of(table, name)
+            if col.kind not in ("partition_key", "clustering"):
+                raise InvalidRequest("Group by is currently only supported on the columns of "
+                                     f"the PRIMARY KEY, got {name}")
+            if i >= len(pk) or pk[i] is not col:
+                raise InvalidRequest("Group by currently only support groups of columns "
+                                     "following their declared order in the PRIMARY KEY")
+            out.append(getter(table, col))
+        return out
+
     def _int_term(self, term: Any, name: str, binder: Binder, what: str) -> Callable | None:
         if term is None:
             return None
@@ -163,14 +204,19 @@ class SelectPlan:
             return col.name, col.type, getter(table, col)
         if sel.kind == "count":
             self.count = True
-            return "count", _BIGINT, lambda p, r, now: None
+            if sel.arg is None:
+                return "count", _BIGINT, lambda p, r, now: None
+            col = column_of(table, sel.arg)
+            return f"system.count({col.name})", _BIGINT, getter(table, col)
         if sel.kind in ("writetime", "ttl"):
             col = column_of(table, sel.arg)
             if col.kind in ("partition_key", "clustering"):
-                raise InvalidRequest(f"Cannot use selection function {sel.kind} on PRIMARY KEY "
+                raise InvalidRequest(f"Cannot use selection function {_FN_NAMES[sel.kind]} on "
+                                     f"PRIMARY KEY "
                                      f"part {col.name}")
             if col.type.multicell:
-                raise InvalidRequest(f"Cannot use selection function {sel.kind} on non-frozen "
+                raise InvalidRequest(f"Cannot use selection function {_FN_NAMES[sel.kind]} on "
+                                     f"non-frozen "
                                      f"collection {col.name}")
             static = col.kind == "static"
             name = col.name
@@ -213,22 +259,15 @@ class SelectPlan:
         ppl = self.ppl(ctx) if self.ppl else None
         w = self.where
         rows_iter = self._iterate(ctx, now)
+        self.env.ctx = ctx
+        self._tombstones = 0
+        self._live = 0
         if self.count:
-            n = 0
-            first: tuple[Partition, Row | None] | None = None
-            for pr in rows_iter:
-                if first is None:
-                    first = pr
-                n += 1
-            vals = []
-            for s, g in zip(self.stmt.selectors or (), self.getters, strict=True):
-                if s.kind == "count":
-                    vals.append(n)
-                else:
-                    vals.append(g(first[0], first[1], now) if first is not None else None)
+            out = self._aggregate(rows_iter, now, limit)
             paged = page_size is not None and page_size > 0
-            return Rows(self.result_specs, [tuple(vals)], None,
-                        warnings=self.count_warnings if paged else ())
+            return Rows(self.result_specs, self._json(out), None,
+                        warnings=(self.count_warnings if paged else ()) + self._tomb_warning(
+                            engine))
 
         state = _decode_state(paging_state, self.table) if paging_state else None
         if page_size is not None and page_size <= 0:
@@ -251,7 +290,8 @@ class SelectPlan:
             allrows.sort(key=lambda pr: pr[1].sk if pr[1] is not None else (), reverse=self.reverse)
             source = iter(allrows)
         else:
-            source = _resume(rows_iter, state, self.reverse) if state else rows_iter
+            source = _resume(rows_iter, state, self.reverse, self._position(state[0])) \
+                if state else rows_iter
         for p, r in source:
             if limit is not None and total >= limit:
                 break
@@ -273,7 +313,69 @@ class SelectPlan:
             ps = _encode_state(last[0], last[1], total, pcount)
         else:
             ps = None
-        return Rows(self.result_specs, result, ps)
+        return Rows(self.result_specs, self._json(result), ps,
+                    warnings=self._tomb_warning(engine))
+
+    def _tomb_warning(self, engine: Any) -> tuple[str, ...]:
+        """tombstone_warn_threshold: a read that went past that many tombstones warns."""
+        limit = getattr(engine, "tombstone_warn_threshold", TOMBSTONE_WARN_THRESHOLD)
+        if limit is None or self._tombstones <= limit:
+            return ()
+        t = self.table
+        return (f"Read {self._live} live rows and {self._tombstones} tombstone cells for query "
+                f"SELECT * FROM {t.keyspace}.{t.name} (see tombstone_warn_threshold)",)
+
+    def _key_order(self, p: Partition) -> tuple[Any, ...]:
+        return tuple(c.type.sort_key(v) for c, v in zip(self.table.partition_key, p.pk_values,
+                                                          strict=True))
+
+    def _position(self, key: bytes) -> Callable[[Partition], bool]:
+        """Whether a partition comes before (or is) the one of a paging state."""
+        if self.where.full_pk:
+            from greencql.testing.engine.storage import _split_key
+
+            pos = tuple(c.type.sort_key(v) for c, v in zip(
+                self.table.partition_key,
+                _split_key(key, [c.type for c in self.table.partition_key]), strict=True))
+            return lambda p: self._key_order(p) < pos
+        tpos = (murmur3_token(key), key)
+        return lambda p: (p.token, p.key) < tpos
+
+    def _aggregate(self, rows_iter: Iterator[tuple[Partition, Row | None]], now: float,
+                   limit: int | None) -> list[tuple[Any, ...]]:
+        """Aggregates over the selected rows: one result row per GROUP BY group (or one
+        in all); other selectors take the group's first row's values."""
+        groups: dict[Any, tuple[list[Any], list[Any]]] = {}
+        keys = self.group_by
+        for p, r in rows_iter:
+            gk = tuple(g(p, r, now) for g in keys) if keys else ()
+            hk = tuple(repr(x) for x in gk)
+            entry = groups.get(hk)
+            if entry is None:
+                if limit is not None and len(groups) >= limit:
+                    break
+                accs = [a() if a is not None else None for a in self.aggs]
+                firsts = [None if a is not None else g(p, r, now)
+                          for a, g in zip(self.aggs, self.getters, strict=True)]
+                entry = groups[hk] = (accs, firsts)
+            for acc in entry[0]:
+                if acc is not None:
+                    acc.add(p, r, now)
+        if not groups and not keys:
+            groups[()] = ([a() if a is not None else None for a in self.aggs],
+                          [None] * len(self.aggs))
+        return [tuple(acc.result() if acc is not None else first
+                      for acc, first in zip(accs, firsts, strict=True))
+                for accs, firsts in groups.values()]
+
+    def _json(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """SELECT JSON: each row as one JSON object keyed by the selectors' names."""
+        if not self.json:
+            return rows
+        specs = self.selected_specs
+        return [("{" + ", ".join(f"{_json_key_text(s.name)}: {to_json(v, s.coltype)}"
+                                 for s, v in zip(specs, row, strict=True)) + "}",)
+                for row in rows]
 
     def _run_fast(self, ctx: Ctx, now: float) -> Rows:
         table = self.table
@@ -284,21 +386,26 @@ class SelectPlan:
             from greencql.cluster.murmur3 import serialize_partition_key
 
             key = serialize_partition_key([f(ctx) for f in fns])
+        validate_key(key)
         p = table.data.partitions.get(key)
         if p is None:
             return Rows(self.result_specs, [], None)
         r = p.rows.get(tuple(f(ctx) for f in self._ck_fns))
         if r is None or not r.live(now):
             return Rows(self.result_specs, [], None)
-        return Rows(self.result_specs, [tuple(g(p, r, now) for g in self.getters)], None)
+        self.env.ctx = ctx
+        return Rows(self.result_specs, self._json([tuple(g(p, r, now) for g in self.getters)]),
+                    None)
 
     def _partitions(self, ctx: Ctx) -> Iterator[Partition]:
         data = self.table.data
         w = self.where
         if w.full_pk:
+            # partitions of an IN come in the order of the key values (the partition key
+            # type's comparator), not in token order
             keys = w.partition_keys(ctx)
             found = [p for p in (data.partitions.get(k) for k in keys) if p is not None]
-            found.sort(key=lambda p: (p.token, p.key))
+            found.sort(key=self._key_order)
             yield from found
             return
         lo, lo_inc, hi, hi_inc = w.token_bounds(ctx)
@@ -325,12 +432,15 @@ class SelectPlan:
             pred = w.clustering_predicate(ctx)
         reverse = self.reverse
         ck_restricted = w.has_ck_restriction
+        count_tombstones = table.data.tombstones
         for p in self._partitions(ctx):
             if distinct:
                 if _partition_live(p, now) and (flt is None or flt(p, None, now)):
                     yield p, None
                 continue
             any_row = False
+            if count_tombstones and (p.deleted_ts != NO_TS or p.ranges):
+                self._tombstones += (p.deleted_ts != NO_TS) + 2 * len(p.ranges)
             if ckeys is not None:
                 rows = [r for r in (p.rows.get(k) for k in ckeys) if r is not None]
                 rows.sort(key=lambda r: r.sk, reverse=reverse)
@@ -340,8 +450,11 @@ class SelectPlan:
             for r in it:
                 if pred is not None and not pred(r.raw_keys):
                     continue
+                if count_tombstones:
+                    self._tombstones += _dead_cells(r, now)
                 if not r.live(now):
                     continue
+                self._live += 1
                 any_row = True
                 if flt is not None and not flt(p, r, now):
                     continue
@@ -351,22 +464,67 @@ class SelectPlan:
                 yield p, None
 
 
+#: Cassandra's default tombstone_warn_threshold
+TOMBSTONE_WARN_THRESHOLD = 1000
+
+
+def _dead_cells(r: Row, now: float) -> int:
+    """Tombstones a read meets in a row: its deletion, deleted and expired cells."""
+    n = 1 if r.deleted_ts != NO_TS else 0
+    for c in r.cells.values():
+        if isinstance(c, Cell):
+            if c.value is None or (c.exp is not None and c.exp <= now):
+                n += 1
+        elif c.tomb != NO_TS:
+            n += 1
+    return n
+
+
+_FN_NAMES = {"writetime": "writeTime", "ttl": "ttl"}
+
+
+def _no_value(p: Partition, r: Row | None, now: float) -> Any:
+    return None
+
+
+def _json_key_text(name: str) -> str:
+    import json
+
+    return json.dumps(json_key(name), ensure_ascii=False)
+
+
+def _count_acc(arg: str | None, g: Callable) -> Callable[[], Any]:
+    """count(*) / count(v) as an accumulator factory."""
+
+    class Count:
+        __slots__ = ("n",)
+
+        def __init__(self) -> None:
+            self.n = 0
+
+        def add(self, p: Partition, r: Row | None, now: float) -> None:
+            if arg is None or g(p, r, now) is not None:
+                self.n += 1
+
+        def result(self) -> int:
+            return self.n
+
+    return Count
+
+
 def _partition_live(p: Partition, now: float) -> bool:
     if p.static.live(now):
         return True
     return any(r.live(now) for r in p.rows.values())
 
 
-def _resume(it: Iterator[tuple[Partition, Row | None]], state: tuple, reverse: bool
-            ) -> Iterator[tuple[Partition, Row | None]]:
+def _resume(it: Iterator[tuple[Partition, Row | None]], state: tuple, reverse: bool,
+            before: Callable[[Partition], bool]) -> Iterator[tuple[Partition, Row | None]]:
     key, sk, _total, _pcount = state
-    token = murmur3_token(key)
-    pos = (token, key)
     for p, r in it:
-        ppos = (p.token, p.key)
-        if ppos < pos:
+        if p.key != key and before(p):
             continue
-        if ppos == pos:
+        if p.key == key:
             if sk is None or r is None:
                 continue
             if (r.sk <= sk) if not reverse else (r.sk >= sk):

@@ -193,9 +193,12 @@ def _wrap(col: Any, key: Any) -> Any:
 class TableData:
     """All partitions of one table."""
 
-    __slots__ = ("partitions", "ring")
+    __slots__ = ("partitions", "ring", "tombstones")
 
     def __init__(self) -> None:
+        #: set once a write may have left a tombstone (a deletion, a null, a TTL): reads
+        #: count tombstones only then
+        self.tombstones = False
         self.partitions: dict[bytes, Partition] = {}
         #: (token, key) of every partition, ascending: the token-ordered scan
         self.ring: list[tuple[int, bytes]] = []
@@ -226,6 +229,7 @@ class TableData:
 
     def truncate(self) -> None:
         self.partitions.clear()
+        self.tombstones = False
         self.ring.clear()
 
 

@@ -103,6 +103,17 @@ class Binder:
         return tuple(out)
 
 
+_JAVA_INTS = {"tinyint": "byte", "smallint": "short", "int": "int", "bigint": "long",
+              "counter": "long"}
+# the parse errors of 4.0's types' fromString for a string literal they cannot read
+_STRING_PARSE_ERRORS = {
+    "timestamp": "Unable to coerce '{}' to a formatted date (long)",
+    "date": "Unable to coerce '{}' to a formatted date (long)",
+    "time": "(TimeType) Unable to coerce '{}' to a formatted time (long)",
+    "inet": "Unable to make inet address from '{}'",
+}
+
+
 def _bad(const: ast.Const, name: str, t: ColType) -> InvalidRequest:
     text = const.value if const.kind == "STRING" else const.text
     return InvalidRequest(f'Invalid {const.kind} constant ({text}) for "{name}" of type '
@@ -191,8 +202,8 @@ def convert_const(const: ast.Const, t: ColType, name: str) -> Any:
                 i = int(v)
                 bits = _INT_RANGES[n]
                 if not -(2 ** (bits - 1)) <= i < 2 ** (bits - 1):
-                    raise InvalidRequest(f"Invalid INTEGER constant ({v}) for \"{name}\" of type "
-                                         f"{t.cql_name}: out of range")
+                    # the type's fromString (Java's parse of the literal) fails first
+                    raise InvalidRequest(f"Unable to make {_JAVA_INTS[n]} from '{v}'")
                 return i
             if n == "varint":
                 return int(v)
@@ -208,34 +219,38 @@ def convert_const(const: ast.Const, t: ColType, name: str) -> Any:
                 return _parse_time_nanos(int(v))
         elif kind == "FLOAT":
             if n in ("float", "double"):
-                if isinstance(v, str) and v.lower() in ("nan", "infinity"):
-                    return float("nan") if v.lower() == "nan" else float("inf")
+                if isinstance(v, str) and v.lower() in ("nan", "infinity", "-infinity"):
+                    return float("nan") if v.lower() == "nan" else float(v.lower()[:-5])
                 return float(v)
             if n == "decimal":
                 return decimal.Decimal(v)
         elif kind == "STRING":
             if n in ("text", "ascii"):
                 if n == "ascii" and not v.isascii():
-                    raise ValueError(v)
+                    raise InvalidRequest("Invalid ASCII character in string literal: "
+                                         "java.nio.charset.MalformedInputException: Input "
+                                         "length = 1")
                 return v
-            if n == "timestamp":
-                if re.fullmatch(r"-?\d+", v.strip()):
-                    return _EPOCH + datetime.timedelta(milliseconds=int(v))
-                return _parse_timestamp(v)
-            if n == "date":
-                return datetime.date.fromisoformat(v.strip())
-            if n == "time":
-                return _parse_time(v)
-            if n == "inet":
-                return ipaddress.ip_address(v.strip())
-            if n in ("uuid", "timeuuid"):
-                return _check_uuid(uuid.UUID(v), t, const, name)
-            if n == "duration":
-                return _parse_duration(v)
-            if n == "varint":
-                return int(v)
-            if n == "decimal":
-                return decimal.Decimal(v)
+            try:
+                if n == "timestamp":
+                    if re.fullmatch(r"-?\d+", v.strip()):
+                        return _EPOCH + datetime.timedelta(milliseconds=int(v))
+                    return _parse_timestamp(v)
+                if n == "date":
+                    if re.fullmatch(r"-?\d+", v.strip()):
+                        return datetime.date(1970, 1, 1) + datetime.timedelta(
+                            days=int(v) - 2**31)
+                    return datetime.date.fromisoformat(v.strip())
+                if n == "time":
+                    if re.fullmatch(r"\d+", v.strip()):
+                        return _parse_time_nanos(int(v))
+                    return _parse_time(v)
+                if n == "inet":
+                    return ipaddress.ip_address(v.strip())
+            except (ValueError, OverflowError) as exc:
+                raise InvalidRequest(_STRING_PARSE_ERRORS[n].format(v)) from exc
+            # a string is no uuid, timeuuid, duration or number literal in 4.0
+            # (Constants.Literal.testAssignment)
         elif kind == "BOOLEAN":
             if n == "boolean":
                 return bool(v)
@@ -244,7 +259,10 @@ def convert_const(const: ast.Const, t: ColType, name: str) -> Any:
                 return _check_uuid(uuid.UUID(v), t, const, name)
         elif kind == "HEX":
             if n == "blob":
-                return bytes.fromhex(v[2:])
+                try:
+                    return bytes.fromhex(v[2:])
+                except ValueError:
+                    raise InvalidRequest(f"cannot parse '{v[2:]}' as hex bytes") from None
         elif kind == "DURATION":
             if n == "duration":
                 return _parse_duration(v)
@@ -419,7 +437,7 @@ def _compile_vector(term: ast.CollectionLit, t: ColType, name: str, binder: Bind
 def _compile_func(term: ast.FuncTerm, t: ColType, name: str, binder: Binder) -> TermFn:
     f = term.name
     n = t.name
-    if f == "now" and not term.args:
+    if f in ("now", "currenttimeuuid") and not term.args:
         if n not in ("timeuuid", "uuid"):
             raise InvalidRequest(f"Type error: cannot assign result of function system.now "
                                  f"(type timeuuid) to {name} (type {t.cql_name})")
@@ -429,6 +447,57 @@ def _compile_func(term: ast.FuncTerm, t: ColType, name: str, binder: Binder) -> 
             raise InvalidRequest(f"Type error: cannot assign result of function system.uuid "
                                  f"(type uuid) to {name} (type {t.cql_name})")
         return lambda ctx: ctx.engine.random_uuid()
+    if f == "fromjson" and len(term.args) == 1:
+        import json
+
+        from greencql.testing.engine.selectors import from_json
+
+        text = compile_term(term.args[0], ColType("text"), f"fromjson({name})", binder)
+
+        def from_json_term(ctx: Ctx) -> Any:
+            raw = text(ctx)
+            if raw is None or raw is UNSET:
+                return raw
+            try:
+                decoded = json.loads(raw)
+            except ValueError as exc:
+                raise InvalidRequest(f"Could not decode JSON string '{raw}': {exc}") from exc
+            return from_json(decoded, t, name)
+
+        return from_json_term
+    if f in ("mintimeuuid", "maxtimeuuid") and len(term.args) == 1:
+        from greencql.testing.engine.selectors import _conversion
+
+        if n not in ("timeuuid", "uuid"):
+            raise InvalidRequest(f"Type error: cannot assign result of function system.{f} "
+                                 f"(type timeuuid) to {name} (type {t.cql_name})")
+        ts_arg = compile_term(term.args[0], ColType("timestamp"), f"{f}({name})", binder)
+        conv = _conversion(f, ColType("timestamp"), name)
+        assert conv is not None
+        make = conv[1]
+
+        def bound(ctx: Ctx) -> Any:
+            v = ts_arg(ctx)
+            return v if v is None or v is UNSET else make(v)
+
+        return bound
+    if len(term.args) == 1 and (f.startswith("blobas") or f.endswith("asblob")):
+        from greencql.testing.engine.selectors import _conversion, _native
+
+        src = ColType("blob") if f.startswith("blobas") else _native(f[:-6])
+        conv = _conversion(f, src, name)
+        if conv is not None:
+            out_t, g = conv
+            if out_t.name != n and not (out_t.name == "text" and n == "ascii"):
+                raise InvalidRequest(f"Type error: cannot assign result of function system.{f} "
+                                     f"(type {out_t.cql_name}) to {name} (type {t.cql_name})")
+            arg = compile_term(term.args[0], src, f"{f}({name})", binder)
+
+            def converted(ctx: Ctx) -> Any:
+                v = arg(ctx)
+                return v if v is None or v is UNSET else g(v)
+
+            return converted
     if f in ("totimestamp", "currenttimestamp", "dateof") and n == "timestamp":
         inner = _time_arg(term, binder)
         return lambda ctx: _EPOCH + datetime.timedelta(microseconds=int(inner(ctx) * 1e6) // 1000

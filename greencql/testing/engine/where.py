@@ -20,7 +20,8 @@ from greencql.testing.engine.storage import Cell, Multi, Partition, Row
 from greencql.testing.engine.values import _EMPTY, Binder, Ctx, compile_term
 from greencql.testing.schema import ColType, Column, Table
 
-__all__ = ["Where", "column_of", "cell_value", "getter", "read_multi", "ALLOW_FILTERING_MSG"]
+__all__ = ["Where", "validate_key", "validate_clustering", "column_of", "cell_value", "getter",
+           "read_multi", "ALLOW_FILTERING_MSG"]
 
 ALLOW_FILTERING_MSG = (
     "Cannot execute this query as it might involve data filtering and thus may have "
@@ -30,10 +31,43 @@ ALLOW_FILTERING_MSG = (
 _BIGINT = ColType("bigint")
 
 
+MAX_KEY_LENGTH = 65535
+
+
+def validate_key(key: bytes) -> bytes:
+    """QueryProcessor.validateKey: a serialized partition key is neither empty nor longer
+    than an unsigned short."""
+    if not key:
+        raise InvalidRequest("Key may not be empty")
+    if len(key) > MAX_KEY_LENGTH:
+        raise InvalidRequest(f"Key length of {len(key)} is longer than maximum of "
+                             f"{MAX_KEY_LENGTH}")
+    return key
+
+
+def validate_clustering(ck: tuple[bytes, ...]) -> tuple[bytes, ...]:
+    """ModificationStatement.addUpdates: no clustering value longer than an unsigned short."""
+    for b in ck:
+        if b is not None and len(b) > MAX_KEY_LENGTH:
+            raise InvalidRequest(f"Key length of {len(b)} is longer than maximum of "
+                                 f"{MAX_KEY_LENGTH}")
+    return ck
+
+
+def _quote(name: str) -> str:
+    """ColumnIdentifier.toCQLString: names that need quotes in CQL get them."""
+    import re
+
+    if re.fullmatch(r"[a-z][a-z0-9_]*", name):
+        return name
+    return '"' + name.replace('"', '""') + '"'
+
+
 def column_of(table: Table, name: str) -> Column:
     col = table.columns.get(name)
     if col is None:
-        raise InvalidRequest(f"Undefined column name {name} in table {table.qualified}")
+        raise InvalidRequest(f"Undefined column name {_quote(name)} in table "
+                             f"{_quote(table.keyspace)}.{_quote(table.name)}")
     return col
 
 
@@ -145,6 +179,135 @@ _OPS: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 
+_SLICE_START = (">", ">=")
+_SLICE_END = ("<", "<=")
+
+
+def _restriction_kind(op: str) -> str:
+    if op == "=":
+        return "eq"
+    if op == "IN":
+        return "in"
+    if op in ("CONTAINS", "CONTAINS_KEY"):
+        return "contains"
+    return "slice"
+
+
+def check_merges(table: Table, relations: tuple[ast.Relation, ...]) -> None:
+    """Cassandra's RestrictionSet merging rules: a column restricted by an EQ or an IN
+    takes no other relation, a slice takes one start and one end bound, a CONTAINS only
+    other CONTAINS (RestrictionSet.addRestriction / SingleColumnRestriction.doMergeWith)."""
+    seen: dict[Any, tuple[str, set[str]]] = {}
+    for rel in relations:
+        lhs = rel.lhs
+        if rel.op == "!=":
+            raise InvalidRequest(f'Unsupported "!=" relation: {_relation_text(rel)}')
+        if isinstance(lhs, tuple) and lhs[0] == "token":
+            key: Any = ("token",)
+            name = ", ".join(lhs[1])
+        elif isinstance(lhs, tuple) and lhs[0] == "tuple":
+            key = ("tuple", lhs[1])
+            name = ", ".join(lhs[1])
+        elif isinstance(lhs, tuple):
+            continue  # element / field relations merge by their own rules
+        else:
+            key = lhs
+            name = lhs
+            if lhs not in table.columns:
+                continue  # reported as an undefined column later
+        kind = _restriction_kind(rel.op)
+        prev = seen.get(key)
+        if prev is None:
+            bounds = set()
+            if kind == "slice":
+                bounds.add("start" if rel.op in _SLICE_START else "end")
+            seen[key] = (kind, bounds)
+            continue
+        pkind, pbounds = prev
+        if isinstance(key, tuple) and key[0] == "token":
+            if pkind == "eq" or kind == "eq":
+                raise InvalidRequest(f"Columns {name} cannot be restricted by more than one "
+                                     "relation if it includes an Equal")
+        elif pkind == "eq":
+            raise InvalidRequest(f"{name} cannot be restricted by more than one relation if it "
+                                 "includes an Equal")
+        elif pkind == "in":
+            raise InvalidRequest(f"{name} cannot be restricted by more than one relation if it "
+                                 "includes a IN")
+        elif pkind == "contains":
+            if kind != "contains":
+                raise InvalidRequest(f"Collection column {name} can only be restricted by "
+                                     "CONTAINS, CONTAINS KEY, or map-entry equality")
+            continue
+        if kind != "slice":
+            raise InvalidRequest(f'Column "{name}" cannot be restricted by both an equality '
+                                 "and an inequality relation")
+        bound = "start" if rel.op in _SLICE_START else "end"
+        if bound in pbounds:
+            raise InvalidRequest(f"More than one restriction was found for the {bound} bound "
+                                 f"on {name}")
+        pbounds.add(bound)
+
+
+def _term_text(t: Any) -> str:
+    if isinstance(t, ast.Const):
+        return f"'{t.value}'" if t.kind == "STRING" else t.text
+    if isinstance(t, ast.Marker):
+        return "?" if t.name is None else f":{t.name}"
+    if isinstance(t, tuple):
+        return "(" + ", ".join(_term_text(x) for x in t) + ")"
+    return "?"
+
+
+def _relation_text(rel: ast.Relation) -> str:
+    lhs = rel.lhs
+    if isinstance(lhs, tuple):
+        lhs = f"{lhs[0]}({', '.join(lhs[1])})" if lhs[0] == "token" else \
+            "(" + ", ".join(lhs[1]) + ")"
+    return f"{lhs} {rel.op} {_term_text(rel.rhs)}"
+
+
+def _token_fn(table: Table, term: ast.FuncTerm, binder: Binder) -> Callable[[Ctx], int]:
+    """``token(2)`` on the right of a token relation: the Murmur3 token of those values
+    taken as the partition key."""
+    from greencql.cluster.murmur3 import murmur3_token, serialize_partition_key
+
+    pk = table.partition_key
+    if len(term.args) != len(pk):
+        raise InvalidRequest(f"Invalid number of arguments in call to function system.token: "
+                             f"{len(pk)} required but {len(term.args)} provided")
+    fns = [compile_term(a, c.type, c.name, binder) for a, c in zip(term.args, pk, strict=True)]
+
+    def token(ctx: Ctx) -> int:
+        parts = []
+        for f, c in zip(fns, pk, strict=True):
+            v = f(ctx)
+            if v is None or v is UNSET:
+                raise InvalidRequest(f"Invalid null value for partition key part {c.name}")
+            parts.append(c.type.encode(v))
+        return murmur3_token(serialize_partition_key(parts))
+
+    return token
+
+
+def _check_receiver(col: Column, rel: ast.Relation) -> None:
+    """SingleColumnRelation.toReceivers of 4.0."""
+    op = rel.op
+    t = col.type
+    if op == "IN" and col.kind not in ("partition_key", "clustering") and not (
+            isinstance(rel.rhs, tuple) and len(rel.rhs) == 1):
+        raise InvalidRequest(f"IN predicates on non-primary-key columns ({col.name}) is not yet "
+                             "supported")
+    if op == "CONTAINS_KEY" and not (t.name == "map"):
+        raise InvalidRequest(f"Cannot use CONTAINS KEY on non-map column {col.name}")
+    if op == "CONTAINS" and not t.is_collection:
+        raise InvalidRequest(f"Cannot use CONTAINS on non-collection column {col.name}")
+    if t.is_collection and t.multicell and op not in ("CONTAINS", "CONTAINS_KEY"):
+        shown = {"IN": "IN", "CONTAINS": "CONTAINS"}.get(op, op)
+        raise InvalidRequest(f"Collection column '{col.name}' ({t.cql_name}) cannot be "
+                             f"restricted by a '{shown}' relation")
+
+
 class Where:
     """A WHERE clause resolved against a table."""
 
@@ -169,6 +332,11 @@ class Where:
         self.indexed_eq = False
         self.has_ck_restriction = False
         pk_other: list[tuple[Column, str, Callable]] = []
+        non_pk: list[str] = []
+        #: multi-column relations: (clustering indexes, op, fn giving a tuple or tuples)
+        self.multi: list[tuple[list[int], str, Callable]] = []
+        self._single_ck = False
+        check_merges(table, relations)
 
         for rel in relations:
             lhs = rel.lhs
@@ -180,16 +348,23 @@ class Where:
                             + ", ".join(pk_names))
                     if rel.op not in (">", ">=", "<", "<=", "="):
                         raise InvalidRequest(f"{rel.op} is not supported on token() restrictions")
-                    fn = compile_term(rel.rhs, _BIGINT, "partition key token", binder)
+                    if isinstance(rel.rhs, ast.FuncTerm) and rel.rhs.name == "token":
+                        fn = _token_fn(table, rel.rhs, binder)
+                    else:
+                        fn = compile_term(rel.rhs, _BIGINT, "partition key token", binder)
                     if rel.op in (">", ">=", "="):
                         self.token_lo = (fn, rel.op != ">")
                     if rel.op in ("<", "<=", "="):
                         self.token_hi = (fn, rel.op != "<")
                     continue
-                raise InvalidRequest("Multi-column relations are not supported by the simulated "
-                                     "cluster")
+                if lhs[0] == "elem":
+                    self._entry(lhs, rel, binder, statement)
+                    continue
+                self._multi(lhs[1], rel, binder)
+                continue
             col = column_of(self.table, lhs)
             op = rel.op
+            _check_receiver(col, rel)
             if col.kind == "partition_key":
                 if op == "=":
                     bf = _bytes_fn(rel.rhs, col, binder)
@@ -206,6 +381,10 @@ class Where:
                 continue
             if col.kind == "clustering":
                 self.has_ck_restriction = True
+                self._single_ck = True
+                if self.multi:
+                    raise InvalidRequest("Mixing single column relations and multi column "
+                                         "relations on clustering columns is not allowed")
                 if op == "=":
                     vf2 = _value_fn(rel.rhs, col, binder)
                     self.ck_eq[col.name] = _one(vf2)
@@ -221,7 +400,8 @@ class Where:
                 continue
             # regular / static column
             if statement != "SELECT":
-                raise InvalidRequest(f"Non PRIMARY KEY columns found in where clause: {col.name}")
+                non_pk.append(col.name)
+                continue
             f = self._filter(col, rel, binder)
             self.filters.append(f)
             indexed = any(ix.column == col.name for ix in table.indexes.values())
@@ -239,7 +419,11 @@ class Where:
                                          "key (unless you use the token() function)")
                 raise InvalidRequest(f"Some partition key parts are missing: "
                                      f"{', '.join(missing)}")
-            # a partial partition key is a filter over a range scan
+            # a partial partition key is a filter over a range scan; an index on a
+            # component restricted by EQ serves it without ALLOW FILTERING
+            indexed = {ix.column for ix in table.indexes.values()}
+            by_index = not pk_other and any(n in indexed and n in self.pk_single
+                                            for n in self.pk)
             for name, fn in self.pk.items():
                 col = table.columns[name]
                 enc_list = fn
@@ -248,7 +432,21 @@ class Where:
             self.pk = {}
             self.pk_single = {}
             self.full_pk = False
-            self.needs_filtering = True
+            if by_index:
+                self.indexed_eq = True
+            else:
+                self.needs_filtering = True
+        if non_pk:
+            # StatementRestrictions: the partition key is checked before these
+            if self.token_lo or self.token_hi:
+                raise InvalidRequest("The token function cannot be used in WHERE clauses for "
+                                     f"{statement} statements")
+            if not self.full_pk:
+                missing = [n for n in pk_names if n not in self.pk]
+                raise InvalidRequest(f"Some partition key parts are missing: "
+                                     f"{', '.join(missing)}")
+            raise InvalidRequest(f"Non PRIMARY KEY columns found in where clause: "
+                                 f"{', '.join(non_pk)} ")
         if self.token_lo or self.token_hi:
             if self.full_pk:
                 raise InvalidRequest("Columns \"" + ", ".join(pk_names)
@@ -272,6 +470,10 @@ class Where:
             for name in extra:
                 if statement != "SELECT" or not allow_filtering:
                     prev = ck_names[ck_names.index(name) - 1]
+                    if prev in self.ck_slice and prev not in self.ck_eq:
+                        raise InvalidRequest(
+                            f'Clustering column "{name}" cannot be restricted (preceding column '
+                            f'"{prev}" is restricted by a non-EQ relation)')
                     raise InvalidRequest(
                         f'PRIMARY KEY column "{name}" cannot be restricted as preceding column '
                         f'"{prev}" is not restricted')
@@ -283,8 +485,83 @@ class Where:
                 self.ck_slice.pop(name, None)
                 self.needs_filtering = True
         if self.has_ck_restriction and not self.full_pk and statement == "SELECT":
-            self.needs_filtering = True
+            # an index on a clustering column restricted by EQ serves the query alone
+            indexed = {ix.column for ix in table.indexes.values()}
+            restricted = [n for n in ck_names if n in self.ck_eq or n in self.ck_slice]
+            if len(restricted) == 1 and not self.multi and restricted[0] in indexed and \
+                    restricted[0] in self.ck_eq_bytes and not pk_other:
+                self.indexed_eq = True
+            else:
+                self.needs_filtering = True
         self.full_ck = self.ck_prefix == len(ck_names)
+
+    def _multi(self, names: tuple[str, ...], rel: ast.Relation, binder: Binder) -> None:
+        """``(c1, c2) op (..)``: clustering columns in PRIMARY KEY order, from the first."""
+        table = self.table
+        cols = [column_of(table, n) for n in names]
+        for c in cols:
+            if c.kind != "clustering":
+                raise InvalidRequest("Multi-column relations can only be applied to clustering "
+                                     f"columns but was applied to: {c.name}")
+        idxs = [table.clustering.index(c) for c in cols]
+        if idxs != list(range(idxs[0], idxs[0] + len(idxs))):
+            raise InvalidRequest("Clustering columns must appear in the PRIMARY KEY order in "
+                                 f"multi-column relations: ({', '.join(names)})")
+        if idxs[0] != 0:
+            first = table.clustering[idxs[0]].name
+            prev = table.clustering[idxs[0] - 1].name
+            raise InvalidRequest(f'PRIMARY KEY column "{first}" cannot be restricted as '
+                                 f'preceding column "{prev}" is not restricted')
+        if self._single_ck:
+            raise InvalidRequest("Mixing single column relations and multi column relations on "
+                                 "clustering columns is not allowed")
+        self.has_ck_restriction = True
+        tt = ColType("tuple", tuple(c.type for c in cols), frozen=True)
+        shown = "(" + ",".join(names) + ")"
+        op = rel.op
+        if op == "IN":
+            if isinstance(rel.rhs, ast.Marker):
+                fn = compile_term(rel.rhs, ColType("list", (tt,)), shown, binder,
+                                  f"in({shown})")
+            else:
+                fns = [compile_term(x, tt, shown, binder) for x in rel.rhs]
+                fn = (lambda fs: lambda ctx: [f(ctx) for f in fs])(fns)
+            self.multi.append((idxs, "IN", fn))
+            return
+        if op not in ("=", "<", "<=", ">", ">="):
+            raise InvalidRequest(f"Unsupported operator {op} in multi-column relation")
+        fn = compile_term(rel.rhs, tt, shown, binder)
+        if op == "=":
+            for pos, c in enumerate(cols):
+                vf = _tuple_item_fn(fn, pos, c)
+                self.ck_eq[c.name] = _one(vf)
+                self.ck_eq_bytes[c.name] = _encoded_one(vf, c)
+            return
+        self.multi.append((idxs, op, fn))
+
+    def _entry(self, lhs: tuple[Any, ...], rel: ast.Relation, binder: Binder,
+               statement: str) -> None:
+        """``m['key'] = value``: map-entry equality (served by an ENTRIES index)."""
+        col = column_of(self.table, lhs[1])
+        t = col.type
+        if t.name != "map" or statement != "SELECT":
+            raise InvalidRequest(f"Invalid element access on column {col.name}" if
+                                 statement == "SELECT" else
+                                 f"Non PRIMARY KEY columns found in where clause: {col.name} ")
+        if rel.op != "=":
+            raise InvalidRequest(f"Map-entry equality predicates on frozen map column "
+                                 f"{col.name} are not supported" if t.frozen else
+                                 f"Only EQ relations are supported on map entries "
+                                 f"({col.name})")
+        kf = compile_term(lhs[2], t.params[0], col.name, binder, f"key({col.name})")
+        vf = compile_term(rel.rhs, t.params[1], col.name, binder, f"value({col.name})")
+        self.filters.append((col, "ENTRY", lambda ctx: (kf(ctx), vf(ctx))))
+        indexed = any(ix.column == col.name and ix.target.startswith("entries(")
+                      for ix in self.table.indexes.values())
+        if indexed:
+            self.indexed_eq = True
+        else:
+            self.needs_filtering = True
 
     def _filter(self, col: Column, rel: ast.Relation, binder: Binder) -> tuple[Column, str, Any]:
         op = rel.op
@@ -311,9 +588,13 @@ class Where:
 
         comps = [self.pk[c.name](ctx) for c in self.table.partition_key]
         if len(comps) == 1:
-            return list(dict.fromkeys(comps[0]))
-        return list(dict.fromkeys(serialize_partition_key(list(combo))
-                                  for combo in itertools.product(*comps)))
+            keys = list(dict.fromkeys(comps[0]))
+        else:
+            keys = list(dict.fromkeys(serialize_partition_key(list(combo))
+                                      for combo in itertools.product(*comps)))
+        for k in keys:
+            validate_key(k)
+        return keys
 
     def token_bounds(self, ctx: Ctx) -> tuple[int | None, bool, int | None, bool]:
         lo = hi = None
@@ -346,7 +627,17 @@ class Where:
             j = cols.index(sc)
             for op, fn in self.ck_slice[sc.name]:
                 bounds.append((j, op, sc.type.sort_key(fn(ctx))))
-        if not sets and not bounds:
+        multi = []
+        for idxs, op, fn in self.multi:
+            sks = [cols[i].type.sort_key for i in idxs]
+            if op == "IN":
+                want = {tuple(f(x) for f, x in zip(sks, tup, strict=True))
+                        for tup in (fn(ctx) or [])}
+                multi.append((idxs, op, want))
+            else:
+                tup = fn(ctx)
+                multi.append((idxs, op, tuple(f(x) for f, x in zip(sks, tup, strict=False))))
+        if not sets and not bounds and not multi:
             return None
         ops = _OPS
 
@@ -356,6 +647,13 @@ class Where:
                     return False
             for j, op, b in bounds:
                 if not ops[op](keys[j], b):
+                    return False
+            for idxs, op, b in multi:
+                got = tuple(keys[i] for i in idxs)
+                if op == "IN":
+                    if got not in b:
+                        return False
+                elif not ops[op](got[:len(b)], b):
                     return False
             return True
 
@@ -384,6 +682,24 @@ class Where:
         return ok
 
 
+def _tuple_item_fn(fn: Callable[[Ctx], Any], pos: int, c: Column) -> Callable[[Ctx], Any]:
+    return lambda ctx: _tuple_item(fn(ctx), pos, c.name)
+
+
+def _encoded_one(fn: Callable[[Ctx], Any], c: Column) -> Callable[[Ctx], bytes]:
+    return lambda ctx: c.type.encode(fn(ctx))
+
+
+def _tuple_item(v: Any, i: int, name: str) -> Any:
+    if v is None or v is UNSET:
+        raise InvalidRequest(f"Invalid null value for column {name}" if v is None else
+                             f"Invalid unset value for column {name}")
+    item = v[i]
+    if item is None:
+        raise InvalidRequest(f"Invalid null value in condition for column {name}")
+    return item
+
+
 def _one(fn: Callable[[Ctx], Any]) -> Callable[[Ctx], list[Any]]:
     return lambda ctx: [fn(ctx)]
 
@@ -400,6 +716,16 @@ def ast_binder_noop() -> Binder:
 
 def _make_check(col: Column, op: str, value: Any, get: Callable) -> Callable:
     sk = col.type.sort_key
+    if op == "ENTRY":
+        ksk, vsk = col.type.params[0].sort_key, col.type.params[1].sort_key
+        key, want = ksk(value[0]), vsk(value[1])
+
+        def check_entry(p: Partition, r: Row | None, now: float) -> bool:
+            v = get(p, r, now)
+            return v is not None and any(ksk(a) == key and vsk(b) == want
+                                         for a, b in v.items())
+
+        return check_entry
     if op == "IN":
         wanted = {sk(v) for v in value}
 
