@@ -41,7 +41,7 @@ def app_env(sim, **extra: str) -> dict[str, str]:
     """The environment of an app process: this worktree first on the path, the simulator's
     address, no test-hub switch (the app picks its own hub)."""
     env = {k: v for k, v in os.environ.items() if k not in ("GREENCQL_TEST_HUB", "GREENCQL_HUB")}
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), str(APPS)])
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), str(APPS), str(APPS.parent)])
     env["PYTHONUNBUFFERED"] = "1"
     env["GREENCQL_FORK_CONTACT_POINTS"] = ",".join(sim.contact_points)
     env["GREENCQL_FORK_PORT"] = str(sim.port)
@@ -112,3 +112,27 @@ def tcp_ports_to(pid: int, port: int) -> set[int]:
         if c.raddr and c.raddr.port == port and c.status == psutil.CONN_ESTABLISHED:
             out.add(c.laddr.port)
     return out
+
+
+def celery_config(folder: str) -> dict:
+    """Celery settings with no external service: kombu's filesystem transport as the broker,
+    files as the result backend, both under ``folder``; no remote control (pidbox)."""
+    queue = os.path.join(folder, "queue")
+    os.makedirs(queue, exist_ok=True)
+    os.makedirs(os.path.join(folder, "results"), exist_ok=True)
+    return {
+        "broker_url": "filesystem://",
+        "broker_transport_options": {
+            "data_folder_in": queue,
+            "data_folder_out": queue,
+            "store_processed": False,
+            "control_folder": os.path.join(folder, "control"),  # default: ./control
+            "polling_interval": 0.05,  # kombu's own loop: how soon a worker sees a task
+        },
+        "result_backend": "file://" + os.path.join(folder, "results"),
+        "worker_enable_remote_control": False,
+        "broker_connection_retry_on_startup": True,
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+    }
