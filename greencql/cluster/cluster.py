@@ -15,8 +15,9 @@ detected again (gunicorn ``-k gevent`` imports the application in the unpatched 
 Cluster made there ran on threads and its child is green), the control connection and every
 session's pools are made anew on that hub (the inherited connections were cut off by
 :mod:`greencql.pool.forksafety` without a byte written; the inherited timers were dropped by
-the timer wheel's own fork hook), the throttler starts empty, and locks a parent thread may
-have held at the fork are replaced. Metadata, prepared statements (prepared again lazily, on
+the timer wheel's own fork hook), the throttler starts empty, and the Cluster's, its
+metadata's and its sessions' locks (a parent's thread may have held one at the fork) are
+replaced. Metadata, prepared statements (prepared again lazily, on
 UNPREPARED), execution profiles and policies are kept. The rebuild never switches greenlets
 (it only swaps objects and spawns the connects), so one process-wide real lock serialises it
 on every hub; requests issued meanwhile wait for the new pools (see ``Session``).

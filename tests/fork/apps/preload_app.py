@@ -30,6 +30,12 @@ lookup = session.prepare("SELECT v FROM kv WHERE k = ?")
 
 
 def _local_ports() -> list[int]:
+    # a worker whose first request is this one has just started its pools: wait (bounded)
+    # until each has its first connection and the control connection is back
+    for pool in list(session._pools.values()):
+        pool.wait_ready(5.0)
+    if cluster.control_connection is not None:
+        cluster.control_connection.wait_connected(5.0)
     conns = [c for pool in session._pools.values() for c in pool._pool.connections]
     control = cluster.control_connection
     if control is not None and control.connection is not None:
