@@ -14,6 +14,9 @@ slot. A visit to a slot looks at every timer in it, also those due in a later re
 is the usual price of a hashed wheel. A timer never fires early; it fires at most one tick late
 (plus whatever the hub is busy with).
 
+In a forked child every inherited timer is dropped at the fork (an ``os.register_at_fork``
+hook): they are the parent's request timeouts, heartbeats and debounces, none of the child's.
+
 This module must not import gevent or eventlet: it gets spawn/event/lock from the hub it is
 given. Callbacks run on the wheel's task, must not block (spawn if they must), and an exception
 they raise is logged on ``greencql.hubs``, never fatal to the wheel.
