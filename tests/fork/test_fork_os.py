@@ -154,3 +154,22 @@ def test_a_cluster_made_but_not_connected_before_the_fork(sim):
 
     assert run_forked(child, timeout=30) == 0
     assert cluster.hub is None  # the parent never connected
+
+
+def test_inherited_timers_are_dropped_in_the_child(hub):
+    fired: list = []
+    timer = hub.call_later(60.0, fired.append, "parent's")
+
+    def child() -> int:
+        # the parent's timer is gone from the child's wheel; new timers still work
+        if timer.pending or len(hub.timer_wheel()) != 0:
+            return 2
+        done = hub.event()
+        hub.call_later(0.01, done.set)
+        return 0 if done.wait(5.0) and not fired else 3
+
+    try:
+        assert run_forked(child, timeout=30) == 0
+        assert timer.pending  # the parent's is untouched
+    finally:
+        timer.cancel()
