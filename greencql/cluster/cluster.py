@@ -7,6 +7,21 @@ execution profiles), the resolution of contact points, the registry of prepared 
 down is told to every load-balancing policy, every session (which opens or closes its pool)
 and every registered listener, in that order.
 
+It also owns the life of a Cluster across ``os.fork()``: a Cluster (and its sessions) made in
+one process works in every forked child. The first use in a child (a pid that differs from the
+one the Cluster last ran in: execute, prepare, connect, metadata, refresh_*, shutdown) runs
+:meth:`Cluster._after_fork`, which rebuilds everything bound to the process: the hub is
+detected again (gunicorn ``-k gevent`` imports the application in the unpatched master, so a
+Cluster made there ran on threads and its child is green), the control connection and every
+session's pools are made anew on that hub (the inherited connections were cut off by
+:mod:`greencql.pool.forksafety` without a byte written; the inherited timers were dropped by
+the timer wheel's own fork hook), the throttler starts empty, and the Cluster's, its
+metadata's and its sessions' locks (a parent's thread may have held one at the fork) are
+replaced. Metadata, prepared statements (prepared again lazily, on
+UNPREPARED), execution profiles and policies are kept. The rebuild never switches greenlets
+(it only swaps objects and spawns the connects), so one process-wide real lock serialises it
+on every hub; requests issued meanwhile wait for the new pools (see ``Session``).
+
 It must not: execute requests (sessions do), speak to the control host itself (the
 :class:`~greencql.cluster.control.ControlConnection` does), or detect the hub before
 :meth:`Cluster.connect` (gunicorn ``--preload`` imports the application, and may create its
@@ -15,7 +30,9 @@ Cluster, before the worker patches).
 
 from __future__ import annotations
 
+import _thread
 import logging
+import os
 import ssl
 import threading
 import warnings
@@ -53,6 +70,7 @@ from greencql.errors import (
     UnresolvableContactPoints,
     UserTypeDoesNotExist,
 )
+from greencql.pool import forksafety
 from greencql.protocol.constants import SUPPORTED_VERSIONS
 from greencql.protocol.rows import register_user_type
 from greencql.protocol.types import DEFAULT_VALUE_TYPES, check_value_types
@@ -84,6 +102,23 @@ DEFAULT_IDLE_HEARTBEAT_INTERVAL = 30.0
 
 _DEFAULT_CONTACT_POINTS = ("127.0.0.1",)
 _UNSET: Any = object()
+
+_current_pid = forksafety.current_pid
+
+# Serialises the rebuilds after a fork (several threads of a gthread worker may make their
+# first request at once). A real lock on every hub: the rebuild never switches greenlets, so
+# a green program never waits on it. Replaced in a forked child, where a parent's thread may
+# have held it at the fork.
+_fork_lock = _thread.RLock()
+
+
+def _new_fork_lock() -> None:
+    global _fork_lock
+    _fork_lock = _thread.RLock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_fork_lock)
 
 
 def _compression_setting(value: Any) -> str | None:
@@ -232,7 +267,7 @@ class Cluster:
             default_timeout=default_timeout,
             default_consistency_level=default_consistency_level,
         )
-        self.metadata = Metadata()
+        self._metadata = Metadata()
         self.control_connection: ControlConnection | None = None
         self._prepared_statements: weakref.WeakValueDictionary[bytes, PreparedStatement] = (
             weakref.WeakValueDictionary()
@@ -281,6 +316,59 @@ class Cluster:
             self._startup_options["CLIENT_ID"] = str(client_id)
         if no_compact:
             self._startup_options["NO_COMPACT"] = "true"
+
+        #: the process this Cluster last ran in (see the module docstring on forks)
+        self._pid = _current_pid()
+
+    @property
+    def metadata(self) -> Metadata:
+        """The cluster's hosts, schema and token map (cassandra-driver's ``metadata``)."""
+        if self._pid != _current_pid():
+            self._after_fork()
+        return self._metadata
+
+    # -- forks -------------------------------------------------------------------------------
+
+    def _check_fork(self) -> None:
+        """Rebuild what belongs to the process if this is a forked child's first use."""
+        if self._pid != _current_pid():
+            self._after_fork()
+
+    def _after_fork(self) -> None:
+        """First use in a forked child: make every process-bound part anew (see the module
+        docstring). Never switches greenlets; connects happen in spawned tasks."""
+        with _fork_lock:
+            pid = _current_pid()
+            if self._pid == pid or self._rebuilding:
+                return  # done by another thread of this child, or re-entered
+            self._rebuilding = True
+            try:
+                self._rebuild(pid)
+            finally:
+                # only now: until the new pools exist, other threads wait on the lock
+                self._rebuilding = False
+                self._pid = pid
+
+    def _rebuild(self, pid: int) -> None:
+        """The rebuild itself (under the fork lock): see the module docstring."""
+        _log.info("process %d forked from the one this Cluster ran in: rebuilding its "
+                  "connections", pid)
+        # a parent's thread may have held these at the fork: new ones, of this hub's kind
+        self._lock = threading.RLock()
+        self._metadata._lock = threading.RLock()
+        old_control, self.control_connection = self.control_connection, None
+        if old_control is not None:
+            old_control._abandon_after_fork()
+        live = self._connected and not self.is_shutdown
+        if live:
+            self.hub = self._choose_hub()
+            control = ControlConnection(self)
+            self.control_connection = control
+            control._start_reconnect()
+        for session in list(self._sessions):
+            session._after_fork(self.hub, reconnect=live)
+
+    _rebuilding = False  # set while _after_fork runs
 
     # -- configuration -----------------------------------------------------------------------
 
@@ -402,6 +490,7 @@ class Cluster:
         """Connect (the first time: control connection, topology, schema) and return a new
         :class:`Session`, using ``keyspace`` if given. Raises NoHostAvailable naming each
         contact point and why it failed."""
+        self._check_fork()
         if self.is_shutdown:
             raise DriverException("the cluster is shut down; create a new Cluster")
         with self._lock:
@@ -436,13 +525,16 @@ class Cluster:
         if not exists:
             raise InvalidRequest(f"Keyspace '{keyspace}' does not exist")
 
-    def _connect_control(self) -> None:
+    def _choose_hub(self) -> Any:
         from greencql.hubs import get_hub
 
         setting = self._hub_setting
-        self.hub = setting if setting is not None and not isinstance(setting, str) else get_hub(
+        return setting if setting is not None and not isinstance(setting, str) else get_hub(
             setting
         )
+
+    def _connect_control(self) -> None:
+        self.hub = self._choose_hub()
         endpoints, errors = self._resolve_contact_points()
         self._contact_endpoints = tuple(endpoints)
         if not endpoints:
@@ -644,11 +736,13 @@ class Cluster:
         """After a DDL answered: wait for schema agreement, then refresh what changed, so the
         caller sees its change in ``cluster.metadata`` when execute() returns."""
         control = self.control_connection
-        if control is None or control.connection is None:
-            return False
         wait = self.max_schema_agreement_wait
         if deadline is not None:
             wait = max(0.0, min(wait, deadline - self.hub.monotonic()))
+        if control is not None and control.connection is None:
+            control.wait_connected(wait)  # still connecting (e.g. right after a fork)
+        if control is None or control.connection is None:
+            return False
         agreed = control.wait_for_schema_agreement(wait, self._is_up_endpoint)
         if self.schema_metadata_enabled:
             try:
@@ -679,7 +773,10 @@ class Cluster:
         return self._control().wait_for_schema_agreement(0.0001, self._is_up_endpoint)
 
     def _control(self) -> ControlConnection:
+        self._check_fork()
         control = self.control_connection
+        if control is not None and control.connection is None:
+            control.wait_connected(self.connect_timeout)  # e.g. still connecting after a fork
         if control is None or control.connection is None:
             raise NoHostAvailable("the control connection is not connected", {})
         return control
@@ -850,10 +947,12 @@ class Cluster:
         self._sessions.discard(session)
 
     def shutdown(self) -> None:
-        """Close every session and the control connection. Idempotent."""
+        """Close every session and the control connection. Idempotent. In a forked child
+        it closes only the child's own connections (nothing of the parent's)."""
         if self.is_shutdown:
             return
         self.is_shutdown = True
+        self._check_fork()  # in a child: forget the parent's, connect nothing new
         for session in list(self._sessions):
             session.shutdown()
         control = self.control_connection
@@ -875,7 +974,11 @@ class _SessionPool:
     """A session's :class:`~greencql.pool.hostpool.HostPool` to one host, seen as the session
     needs it: started in the background, ``borrow()`` that never blocks on a connect (a
     request is not held up by a host that is still connecting: it goes to the next one),
-    host up/down reported to the cluster, keyspace changes applied to every connection."""
+    host up/down reported to the cluster, keyspace changes applied to every connection.
+
+    A request whose every host is still connecting does not fail: it asks to be called back
+    (:meth:`when_settled`) once this pool has a connection or has given up (host down, pool
+    shut down), and tries again then; its own timeout bounds the wait."""
 
     def __init__(self, cluster: Cluster, host: Host, keyspace: str | None) -> None:
         from greencql.pool.hostpool import HostPool
@@ -885,6 +988,8 @@ class _SessionPool:
         self.host = host
         self._ready = self._hub.event()
         self._settled = self._hub.event()
+        self._waiters: list[Any] = []
+        self._waiters_lock = self._hub.lock()
         #: the keyspace every connection must be in (the session's, after USE)
         self.keyspace = keyspace
         self._pool = HostPool(
@@ -910,6 +1015,10 @@ class _SessionPool:
             except BaseException:
                 conn.close(grace=0)
                 raise
+        if self._waiters:
+            # the pool lends it once this returns (no switch in between): wake the waiting
+            # requests from a task of their own, which runs after that
+            self._hub.spawn(self._wake_waiters)
         return conn
 
     # -- what the session calls ------------------------------------------------------------
@@ -929,6 +1038,7 @@ class _SessionPool:
             return
         finally:
             self._settled.set()
+            self._wake_waiters()
         if self._pool.connections:
             self._ready.set()
             self._cluster._host_up(self.host)
@@ -953,6 +1063,33 @@ class _SessionPool:
     def has_connections(self) -> bool:
         return bool(self._pool.connections)
 
+    @property
+    def is_connecting(self) -> bool:
+        """No connection yet, but one is being opened (the first attempt, or a replacement):
+        a request may wait for it. A down host (reconnecting with backoff) is not
+        connecting."""
+        pool = self._pool
+        if pool.connections or pool.is_shutdown or pool.is_down:
+            return False
+        return not self._settled.is_set() or pool.connecting
+
+    def when_settled(self, callback: Any) -> None:
+        """Call ``callback()`` (once, from some task; it must not block) when this pool has a
+        connection to lend or has stopped connecting: at once if it is not connecting."""
+        with self._waiters_lock:
+            self._waiters.append(callback)
+        if not self.is_connecting:  # settled between the caller's look and now
+            self._wake_waiters()
+
+    def _wake_waiters(self) -> None:
+        with self._waiters_lock:
+            waiters, self._waiters = self._waiters, []
+        for callback in waiters:
+            try:
+                callback()
+            except Exception:
+                _log.exception("waking a request waiting for %s failed", self.host)
+
     def reconnect_now(self) -> None:
         """The host announced itself UP: try at once instead of after the backoff delay."""
         pool = self._pool
@@ -972,16 +1109,24 @@ class _SessionPool:
 
     def shutdown(self) -> None:
         self._pool.shutdown()
+        self._wake_waiters()
+
+    def _abandon_after_fork(self) -> None:
+        """In a forked child: forget this pool (and the parent's requests waiting on it)."""
+        self._waiters = []
+        self._pool._abandon_after_fork()
 
     # -- what the HostPool reports ---------------------------------------------------------
 
     def on_up(self, pool: Any) -> None:
         self._ready.set()
         self._cluster._host_up(self.host)
+        self._wake_waiters()
 
     def on_down(self, pool: Any, error: BaseException | None) -> None:
         self._ready.clear()
         self._cluster._host_down(self.host)
+        self._wake_waiters()
 
     def __repr__(self) -> str:
         return f"<SessionPool {self._pool!r}>"

@@ -133,6 +133,7 @@ class ControlConnection:
         #: (re)connection ("connected"): lets tests and tools wait for one without polling
         self.listeners: list[Callable[[str], Any]] = []
         self._refresh_lock = self._hub.lock()
+        self._connected = self._hub.event()  # set while a connection is up
         self._reconnecting = False
         self._shutdown = False
         self._reconnect_task: Any = None
@@ -190,6 +191,7 @@ class ControlConnection:
             conn.close(grace=0)
             raise
         _log.info("control connection to %s (protocol v%d)", endpoint, conn.version)
+        self._connected.set()
         self._notify("connected")
 
     def _on_close(self, conn: Any) -> None:
@@ -200,7 +202,26 @@ class ControlConnection:
             self.host_endpoint, conn.closed_reason,
         )
         self._connection = None
+        self._connected.clear()
         self._start_reconnect()
+
+    def wait_connected(self, timeout: float | None) -> bool:
+        """Wait (at most ``timeout`` seconds) while the connection is being (re)opened;
+        True if it is up. Returns at once when nothing is connecting."""
+        if self._connection is not None:
+            return True
+        if self._reconnecting and not self._shutdown:
+            self._connected.wait(timeout)
+        return self._connection is not None
+
+    def _abandon_after_fork(self) -> None:
+        """In a forked child: forget this control connection without touching what it holds
+        (its connection is the parent's; an inherited reconnect task sees the flag and
+        stops). The cluster makes a new one."""
+        self._shutdown = True
+        self._connection = None
+        self._timers = {}
+        self._reconnect_task = None
 
     def _start_reconnect(self) -> None:
         if self._reconnecting or self._shutdown:

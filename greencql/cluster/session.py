@@ -31,6 +31,11 @@ Data flow of one request
            Unprepared              -> PREPARE on the same connection, then the same request again
            other error             -> policies.retry_decision(): RETRY (same host), RETRY_NEXT_HOST
                                       (next host of the plan), IGNORE (empty result), RETHROW
+    pool settled (a connection opened, or the host given up)
+      -> when every host of the plan was still connecting (just after connect(), or after a
+         fork), the request waited instead of failing: the plan's connecting hosts are
+         tried again (NoHostAvailable is for hosts that are down, not for hosts being
+         connected to)
     timer wheel
       -> client timeout: done with OperationTimedOut naming the hosts and the time waited
       -> speculative execution (idempotent statements only): another execution on the next host
@@ -92,6 +97,7 @@ from greencql.errors import (
     AuthenticationFailed,
     ConnectionBusy,
     ConnectionException,
+    ConnectionShutdown,
     DriverException,
     NoHostAvailable,
     OperationTimedOut,
@@ -100,6 +106,7 @@ from greencql.errors import (
     TraceUnavailable,
     Unprepared,
 )
+from greencql.pool.forksafety import current_pid as _current_pid
 from greencql.protocol.constants import ConsistencyLevel, RowsFlag
 from greencql.protocol.messages import (
     Batch,
@@ -293,6 +300,10 @@ class ResponseFuture:
     custom_payload: Mapping[str, bytes | None] | None = None
     is_schema_agreed = True
     _response: Any = None
+    #: hosts of the plan whose pools were still connecting when they were asked; and, while
+    #: the request waits for one of them, the token its wake-up callbacks carry
+    _connecting: list[Host] | None = None
+    _wait_token: object | None = None
     #: set on the futures of later pages: complete with a results.Page, and report tracing
     #: ids to the first page's future
     _page_of: ResponseFuture | None = None
@@ -541,10 +552,41 @@ class ResponseFuture:
             connection, error = session._borrow(host)
             if connection is None:
                 self._errors[host] = error  # type: ignore[assignment]
+                if session._is_connecting(host):
+                    if self._connecting is None:
+                        self._connecting = []
+                    self._connecting.append(host)
                 continue
             self._start_execution(host, connection)
             return True
-        return False
+        return self._wait_for_connecting()
+
+    # -- waiting for pools that are still connecting -----------------------------------------
+
+    def _wait_for_connecting(self) -> bool:
+        """The plan is exhausted but some of its hosts were still connecting: wait (bounded
+        by the request timeout) until one of their pools settles, then try those hosts
+        again. False if there is nothing to wait for."""
+        hosts, self._connecting = self._connecting, None
+        if not hosts or self._completed:
+            return False
+        token = object()
+        with self._lock:
+            self._wait_token = token
+        for host in hosts:
+            self._session._when_settled(
+                host, functools.partial(self._connect_settled, token, hosts)
+            )
+        return True
+
+    def _connect_settled(self, token: object, hosts: list[Host]) -> None:
+        with self._lock:
+            if self._wait_token is not token or self._completed:
+                return
+            self._wait_token = None
+        self._plan = iter(hosts)
+        if not self._send_next() and not self._in_flight():
+            self._fail_no_host()
 
     def _start_execution(self, host: Host, connection: Any) -> None:
         execution = _Execution(self, host, connection)
@@ -677,6 +719,15 @@ class ResponseFuture:
         host = execution.host
         self._errors[host] = error
         self._drop(execution)
+        if getattr(execution.connection, "state", None) == "FORKED":
+            # a request of the parent process, seen in a forked child: it is the parent's to
+            # finish; never retried (nor answered) here
+            if isinstance(error, ConnectionShutdown):
+                self._set_final_exception(error)
+            else:
+                self._set_final_exception(ConnectionShutdown(
+                    f"request started in another process (forked): {error}", host))
+            return
         if isinstance(error, OperationTimedOut):
             # the connection's copy of our own deadline: final, like the timer's
             self._on_timeout()
@@ -790,6 +841,14 @@ class ResponseFuture:
                 "throttler's limits"
             )
             host = None
+        elif self._wait_token is not None and not in_flight:
+            host = self._last_host()
+            where = ", ".join(str(h) for h in self._errors) or "any host"
+            message = (
+                f"Client request timeout: still connecting to {where} after {waited:.3g}s "
+                f"(timeout={self.timeout}); the request was not sent. Raise timeout= or "
+                "connect_timeout, or check that the hosts accept connections"
+            )
         else:
             host = in_flight[-1] if in_flight else self._last_host()
             where = ", ".join(str(h) for h in in_flight) or self._hosts_text()
@@ -1269,6 +1328,9 @@ class Session:
         paging_state: bytes | None,
         host: Host | None,
     ) -> ResponseFuture:
+        cluster = self.cluster
+        if cluster._pid != _current_pid():
+            cluster._after_fork()  # a forked child's first request: new pools first
         if self.is_shutdown:
             raise DriverException("the session is shut down; create a new one with connect()")
         profile = self._profile_for(execution_profile)
@@ -1470,6 +1532,7 @@ class Session:
         """Prepare ``query`` (on one host, then on every other up host) and return its
         :class:`PreparedStatement`; the same text in the same keyspace is prepared once per
         session. ``keyspace`` (v5) prepares against another keyspace than the session's."""
+        self.cluster._check_fork()
         if isinstance(query, SimpleStatement):
             keyspace = keyspace or query.keyspace
             query = query.query_string
@@ -1645,6 +1708,33 @@ class Session:
             else:
                 self._add_pool(host)
 
+    def _is_connecting(self, host: Host) -> bool:
+        pool = self._pools.get(host)
+        return pool is not None and bool(pool.is_connecting)
+
+    def _when_settled(self, host: Host, callback: Callable[[], None]) -> None:
+        pool = self._pools.get(host)
+        if pool is None:
+            callback()
+        else:
+            pool.when_settled(callback)
+
+    def _after_fork(self, hub: Any, reconnect: bool) -> None:
+        """A forked child's first use of the cluster (see ``cluster.py``): forget the
+        parent's pools (nothing of theirs is closed or written) and, with ``reconnect``,
+        open new ones on ``hub``. The throttler starts empty: the parent's requests are not
+        this process's. Never switches greenlets."""
+        old, self._pools = self._pools, {}
+        self._pools_lock = threading.Lock()
+        for pool in old.values():
+            pool._abandon_after_fork()
+        self.hub = hub
+        throttler = self.cluster.request_throttler
+        self._throttle = _Throttle(throttler, hub) if throttler is not None else None
+        if reconnect and not self.is_shutdown:
+            for host in self.cluster._metadata.all_hosts():
+                self._add_pool(host)
+
     def _has_connections(self, host: Host) -> bool:
         pool = self._pools.get(host)
         return pool is not None and bool(pool.has_connections)
@@ -1709,10 +1799,12 @@ class Session:
         _log.debug("connection to %s failed during a request: %s", host, error)
 
     def shutdown(self) -> None:
-        """Close every pool of this session. Idempotent."""
+        """Close every pool of this session. Idempotent. In a forked child it closes only
+        the child's own connections."""
         if self.is_shutdown:
             return
         self.is_shutdown = True
+        self.cluster._check_fork()  # in a child: this session gets no new pools
         with self._pools_lock:
             pools = list(self._pools.values())
             self._pools.clear()

@@ -14,6 +14,9 @@ slot. A visit to a slot looks at every timer in it, also those due in a later re
 is the usual price of a hashed wheel. A timer never fires early; it fires at most one tick late
 (plus whatever the hub is busy with).
 
+In a forked child every inherited timer is dropped at the fork (an ``os.register_at_fork``
+hook): they are the parent's request timeouts, heartbeats and debounces, none of the child's.
+
 This module must not import gevent or eventlet: it gets spawn/event/lock from the hub it is
 given. Callbacks run on the wheel's task, must not block (spawn if they must), and an exception
 they raise is logged on ``greencql.hubs``, never fatal to the wheel.
@@ -22,6 +25,8 @@ they raise is logged on ``greencql.hubs``, never fatal to the wheel.
 from __future__ import annotations
 
 import math
+import os
+import weakref
 from collections.abc import Callable
 from itertools import count
 from typing import Any
@@ -233,6 +238,7 @@ class TimerWheel:
         self._closed = False
         # when the driver plans to wake up next; inf while it waits for a first timer
         self._wake_at = math.inf
+        _wheels.add(self)
 
     def __len__(self) -> int:
         return len(self._core)
@@ -342,3 +348,23 @@ class PerLoopWheels:
         except AttributeError:
             wheel = self.timer_wheel()
         return wheel.call_later(delay, fn, *args)
+
+
+# Every wheel of the process, so that a forked child can drop what it inherited.
+_wheels: weakref.WeakSet[TimerWheel] = weakref.WeakSet()
+
+
+def _forget_timers_in_child() -> None:
+    # Every pending timer belongs to the parent (its requests' timeouts, its connections'
+    # heartbeats, its refresh debounces): none may fire in the child. Pure bookkeeping: the
+    # hub is not touched (gevent re-initialises its loop after this hook), and an inherited
+    # driver task simply finds nothing due and waits for the child's own timers.
+    for wheel in list(_wheels):
+        try:
+            wheel._core.clear()
+        except Exception:  # pragma: no cover - the child must come up whatever happens
+            pass
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_timers_in_child)

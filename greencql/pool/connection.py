@@ -346,12 +346,15 @@ class Connection:
         while True:
             sock = _open_socket(hub, host, port, options, deadline)
             codec = FrameCodec("client", handshake.version, max_body_length=options.max_frame_body)
+            guard = forksafety.guard_socket(sock)  # a fork mid-handshake: cut off in the child
             try:
                 outcome = _run_handshake(hub, sock, codec, handshake, deadline, endpoint,
                                          tls=options.ssl_context is not None)
             except BaseException:
                 _close_quietly(sock)
                 raise
+            finally:
+                forksafety.unregister(guard)
             if isinstance(outcome, RetryWithVersion):
                 _close_quietly(sock)
                 _log.debug(

@@ -14,8 +14,13 @@ fork (``os.register_at_fork(after_in_child=...)``):
   reader greenlet that the child inherited (gevent and eventlet copy every greenlet) reads
   end-of-file instead of the parent's bytes.
 
+A socket whose CQL handshake is still running (:func:`guard_socket`, held by
+``Connection.connect``) is cut off the same way: gevent and eventlet copy the greenlet that
+waits on it into the child.
+
 :func:`current_pid` is the pid cached at import and refreshed in the child, so pools can
-check it per request for the price of a global lookup (redis-py's ``_checkpid``).
+check it per request for the price of a global lookup (redis-py's ``_checkpid``). The
+Cluster and its sessions check it on first use and rebuild (``greencql/cluster/cluster.py``).
 
 Must not: touch the hub (the child's hub is re-initialised by gevent after our hook runs),
 raise from the hook, or close anything of the parent.
@@ -28,7 +33,15 @@ import os
 import weakref
 from typing import Protocol
 
-__all__ = ["ForkAware", "register", "unregister", "current_pid", "neutralize_fd", "live_count"]
+__all__ = [
+    "ForkAware",
+    "register",
+    "unregister",
+    "current_pid",
+    "neutralize_fd",
+    "live_count",
+    "guard_socket",
+]
 
 _log = logging.getLogger("greencql.pool")
 
@@ -72,6 +85,31 @@ def neutralize_fd(fd: int) -> None:
         os.dup2(a.fileno(), fd)
     finally:
         a.close()
+
+
+class _SocketGuard:
+    """A socket that is not a Connection yet (its handshake is running): cut off in a child
+    like a connection's, so that a greenlet the child inherited mid-handshake reads
+    end-of-file instead of the parent's handshake bytes."""
+
+    __slots__ = ("__weakref__", "_sock")
+
+    def __init__(self, sock: object) -> None:
+        self._sock = sock
+
+    def _after_fork_in_child(self) -> None:
+        try:
+            neutralize_fd(self._sock.fileno())  # type: ignore[attr-defined]
+        except (OSError, ValueError, AttributeError):
+            pass
+
+
+def guard_socket(sock: object) -> ForkAware:
+    """Track ``sock`` (while the caller keeps the returned guard and until it is
+    unregistered): in a forked child its descriptor is neutralized like a connection's."""
+    guard = _SocketGuard(sock)
+    _live.add(guard)
+    return guard
 
 
 def _after_fork_in_child() -> None:

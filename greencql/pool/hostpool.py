@@ -116,6 +116,12 @@ class HostPool:
         return sum(c.in_flight for c in self._connections)
 
     @property
+    def connecting(self) -> bool:
+        """True while a connect of this pool is under way (in a borrower or in the
+        background); the reconnection loop of a down host does not count."""
+        return self._opening > 0 or self._connect_now is not None
+
+    @property
     def last_error(self) -> BaseException | None:
         """Why the last connect failed (None after a success)."""
         return self._last_error
@@ -339,6 +345,13 @@ class HostPool:
         self._reconnector = None
         self._tasks = set()
         self._is_down = False
+
+    def _abandon_after_fork(self) -> None:
+        """In a forked child whose owner builds new pools: forget this one for good (nothing
+        of the parent is closed or written; inherited background work sees the new
+        generation and the shutdown flag, and stops)."""
+        self._after_fork()
+        self._is_shutdown = True
 
     def __repr__(self) -> str:
         state = "shutdown" if self._is_shutdown else "down" if self._is_down else "up"
