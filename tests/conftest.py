@@ -118,6 +118,9 @@ def run_forked(child: Callable[[], int], timeout: float = 30.0) -> int:
                 code = int(child()) & 0xFF
             except BaseException:
                 code = _CHILD_RAISED
+                import traceback
+
+                traceback.print_exc()  # on the shared stderr: the test's report shows it
             finally:
                 try:
                     child_end.sendall(bytes([code]))

@@ -361,7 +361,8 @@ class ResponseFuture:
         ``timeout`` bounds this wait; by default it is the request timeout plus a margin, so a
         caller is never parked forever while a request timeout is set.
         """
-        _check_timeout(timeout)
+        if timeout is not None and not timeout >= 0:  # 0: do not wait (a done future's result)
+            raise ValueError(f"timeout must be >= 0 seconds or None, not {timeout!r}")
         if timeout is None and self.timeout is not None:
             remaining = self._deadline - self._hub.monotonic()  # type: ignore[operator]
             timeout = max(0.0, remaining) + _RESULT_MARGIN
