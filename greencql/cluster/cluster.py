@@ -37,7 +37,11 @@ from greencql.cluster.profiles import (
     EXEC_PROFILE_DEFAULT,
     ExecutionProfile,
 )
-from greencql.cluster.session import Session
+from greencql.cluster.session import (
+    DEFAULT_PREPARED_STATEMENT_CACHE_SIZE,
+    Session,
+    run_together,
+)
 from greencql.cluster.statements import PreparedStatement
 from greencql.cluster.timestamps import MonotonicTimestampGenerator
 from greencql.errors import ConnectionException, DriverException, NoHostAvailable
@@ -95,7 +99,9 @@ class Cluster:
     reconnection to down hosts (and of the control connection). ``hub``: a hub name or object;
     None detects it at :meth:`connect` time. ``request_throttler``: a session-wide
     :class:`~greencql.cluster.policies.RequestThrottler` (each session gets its own copy of
-    its limits). Use as a context manager to shut down on exit.
+    its limits). ``prepared_statement_cache_size``: prepared statements each session remembers
+by text (LRU; an evicted one still executes, and ``prepare()`` prepares it again). Use as a
+context manager to shut down on exit.
     """
 
     def __init__(
@@ -128,6 +134,7 @@ class Cluster:
         reprepare_on_up: bool = True,
         timestamp_generator: Any = _UNSET,
         request_throttler: RequestThrottler | None = None,
+        prepared_statement_cache_size: int = DEFAULT_PREPARED_STATEMENT_CACHE_SIZE,
         core_connections: int = 1,
         max_connections: int = 2,
         hub: Any = None,
@@ -185,6 +192,12 @@ class Cluster:
             MonotonicTimestampGenerator() if timestamp_generator is _UNSET else timestamp_generator
         )
         self._throttler_template = request_throttler
+        if isinstance(prepared_statement_cache_size, bool) or not isinstance(
+                prepared_statement_cache_size, int) or prepared_statement_cache_size < 0:
+            raise ValueError("prepared_statement_cache_size must be an int >= 0 (0: no cache), "
+                             f"not {prepared_statement_cache_size!r}")
+        #: statements each session remembers by text (least recently prepared evicted first)
+        self.prepared_statement_cache_size = prepared_statement_cache_size
         if core_connections < 1 or max_connections < core_connections:
             raise ValueError("need 1 <= core_connections <= max_connections")
         self.core_connections = core_connections
@@ -602,11 +615,16 @@ class Cluster:
         if self.is_shutdown:
             return
         self.is_shutdown = True
-        for session in list(self._sessions):
-            session.shutdown()
+        # every session and the control connection at once: one close grace in all
+        jobs: list[Any] = [session.shutdown for session in list(self._sessions)]
         control = self.control_connection
         if control is not None:
-            control.shutdown()
+            jobs.append(control.shutdown)
+        if self.hub is None:
+            for job in jobs:
+                job()
+            return
+        run_together(self.hub, jobs)
 
     def __enter__(self) -> Cluster:
         return self
@@ -633,6 +651,7 @@ class _SessionPool:
         self.host = host
         self._ready = self._hub.event()
         self._settled = self._hub.event()
+        self._opener: Any = None
         #: the keyspace every connection must be in (the session's, after USE)
         self.keyspace = keyspace
         self._pool = HostPool(
@@ -667,7 +686,7 @@ class _SessionPool:
         return self._pool.last_error
 
     def start(self) -> None:
-        self._hub.spawn(self._open)
+        self._opener = self._hub.spawn(self._open)
 
     def _open(self) -> None:
         try:
@@ -702,13 +721,19 @@ class _SessionPool:
         return bool(self._pool.connections)
 
     def reconnect_now(self) -> None:
-        """The host announced itself UP: try at once instead of after the backoff delay."""
+        """The host announced itself UP: try at once instead of after the backoff delay.
+        A pool that has connections already is proof enough: a host marked down meanwhile
+        (a DOWN event that came while the pool was momentarily empty) is brought up."""
         pool = self._pool
-        if not pool.connections and not pool.is_shutdown:
-            try:
-                pool.open(wait=False)
-            except DriverException as exc:
-                _log.debug("reconnecting to %s: %s", self.host, exc)
+        if pool.is_shutdown:
+            return
+        if pool.connections:
+            self._connected_while_down()
+            return
+        try:
+            pool.open(wait=False)
+        except DriverException as exc:
+            _log.debug("reconnecting to %s: %s", self.host, exc)
 
     def set_keyspace(self, keyspace: str) -> None:
         self.keyspace = keyspace
@@ -720,6 +745,9 @@ class _SessionPool:
 
     def shutdown(self) -> None:
         self._pool.shutdown()
+        opener = self._opener
+        if opener is not None and not opener.ready():
+            opener.kill()  # a first connect in progress: abandoned (it closes what it opened)
 
     # -- what the HostPool reports ---------------------------------------------------------
 
@@ -730,6 +758,16 @@ class _SessionPool:
     def on_down(self, pool: Any, error: BaseException | None) -> None:
         self._ready.clear()
         self._cluster._host_down(self.host)
+
+    def on_connected(self, pool: Any) -> None:
+        self._connected_while_down()
+
+    def _connected_while_down(self) -> None:
+        # a connection works: if the cluster marked the host down (told so by an event, not
+        # by this pool), it is up after all; without this it stayed down for good
+        if self.host.is_up is False and not self._pool.is_shutdown:
+            self._ready.set()
+            self._cluster._host_up(self.host)
 
     def __repr__(self) -> str:
         return f"<SessionPool {self._pool!r}>"

@@ -83,7 +83,6 @@ from greencql.errors import (
     ConnectionBusy,
     ConnectionException,
     ConnectionShutdown,
-    DriverException,
     OperationTimedOut,
     ProtocolError,
 )
@@ -116,7 +115,7 @@ from greencql.protocol.messages import (
     request_flags,
 )
 from greencql.protocol.rows import ResultMetadata
-from greencql.protocol.streams import StreamIdAllocator
+from greencql.protocol.streams import MAX_STREAM_IDS, StreamIdAllocator
 
 __all__ = [
     "Connection",
@@ -216,6 +215,7 @@ class Connection:
         "_dispatching",
         "_drained",
         "_hb_pending",
+        "_hb_stream",
         "_hb_timer",
         "_hub",
         "_last_read",
@@ -223,6 +223,7 @@ class Connection:
         "_monotonic",
         "_on_close",
         "_on_event",
+        "_orphan_limit",
         "_owner",
         "_pending",
         "_put",
@@ -245,6 +246,7 @@ class Connection:
         "host",
         "keyspace",
         "options",
+        "orphans_exhausted",
         "port",
         "version",
     )
@@ -277,7 +279,23 @@ class Connection:
         self.keyspace: str | None = None
         self._on_event = on_event
         self._on_close = on_close
-        self._streams = StreamIdAllocator(options.max_streams)
+        # The heartbeat has a stream id of its own, so it can be sent when every request id
+        # is taken (a hung node orphans them all, and an OPTIONS is what declares it dead):
+        # the id just past the requests' range, or the last one when they would have all.
+        max_streams = options.max_streams
+        if not options.heartbeats:
+            self._hb_stream: int | None = None
+        elif max_streams < MAX_STREAM_IDS:
+            self._hb_stream = max_streams
+        else:
+            max_streams -= 1
+            self._hb_stream = max_streams
+        self._streams = StreamIdAllocator(max_streams)
+        # cassandra-driver's threshold: once 3/4 of the ids wait for answers that may never
+        # come, the pool replaces the connection (see orphans_exhausted)
+        self._orphan_limit = max(1, max_streams * 3 // 4)
+        #: set (for good) once 3/4 of the stream ids are orphaned: the pool replaces it
+        self.orphans_exhausted = False
         self._pending: dict[int, tuple[Any, Any, Any]] = {}
         self._stream_waiters: collections.deque[Any] = collections.deque()
         self._wait_for_stream = options.wait_for_stream
@@ -601,7 +619,10 @@ class Connection:
             if entry is None or entry[0] is not callback:
                 return  # answered (and maybe reused) meanwhile
             del self._pending[stream]
-            self._streams.orphan(stream)
+            if stream != self._hb_stream:
+                self._streams.orphan(stream)
+                if self._streams.orphaned >= self._orphan_limit:
+                    self.orphans_exhausted = True
         if self._state == _CLOSING and not self._pending:
             self._drained.set()
         _call(
@@ -622,6 +643,8 @@ class Connection:
             del self._pending[stream]
             if self._state in (_OPEN, _CLOSING):
                 self._streams.orphan(stream)
+                if self._streams.orphaned >= self._orphan_limit:
+                    self.orphans_exhausted = True
         if entry[2] is not None:
             entry[2].cancel()
 
@@ -646,6 +669,7 @@ class Connection:
         streams = self._streams
         release = streams.release
         waiters = self._stream_waiters
+        hb_stream = self._hb_stream
         lock = self._lock
         # green hubs: no lock at all (not even the no-op context manager's two calls)
         locked = lock is not _NO_LOCK
@@ -687,6 +711,8 @@ class Connection:
                         add((callback, md, frame))
                         if timer is not None:
                             timer.cancel()
+                        if stream == hb_stream:
+                            continue  # the heartbeat's own id: not the allocator's
                         if not waiters:
                             release(stream)
                         else:
@@ -807,17 +833,25 @@ class Connection:
         if idle < interval or self._hb_pending:
             self._hb_timer = self._call_later(max(0.0, interval - idle), self._heartbeat_check)
             return
-        try:
-            self.send_async(
-                Options(), self._heartbeat_answer, timeout=self.options.heartbeat_timeout
+        # its own stream id (never ConnectionBusy): sent even when every request id is
+        # orphaned by a node that reads and never answers
+        stream = self._hb_stream
+        timeout = self.options.heartbeat_timeout
+        callback = self._heartbeat_answer
+        message = Options()
+        body = encode_request(message, self.version)
+        with self._lock:
+            if stream in self._pending:  # cannot happen while _hb_pending is honest
+                return
+            self._pending[stream] = (
+                callback,
+                None,
+                self._call_later(timeout, self._on_timeout, stream, callback, timeout),
             )
-        except ConnectionBusy:
-            # every id taken: the in-flight requests' own timeouts will tell
-            self._hb_timer = self._call_later(interval, self._heartbeat_check)
-            return
-        except DriverException:
-            return
         self._hb_pending = True
+        self._put((stream, message.opcode, body, 0))
+        if self._state > _CLOSING:
+            self._fail_late(stream, callback)
 
     def _heartbeat_answer(self, response: Any) -> None:
         self._hb_pending = False
