@@ -429,6 +429,12 @@ class ResponseFuture:
             timeout = max(0.0, remaining) + _RESULT_MARGIN
         try:
             value = self._waiter.result(timeout)
+        except NoHostAvailable:
+            # Usually raised before the caller ever switched (every host down fails a request
+            # at once): yield to the hub once, or a greenlet retrying in a tight loop starves
+            # it, and with it the reconnections that would end the outage.
+            self._hub.sleep(0)
+            raise
         except OperationTimedOut as exc:
             if self._waiter.done():
                 raise

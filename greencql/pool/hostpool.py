@@ -33,7 +33,7 @@ from typing import Any
 from greencql.errors import ConnectionException, ConnectionShutdown, DriverException
 from greencql.hubs import Hub
 from greencql.pool import forksafety
-from greencql.pool.connection import Connection, EventCallback
+from greencql.pool.connection import _NO_LOCK, Connection, EventCallback
 from greencql.pool.options import DEFAULT_PORT, ConnectionOptions, PoolOptions
 
 __all__ = ["HostPool", "PoolListener", "ConnectionFactory", "close_all"]
@@ -106,6 +106,11 @@ class HostPool:
         self._factory: ConnectionFactory = connection_factory or Connection.connect
         self._connections: list[Connection] = []
         self._opening = 0  # background connects in progress
+        # Thread hub only: borrowers, background connects and closers are OS threads, and
+        # ``_opening += 1`` is a read-modify-write (a lost update left the pool believing a
+        # connect was in progress, and never replaced a dead connection). Green hubs never
+        # switch inside these sections and take no lock.
+        self._lock: Any = hub.lock() if hub.name == "thread" else _NO_LOCK
         self._connect_now: Any = None  # future shared by borrowers connecting in the caller
         self._reconnector: Any = None
         self._tasks: set[Any] = set()
@@ -179,9 +184,9 @@ class HostPool:
         if best.orphans_exhausted and not self._is_shutdown:
             self._replace(best)
         if least >= self.options.grow_threshold and not self._is_shutdown:
-            total = len(self._connections) + self._opening
-            if total < self.options.max_connections:
-                self._open_in_background()
+            with self._lock:
+                if len(self._connections) + self._opening < self.options.max_connections:
+                    self._start_opening()
         return best
 
     # ------------------------------------------------------------------ closing
@@ -202,7 +207,8 @@ class HostPool:
         reconnector, self._reconnector = self._reconnector, None
         if reconnector is not None:
             reconnector.kill()
-        tasks, self._tasks = list(self._tasks), set()
+        with self._lock:
+            tasks, self._tasks = list(self._tasks), set()
         for task in tasks:
             task.kill()
         waiting = self._connect_now
@@ -262,9 +268,13 @@ class HostPool:
         return conn
 
     def _open_in_background(self) -> None:
+        with self._lock:
+            self._start_opening()
+
+    def _start_opening(self) -> None:
+        # under self._lock
         self._opening += 1
-        generation = self._generation
-        task = self.hub.spawn(self._open_one, generation)
+        task = self.hub.spawn(self._open_one, self._generation)
         self._tasks.add(task)
 
     def _open_one(self, generation: int) -> None:
@@ -280,20 +290,22 @@ class HostPool:
                 return
             self._added(conn)
         finally:
-            if generation == self._generation:
-                self._opening -= 1
+            with self._lock:
+                if generation == self._generation:
+                    self._opening -= 1
             self._forget_current_task()
 
     def _replace(self, conn: Connection) -> None:
         """``conn`` has most of its stream ids orphaned (answers that never came: a hung or
         overloaded node): open a replacement, then close it. It is lent meanwhile (it still
         has free ids); counting in-flight requests alone would keep choosing it forever."""
-        if conn in self._replacing:
-            return
-        self._replacing.add(conn)
+        with self._lock:
+            if conn in self._replacing:
+                return
+            self._replacing.add(conn)
+            task = self.hub.spawn(self._replace_one, conn, self._generation)
+            self._tasks.add(task)
         _log.debug("%s: %d stream ids orphaned; replacing %r", self.endpoint, conn.orphaned, conn)
-        task = self.hub.spawn(self._replace_one, conn, self._generation)
-        self._tasks.add(task)
 
     def _replace_one(self, old: Connection, generation: int) -> None:
         try:
@@ -324,13 +336,15 @@ class HostPool:
             self._replacing.discard(old)
 
     def _forget_current_task(self) -> None:
-        self._tasks = {t for t in self._tasks if not t.ready()}
+        with self._lock:
+            self._tasks = {t for t in self._tasks if not t.ready()}
 
     def _added(self, conn: Connection) -> None:
         self._last_error = None
         self._connections.append(conn)
-        if self._is_down:
-            self._is_down = False
+        with self._lock:
+            was_down, self._is_down = self._is_down, False
+        if was_down:
             self._notify("on_up", self)
         else:
             # The pool was never down, but its owner may think the host is (a DOWN event
@@ -344,11 +358,12 @@ class HostPool:
             self._mark_down(exc)
 
     def _mark_down(self, exc: BaseException | None) -> None:
-        if not self._is_down:
-            self._is_down = True
+        with self._lock:
+            was_down, self._is_down = self._is_down, True
+            if self._reconnector is None or self._reconnector.ready():
+                self._reconnector = self.hub.spawn(self._reconnect_loop, self._generation)
+        if not was_down:
             self._notify("on_down", self, exc)
-        if self._reconnector is None or self._reconnector.ready():
-            self._reconnector = self.hub.spawn(self._reconnect_loop, self._generation)
 
     def _connection_closed(self, conn: Connection) -> None:
         # from whoever closed it (reader, timer wheel, closer): never block here
@@ -358,8 +373,9 @@ class HostPool:
             pass
         if self._is_shutdown or conn.state == "FORKED":
             return
-        if len(self.connections) + self._opening < self.options.core_connections:
-            self._open_in_background()
+        with self._lock:
+            if len(self.connections) + self._opening < self.options.core_connections:
+                self._start_opening()
 
     def _reconnect_loop(self, generation: int) -> None:
         schedule = self.options.reconnection.new_schedule()
@@ -402,6 +418,8 @@ class HostPool:
         forget them and every inherited background job, and start afresh."""
         self._pid = forksafety.current_pid()
         self._generation += 1
+        # a thread lock may have been held by a thread the child does not have
+        self._lock = self.hub.lock() if self.hub.name == "thread" else _NO_LOCK
         self._connections = []
         self._opening = 0
         self._connect_now = None
