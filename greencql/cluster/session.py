@@ -237,6 +237,11 @@ class _Throttle:
                 fn(arg)
             except Exception:
                 _log.exception("throttler admission callback %r failed", fn)
+            except BaseException:
+                # killed in a callback: whatever is left is drained by the next caller
+                with self._lock:
+                    self._draining = False
+                raise
 
     def _signal(self, ticket: Ticket) -> None:
         self._run(self._wake, ticket)

@@ -46,7 +46,12 @@ Data flow of one request (the hot path)::
 A timed-out request (the timer fires on the hub's timer wheel) is removed from ``pending`` and
 its id *orphaned*: reserved until its late response arrives (then released, the response
 dropped unread) or the connection closes. A reused id would hand one caller another caller's
-rows. ``send_async`` is the same path with the caller's callback instead of a future; the
+rows. Once 3/4 of the ids are orphaned, ``orphans_exhausted`` is set and the pool replaces
+the connection (a node that reads and never answers would otherwise keep it, useless, for
+good). The heartbeat has a stream id of its own, outside the requests' range, so it is sent
+even when every request id is taken.
+
+``send_async`` is the same path with the caller's callback instead of a future; the
 callback runs on the reader greenlet (or the timer wheel, or whoever closes the connection)
 and must not block.
 

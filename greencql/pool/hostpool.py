@@ -17,6 +17,9 @@ Rules it keeps:
   listener's ``on_down``) and ONE reconnection greenlet tries again after each delay of the
   schedule; its first success reports the host up (``on_up``) and refills the pool.
   ``borrow()`` on a down host raises ConnectionShutdown at once, naming the host.
+- A connection with 3/4 of its stream ids orphaned (answers that never came) is replaced:
+  ``borrow()`` starts a replacement in the background and the old one is closed once it is
+  there (or the attempt failed); "least busy" counts requests in flight, not orphaned ids.
 - After ``os.fork()`` the child's first ``borrow()`` notices the new pid, drops every
   connection (forksafety has already cut them off without writing) and starts afresh.
 - ``shutdown()`` stops the background greenlets (connects in progress are abandoned, not
