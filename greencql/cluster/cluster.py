@@ -99,9 +99,9 @@ class Cluster:
     reconnection to down hosts (and of the control connection). ``hub``: a hub name or object;
     None detects it at :meth:`connect` time. ``request_throttler``: a session-wide
     :class:`~greencql.cluster.policies.RequestThrottler` (each session gets its own copy of
-    its limits). ``prepared_statement_cache_size``: prepared statements each session remembers
-by text (LRU; an evicted one still executes, and ``prepare()`` prepares it again). Use as a
-context manager to shut down on exit.
+    its limits). ``prepared_statement_cache_size``: prepared statements each session
+    remembers by text (LRU; an evicted one still executes, and ``prepare()`` prepares it
+    again). Use as a context manager to shut down on exit.
     """
 
     def __init__(

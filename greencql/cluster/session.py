@@ -305,9 +305,6 @@ class _FirstPage:
         self.page = page
 
 
-# --------------------------------------------------------------------------------------------
-
-
 class _Execution:
     """One attempt of a request on one connection of one host."""
 

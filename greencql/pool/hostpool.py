@@ -221,7 +221,6 @@ class HostPool:
         close_all(self.hub, connections, grace)
 
     # ------------------------------------------------------------------ internals
-    # ------------------------------------------------------------------ internals
 
     def _shutdown_error(self) -> ConnectionShutdown:
         if self._is_shutdown:
