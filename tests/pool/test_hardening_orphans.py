@@ -48,24 +48,28 @@ def _orphan(hub, conn, n, timeout=0.02):
 
 def _orphan_every_id(hub, conn, timeout=0.02):
     """Send until the connection has no stream id left (ConnectionBusy), let them all time
-    out; returns how many were orphaned."""
+    out; returns how many were orphaned. (Timeouts fire while sending: on the thread hub in
+    another thread, so the total is only known, and checked, once sending is over.)"""
     done = hub.event()
     outcomes = []
-    sent = 0
+    total = []
 
     def callback(response):
         outcomes.append(response)
-        if len(outcomes) == sent:
+        if total and len(outcomes) >= total[0]:
             done.set()
 
+    sent = 0
     while True:
         try:
             conn.send_async(q(), callback, timeout=timeout)
         except ConnectionBusy:
             break
         sent += 1
+    total.append(sent)
     if len(outcomes) < sent:
         assert done.wait(30)
+    assert len(outcomes) == sent
     assert all(isinstance(r, OperationTimedOut) for r in outcomes)
     return sent
 
@@ -73,8 +77,9 @@ def _orphan_every_id(hub, conn, timeout=0.02):
 def test_heartbeat_is_sent_when_every_request_id_is_orphaned(hub):
     with SimCluster(1, port=0, hub=hub) as sim:
         node = sim.nodes[0]
-        # the heartbeat comes after 5 s of silence: time enough to orphan every id first
-        options = ConnectionOptions(heartbeat_interval=5.0, heartbeat_timeout=0.5,
+        # the heartbeat comes after 8 s of silence: time enough to orphan every id first
+        # (about 1.5 s on the thread hub), even on a loaded machine
+        options = ConnectionOptions(heartbeat_interval=8.0, heartbeat_timeout=0.5,
                                     request_timeout=None)
         conn = Connection.connect(hub, node.address, node.port, options)
         try:
@@ -84,7 +89,7 @@ def test_heartbeat_is_sent_when_every_request_id_is_orphaned(hub):
             assert conn.available_streams == 0 and conn.orphaned == orphaned
             # the heartbeat goes out on its own id, is not answered, and the connection is
             # declared defunct: before, it stayed OPEN with every request failing
-            assert conn.wait_closed(10), f"still {conn.state} with every id orphaned"
+            assert conn.wait_closed(15), f"still {conn.state} with every id orphaned"
             assert "heartbeat" in (conn.closed_reason or "")
             assert node.log.records(kind="OPTIONS")
         finally:
