@@ -185,7 +185,7 @@ class _Throttle:
         # the work list: (callback, argument) pairs, and whether someone is draining it
         self._todo: collections.deque[tuple[Callable[[Any], None], Any]] = collections.deque()
         self._draining = False
-        self._closed: BaseException | None = None
+        self._closed: Callable[[], BaseException] | None = None
 
     def acquire(self, cb: Callable[[BaseException | None], None]) -> Ticket | None:
         with self._lock:
@@ -195,7 +195,7 @@ class _Throttle:
                 adm = self._throttler.try_acquire(self._hub.monotonic())
                 ticket = self._park(adm, cb)
         if adm is None:
-            self._run(cb, self._closed)
+            self._run(cb, self._closed())  # type: ignore[misc]
             return None
         self._finish(adm, cb)
         return ticket
@@ -275,11 +275,11 @@ class _Throttle:
         if wake is not None:
             self._run(self._wake, wake)
 
-    def close(self, error: BaseException) -> None:
-        """The session is shutting down: fail every queued caller with ``error`` now, and
-        every later ``acquire``."""
+    def close(self, make_error: Callable[[], BaseException]) -> None:
+        """The session is shutting down: fail every queued caller now, and every later
+        ``acquire``, each with its own ``make_error()``."""
         with self._lock:
-            self._closed = error
+            self._closed = make_error
             waiting = list(self._waiting.items())
             self._waiting.clear()
             for ticket, (_cb, timer) in waiting:
@@ -287,7 +287,7 @@ class _Throttle:
                     timer.cancel()
                 self._throttler.cancel(ticket)
         for _ticket, (cb, _timer) in waiting:
-            self._run(cb, error)
+            self._run(cb, make_error())
 
 
 # --------------------------------------------------------------------------------------------
@@ -369,6 +369,7 @@ class ResponseFuture:
     is_schema_agreed = True
     _response: Any = None
     _result_ref: Any = None  # weakref to the ResultSet handed out (see _result_set)
+    _error_origin: Any = None  # traceback of a final error raised inside the driver
     #: set on the futures of later pages: complete with a results.Page, and report tracing
     #: ids to the first page's future
     _page_of: ResponseFuture | None = None
@@ -431,24 +432,36 @@ class ResponseFuture:
             timeout = max(0.0, remaining) + _RESULT_MARGIN
         try:
             value = self._waiter.result(timeout)
-        except NoHostAvailable:
+        except BaseException as exc:
+            if not self._waiter.done():
+                if isinstance(exc, OperationTimedOut):
+                    raise OperationTimedOut(
+                        f"gave up waiting for the result after {timeout:.3g}s (request still "
+                        f"running on {self._hosts_text()}); pass a longer timeout= to result()",
+                        host=self._last_host(),
+                        timeout=timeout,
+                    ) from exc
+                raise  # our wait was interrupted (killed, an application's Timeout)
+            failure = exc.with_traceback(self._error_origin)
+        else:
+            if type(value) is _FirstPage:
+                return self._result_set(value)
+            return value
+        # The request's own error. Raised with the traceback it had when the request failed
+        # (None for the usual errors, made and never raised), not with the frames of earlier
+        # raises: this frame holds the future, and future -> hub future -> error ->
+        # traceback -> frame -> future would be a cycle only the garbage collector frees.
+        hub = self._hub
+        del self
+        if isinstance(failure, NoHostAvailable):
             # Usually raised before the caller ever switched (every host down fails a request
             # at once): yield to the hub once, or a greenlet retrying in a tight loop starves
             # it, and with it the reconnections that would end the outage.
-            self._hub.sleep(0)
-            raise
-        except OperationTimedOut as exc:
-            if self._waiter.done():
-                raise
-            raise OperationTimedOut(
-                f"gave up waiting for the result after {timeout:.3g}s (request still running "
-                f"on {self._hosts_text()}); pass a longer timeout= to result()",
-                host=self._last_host(),
-                timeout=timeout,
-            ) from exc
-        if type(value) is _FirstPage:
-            return self._result_set(value)
-        return value
+            hub.sleep(0)
+        try:
+            raise failure
+        finally:
+            del failure
 
     def _result_set(self, first: _FirstPage) -> ResultSet:
         """The ResultSet of a completed request, made when asked for: the future keeps the
@@ -490,7 +503,9 @@ class ResponseFuture:
                 value = fut.result(0)
             except BaseException as exc:
                 if errback is not None:
-                    errback(exc, *errback_args, **(errback_kwargs or {}))
+                    # without this frame (it holds the future): see result()
+                    errback(exc.with_traceback(self._error_origin), *errback_args,
+                            **(errback_kwargs or {}))
                 return
             if type(value) is _FirstPage:
                 value = self._result_set(value)
@@ -617,7 +632,8 @@ class ResponseFuture:
             execution.send(message)
         except ConnectionException as exc:
             # closed or out of stream ids before anything was written: safe to go elsewhere
-            self._on_error(execution, exc, request_sent=False)
+            # (its traceback is this frame, which holds the future: dropped, see result())
+            self._on_error(execution, exc.with_traceback(None), request_sent=False)
             return
         except Exception as exc:
             # encoding refused (e.g. a feature the negotiated version lacks): final
@@ -796,7 +812,7 @@ class ResponseFuture:
                     try:
                         execution.send(self._message())
                     except ConnectionException as exc:
-                        self._on_error(execution, exc, request_sent=False)
+                        self._on_error(execution, exc.with_traceback(None), request_sent=False)
                 elif isinstance(response, ErrorResponse):
                     self._on_error(execution, response.to_exception(), request_sent=True)
                 else:
@@ -814,7 +830,7 @@ class ResponseFuture:
                 self._remaining(),
             )
         except ConnectionException as exc:
-            self._on_error(execution, exc, request_sent=False)
+            self._on_error(execution, exc.with_traceback(None), request_sent=False)
 
     # -- completion --------------------------------------------------------------------------
 
@@ -864,6 +880,10 @@ class ResponseFuture:
 
     def _set_final_exception(self, exc: BaseException) -> None:
         if self._complete():
+            if exc.__traceback__ is not None:
+                # raised inside the driver (an encoding error, a bug): its origin is worth
+                # keeping, and rare enough to be left to the GC
+                self._error_origin = exc.__traceback__
             self._waiter.set_exception(exc)
 
     def _complete(self) -> bool:
@@ -1646,7 +1666,7 @@ class Session:
         self.is_shutdown = True
         if self._throttle is not None:
             # queued callers learn now, not when their request timeout fires
-            self._throttle.close(DriverException(
+            self._throttle.close(lambda: DriverException(
                 "the session was shut down while this request waited for the request "
                 "throttler; it was never sent"
             ))

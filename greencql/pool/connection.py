@@ -742,6 +742,10 @@ class Connection:
                         except Exception:
                             _log.exception("response callback %r failed", callback)
                 self._dispatching = False
+                # the batch would stay referenced until the next read (an idle connection:
+                # for good), and with it every request it answered and their results
+                done.clear()
+                callback = frame = msg = None
                 if self._state == _CLOSING and not pending:
                     self._drained.set()
         except ProtocolError as exc:

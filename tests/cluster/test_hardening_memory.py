@@ -4,7 +4,8 @@ Item 6: every request used to be a reference cycle (future -> its timer -> the f
 ``_on_timeout``; future -> hub future -> ResultSet -> ``response_future``), so with the
 garbage collector disabled (some high-traffic deployments do, or tune it) 20,000 requests
 kept 20,001 ResponseFuture objects. Here 2,000 requests of each kind (same mechanism, a tenth
-of the scale) with ``gc.disable()``: only reference counting may free them.
+of the scale), successful and failed (an error is raised afresh, never with the frames of an
+earlier raise), with ``gc.disable()``: only reference counting may free them.
 
 Item 4: ``Session._prepared_cache`` kept every distinct prepared text forever (30,000 texts:
 +62 MB). It is now an LRU of ``prepared_statement_cache_size`` entries; here 1,500 distinct
@@ -18,7 +19,7 @@ import gc
 
 import pytest
 
-from greencql import Cluster, SimpleStatement
+from greencql import Cluster, InvalidRequest, SimpleStatement
 from greencql.cluster.session import DEFAULT_PREPARED_STATEMENT_CACHE_SIZE, ResponseFuture
 from greencql.testing.cluster import SimCluster
 
@@ -108,6 +109,41 @@ def test_callbacks_and_paging_leave_no_cycle(hub, session):
 
     leaked = _without_gc(run)
     assert leaked < 10, f"{leaked} ResponseFuture objects outlived the requests"
+
+
+def test_failed_requests_are_freed_without_the_gc(hub, session):
+    """Errors too: a server error raised to the caller, and one given to an errback. The
+    error is raised afresh each time (the frames of an earlier raise hold the future)."""
+    def run():
+        for _ in range(N):
+            with pytest.raises(InvalidRequest):
+                session.execute("SELECT v FROM no_such_table")
+        done = hub.event()
+        errors = []
+
+        def on_error(exc):
+            errors.append(exc)
+            if len(errors) == N:
+                done.set()
+
+        for _ in range(N):
+            session.execute_async("SELECT v FROM no_such_table").add_errback(on_error)
+        assert done.wait(10)
+        assert all(isinstance(e, InvalidRequest) for e in errors)
+        errors.clear()
+
+    leaked = _without_gc(run)
+    assert leaked < 10, f"{leaked} ResponseFuture objects outlived {2 * N} failed requests"
+
+
+def test_a_failed_future_raises_the_same_error_each_time(session):
+    future = session.execute_async("SELECT v FROM no_such_table")
+    with pytest.raises(InvalidRequest) as first:
+        future.result()
+    with pytest.raises(InvalidRequest) as second:
+        future.result()
+    assert first.value is second.value
+    assert "no_such_table" in str(second.value)
 
 
 def test_result_returns_the_same_result_set_while_it_is_held(session):

@@ -124,7 +124,7 @@ def test_admission_chain_is_a_loop(hub):
 
 def test_closed_throttle_rejects_newcomers(hub):
     throttle = _Throttle(RequestThrottler(max_concurrent_requests=1), hub)
-    throttle.close(DriverException("closed"))
+    throttle.close(lambda: DriverException("closed"))
     got = []
     throttle.acquire(got.append)
     assert isinstance(got[0], DriverException)
