@@ -58,7 +58,11 @@ from greencql.cluster.profiles import (
     EXEC_PROFILE_DEFAULT,
     ExecutionProfile,
 )
-from greencql.cluster.session import Session
+from greencql.cluster.session import (
+    DEFAULT_PREPARED_STATEMENT_CACHE_SIZE,
+    Session,
+    run_together,
+)
 from greencql.cluster.statements import PreparedStatement
 from greencql.cluster.timestamps import MonotonicTimestampGenerator
 from greencql.cluster.tls import tls_settings
@@ -144,7 +148,9 @@ class Cluster:
     reconnection to down hosts (and of the control connection). ``hub``: a hub name or object;
     None detects it at :meth:`connect` time. ``request_throttler``: a session-wide
     :class:`~greencql.cluster.policies.RequestThrottler` (each session gets its own copy of
-    its limits). Use as a context manager to shut down on exit.
+    its limits). ``prepared_statement_cache_size``: prepared statements each session
+    remembers by text (LRU; an evicted one still executes, and ``prepare()`` prepares it
+    again). Use as a context manager to shut down on exit.
     """
 
     def __init__(
@@ -178,6 +184,7 @@ class Cluster:
         reprepare_on_up: bool = True,
         timestamp_generator: Any = _UNSET,
         request_throttler: RequestThrottler | None = None,
+        prepared_statement_cache_size: int = DEFAULT_PREPARED_STATEMENT_CACHE_SIZE,
         core_connections: int = 1,
         max_connections: int = 2,
         hub: Any = None,
@@ -253,6 +260,12 @@ class Cluster:
             MonotonicTimestampGenerator() if timestamp_generator is _UNSET else timestamp_generator
         )
         self._throttler_template = request_throttler
+        if isinstance(prepared_statement_cache_size, bool) or not isinstance(
+                prepared_statement_cache_size, int) or prepared_statement_cache_size < 0:
+            raise ValueError("prepared_statement_cache_size must be an int >= 0 (0: no cache), "
+                             f"not {prepared_statement_cache_size!r}")
+        #: statements each session remembers by text (least recently prepared evicted first)
+        self.prepared_statement_cache_size = prepared_statement_cache_size
         if core_connections < 1 or max_connections < core_connections:
             raise ValueError("need 1 <= core_connections <= max_connections")
         self.core_connections = core_connections
@@ -953,11 +966,16 @@ class Cluster:
             return
         self.is_shutdown = True
         self._check_fork()  # in a child: forget the parent's, connect nothing new
-        for session in list(self._sessions):
-            session.shutdown()
+        # every session and the control connection at once: one close grace in all
+        jobs: list[Any] = [session.shutdown for session in list(self._sessions)]
         control = self.control_connection
         if control is not None:
-            control.shutdown()
+            jobs.append(control.shutdown)
+        if self.hub is None:
+            for job in jobs:
+                job()
+            return
+        run_together(self.hub, jobs)
 
     def __enter__(self) -> Cluster:
         return self
@@ -990,6 +1008,7 @@ class _SessionPool:
         self._settled = self._hub.event()
         self._waiters: list[Any] = []
         self._waiters_lock = self._hub.lock()
+        self._opener: Any = None
         #: the keyspace every connection must be in (the session's, after USE)
         self.keyspace = keyspace
         self._pool = HostPool(
@@ -1028,7 +1047,7 @@ class _SessionPool:
         return self._pool.last_error
 
     def start(self) -> None:
-        self._hub.spawn(self._open)
+        self._opener = self._hub.spawn(self._open)
 
     def _open(self) -> None:
         try:
@@ -1091,13 +1110,19 @@ class _SessionPool:
                 _log.exception("waking a request waiting for %s failed", self.host)
 
     def reconnect_now(self) -> None:
-        """The host announced itself UP: try at once instead of after the backoff delay."""
+        """The host announced itself UP: try at once instead of after the backoff delay.
+        A pool that has connections already is proof enough: a host marked down meanwhile
+        (a DOWN event that came while the pool was momentarily empty) is brought up."""
         pool = self._pool
-        if not pool.connections and not pool.is_shutdown:
-            try:
-                pool.open(wait=False)
-            except DriverException as exc:
-                _log.debug("reconnecting to %s: %s", self.host, exc)
+        if pool.is_shutdown:
+            return
+        if pool.connections:
+            self._connected_while_down()
+            return
+        try:
+            pool.open(wait=False)
+        except DriverException as exc:
+            _log.debug("reconnecting to %s: %s", self.host, exc)
 
     def set_keyspace(self, keyspace: str) -> None:
         self.keyspace = keyspace
@@ -1109,11 +1134,15 @@ class _SessionPool:
 
     def shutdown(self) -> None:
         self._pool.shutdown()
+        opener = self._opener
+        if opener is not None and not opener.ready():
+            opener.kill()  # a first connect in progress: abandoned (it closes what it opened)
         self._wake_waiters()
 
     def _abandon_after_fork(self) -> None:
         """In a forked child: forget this pool (and the parent's requests waiting on it)."""
         self._waiters = []
+        self._opener = None  # the parent's task, not this process's
         self._pool._abandon_after_fork()
 
     # -- what the HostPool reports ---------------------------------------------------------
@@ -1127,6 +1156,16 @@ class _SessionPool:
         self._ready.clear()
         self._cluster._host_down(self.host)
         self._wake_waiters()
+
+    def on_connected(self, pool: Any) -> None:
+        self._connected_while_down()
+
+    def _connected_while_down(self) -> None:
+        # a connection works: if the cluster marked the host down (told so by an event, not
+        # by this pool), it is up after all; without this it stayed down for good
+        if self.host.is_up is False and not self._pool.is_shutdown:
+            self._ready.set()
+            self._cluster._host_up(self.host)
 
     def __repr__(self) -> str:
         return f"<SessionPool {self._pool!r}>"

@@ -62,12 +62,14 @@ future (a connection's reader or the timer wheel) and must not block.
 
 from __future__ import annotations
 
+import collections
 import datetime
 import functools
 import logging
 import threading
 import uuid
 import warnings
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -107,6 +109,7 @@ from greencql.errors import (
     Unprepared,
 )
 from greencql.pool.forksafety import current_pid as _current_pid
+from greencql.pool.options import DEFAULT_CLOSE_GRACE
 from greencql.protocol.constants import ConsistencyLevel, RowsFlag
 from greencql.protocol.messages import (
     Batch,
@@ -127,6 +130,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_FETCH_SIZE",
+    "DEFAULT_PREPARED_STATEMENT_CACHE_SIZE",
     "DEFAULT_TRACE_WAIT",
     "Session",
     "ResponseFuture",
@@ -139,6 +143,11 @@ _log = logging.getLogger("greencql.cluster.session")
 
 #: rows per page when neither the statement nor the session says (cassandra-driver's default)
 DEFAULT_FETCH_SIZE = 5000
+#: prepared statements a session remembers by (keyspace, text), least recently prepared out
+#: first; prepare() of an evicted text costs one more PREPARE round trip. Large enough for
+#: every static statement of an application, small enough that CQL built on the fly (IN lists
+#: of varying length) cannot grow it without bound (about 2 KB each: 10 MB at most).
+DEFAULT_PREPARED_STATEMENT_CACHE_SIZE = 5000
 #: seconds get_query_trace() waits for the server to finish writing a trace (cassandra-driver
 #: waits 2 s; traces are written asynchronously after the response)
 DEFAULT_TRACE_WAIT = 2.0
@@ -149,6 +158,10 @@ _RESULT_MARGIN = 2.0
 # re-prepares of one execution before UNPREPARED is given to the caller: a server that answers
 # UNPREPARED right after preparing is broken, and looping would hide it
 _MAX_REPREPARES = 2
+
+# the longest a shutdown waits for its pools: one close grace (DEFAULT_CLOSE_GRACE, 2 s) for
+# the in-flight requests, the bounded join of each connection's reader and writer, a margin
+_SHUTDOWN_BOUND = 2.0 * DEFAULT_CLOSE_GRACE + 3.0
 
 _NOT_SET: Any = object()
 # 100 ns intervals between the UUID epoch (1582-10-15) and the Unix epoch
@@ -167,6 +180,12 @@ class _Throttle:
     ``acquire(cb)`` calls ``cb(None)`` once the request may go (maybe before returning), or
     ``cb(RequestThrottled)`` when it is refused; the caller later calls :meth:`release`.
     Waiters are woken by releases and by a timer at the throttler's announced ``until``.
+
+    Admission is a loop, never a recursion: a request admitted from a release may fail at
+    once (every host down) and release in turn, admitting the next waiter, and so on through
+    the whole queue. Every wake-up and callback therefore goes through one work list that
+    the outermost caller drains (``_run``); a nested call only appends to it. Without that,
+    a queue of a few hundred waiters met Python's recursion limit during an outage.
     """
 
     def __init__(self, throttler: RequestThrottler, hub: Any) -> None:
@@ -175,11 +194,21 @@ class _Throttle:
         # never held across a switch: plain arithmetic and dict updates only
         self._lock = threading.Lock()
         self._waiting: dict[Ticket, tuple[Callable[[BaseException | None], None], Any]] = {}
+        # the work list: (callback, argument) pairs, and whether someone is draining it
+        self._todo: collections.deque[tuple[Callable[[Any], None], Any]] = collections.deque()
+        self._draining = False
+        self._closed: Callable[[], BaseException] | None = None
 
     def acquire(self, cb: Callable[[BaseException | None], None]) -> Ticket | None:
         with self._lock:
-            adm = self._throttler.try_acquire(self._hub.monotonic())
-            ticket = self._park(adm, cb)
+            if self._closed is not None:
+                adm = None
+            else:
+                adm = self._throttler.try_acquire(self._hub.monotonic())
+                ticket = self._park(adm, cb)
+        if adm is None:
+            self._run(cb, self._closed())  # type: ignore[misc]
+            return None
         self._finish(adm, cb)
         return ticket
 
@@ -195,13 +224,41 @@ class _Throttle:
 
     def _finish(self, adm: Any, cb: Callable[[BaseException | None], None]) -> None:
         if adm.wake is not None:
-            self._signal(adm.wake)
+            self._run(self._wake, adm.wake)
         if adm.status is AdmissionStatus.GRANTED:
-            cb(None)
+            self._run(cb, None)
         elif adm.status is AdmissionStatus.REJECTED:
-            cb(adm.error)
+            self._run(cb, adm.error)
+
+    def _run(self, fn: Callable[[Any], None], arg: Any) -> None:
+        """Do ``fn(arg)`` now, or after the work already queued when someone (this call
+        stack, or another thread) is draining the list: never nested."""
+        todo = self._todo
+        with self._lock:
+            todo.append((fn, arg))
+            if self._draining:
+                return
+            self._draining = True
+        while True:
+            with self._lock:
+                if not todo:
+                    self._draining = False
+                    return
+                fn, arg = todo.popleft()
+            try:
+                fn(arg)
+            except Exception:
+                _log.exception("throttler admission callback %r failed", fn)
+            except BaseException:
+                # killed in a callback: whatever is left is drained by the next caller
+                with self._lock:
+                    self._draining = False
+                raise
 
     def _signal(self, ticket: Ticket) -> None:
+        self._run(self._wake, ticket)
+
+    def _wake(self, ticket: Ticket) -> None:
         with self._lock:
             entry = self._waiting.pop(ticket, None)
             if entry is None:
@@ -217,7 +274,7 @@ class _Throttle:
         with self._lock:
             wake = self._throttler.release()
         if wake is not None:
-            self._signal(wake)
+            self._run(self._wake, wake)
 
     def cancel(self, ticket: Ticket) -> None:
         with self._lock:
@@ -228,12 +285,36 @@ class _Throttle:
                 entry[1].cancel()
             wake = self._throttler.cancel(ticket)
         if wake is not None:
-            self._signal(wake)
+            self._run(self._wake, wake)
+
+    def close(self, make_error: Callable[[], BaseException]) -> None:
+        """The session is shutting down: fail every queued caller now, and every later
+        ``acquire``, each with its own ``make_error()``."""
+        with self._lock:
+            self._closed = make_error
+            waiting = list(self._waiting.items())
+            self._waiting.clear()
+            for ticket, (_cb, timer) in waiting:
+                if timer is not None:
+                    timer.cancel()
+                self._throttler.cancel(ticket)
+        for _ticket, (cb, _timer) in waiting:
+            self._run(cb, make_error())
 
 
 # --------------------------------------------------------------------------------------------
 # One request
 # --------------------------------------------------------------------------------------------
+
+
+class _FirstPage:
+    """What a request's hub future holds for a ROWS/VOID answer: the page, not a ResultSet
+    (a ResultSet refers to its future; see ResponseFuture._result_set)."""
+
+    __slots__ = ("page",)
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
 
 
 class _Execution:
@@ -304,6 +385,8 @@ class ResponseFuture:
     #: the request waits for one of them, the token its wake-up callbacks carry
     _connecting: list[Host] | None = None
     _wait_token: object | None = None
+    _result_ref: Any = None  # weakref to the ResultSet handed out (see _result_set)
+    _error_origin: Any = None  # traceback of a final error raised inside the driver
     #: set on the futures of later pages: complete with a results.Page, and report tracing
     #: ids to the first page's future
     _page_of: ResponseFuture | None = None
@@ -367,16 +450,49 @@ class ResponseFuture:
             remaining = self._deadline - self._hub.monotonic()  # type: ignore[operator]
             timeout = max(0.0, remaining) + _RESULT_MARGIN
         try:
-            return self._waiter.result(timeout)
-        except OperationTimedOut as exc:
-            if self._waiter.done():
-                raise
-            raise OperationTimedOut(
-                f"gave up waiting for the result after {timeout:.3g}s (request still running "
-                f"on {self._hosts_text()}); pass a longer timeout= to result()",
-                host=self._last_host(),
-                timeout=timeout,
-            ) from exc
+            value = self._waiter.result(timeout)
+        except BaseException as exc:
+            if not self._waiter.done():
+                if isinstance(exc, OperationTimedOut):
+                    raise OperationTimedOut(
+                        f"gave up waiting for the result after {timeout:.3g}s (request still "
+                        f"running on {self._hosts_text()}); pass a longer timeout= to result()",
+                        host=self._last_host(),
+                        timeout=timeout,
+                    ) from exc
+                raise  # our wait was interrupted (killed, an application's Timeout)
+            failure = exc.with_traceback(self._error_origin)
+        else:
+            if type(value) is _FirstPage:
+                return self._result_set(value)
+            return value
+        # The request's own error. Raised with the traceback it had when the request failed
+        # (None for the usual errors, made and never raised), not with the frames of earlier
+        # raises: this frame holds the future, and future -> hub future -> error ->
+        # traceback -> frame -> future would be a cycle only the garbage collector frees.
+        hub = self._hub
+        del self
+        if isinstance(failure, NoHostAvailable):
+            # Usually raised before the caller ever switched (every host down fails a request
+            # at once): yield to the hub once, or a greenlet retrying in a tight loop starves
+            # it, and with it the reconnections that would end the outage.
+            hub.sleep(0)
+        try:
+            raise failure
+        finally:
+            del failure
+
+    def _result_set(self, first: _FirstPage) -> ResultSet:
+        """The ResultSet of a completed request, made when asked for: the future keeps the
+        page, the ResultSet refers to the future, never both ways (a cycle would keep every
+        finished request alive until the garbage collector runs; some deployments disable
+        it). The same ResultSet comes back while the caller holds it."""
+        ref = self._result_ref
+        rs = ref() if ref is not None else None
+        if rs is None:
+            rs = self._session._result_set(self, first.page)
+            self._result_ref = weakref.ref(rs)
+        return rs
 
     def done(self) -> bool:
         return bool(self._waiter.done())
@@ -599,7 +715,8 @@ class ResponseFuture:
             execution.send(message)
         except ConnectionException as exc:
             # closed or out of stream ids before anything was written: safe to go elsewhere
-            self._on_error(execution, exc, request_sent=False)
+            # (its traceback is this frame, which holds the future: dropped, see result())
+            self._on_error(execution, exc.with_traceback(None), request_sent=False)
             return
         except Exception as exc:
             # encoding refused (e.g. a feature the negotiated version lacks): final
@@ -773,7 +890,7 @@ class ResponseFuture:
     def _reprepare(self, execution: _Execution, error: Unprepared) -> None:
         """UNPREPARED from a host (restarted, or evicted the statement): prepare it there on
         the same connection, then send the request again; the caller never sees it."""
-        ps = self._session._prepared_for(execution.message, error)
+        ps = self._session._prepared_for(execution.message, error, self.query)
         if ps is None or execution.reprepares >= _MAX_REPREPARES:
             self._on_error(execution, error, request_sent=True)
             return
@@ -790,7 +907,7 @@ class ResponseFuture:
                     try:
                         execution.send(self._message())
                     except ConnectionException as exc:
-                        self._on_error(execution, exc, request_sent=False)
+                        self._on_error(execution, exc.with_traceback(None), request_sent=False)
                 elif isinstance(response, ErrorResponse):
                     self._on_error(execution, response.to_exception(), request_sent=True)
                 else:
@@ -808,7 +925,7 @@ class ResponseFuture:
                 self._remaining(),
             )
         except ConnectionException as exc:
-            self._on_error(execution, exc, request_sent=False)
+            self._on_error(execution, exc.with_traceback(None), request_sent=False)
 
     # -- completion --------------------------------------------------------------------------
 
@@ -869,6 +986,10 @@ class ResponseFuture:
 
     def _set_final_exception(self, exc: BaseException) -> None:
         if self._complete():
+            if exc.__traceback__ is not None:
+                # raised inside the driver (an encoding error, a bug): its origin is worth
+                # keeping, and rare enough to be left to the GC
+                self._error_origin = exc.__traceback__
             self._waiter.set_exception(exc)
 
     def _complete(self) -> bool:
@@ -886,12 +1007,16 @@ class ResponseFuture:
             release = self._admitted and not self._released
             if release:
                 self._released = True
+        # cancelled and forgotten: a timer holds a bound method of this future, and the
+        # future holding the timer would be a cycle outliving the request
         timer = self._timer
         if timer is not None:
             timer.cancel()
+            self._timer = None
         timer = self._spec_timer
         if timer is not None:
             timer.cancel()
+            self._spec_timer = None
         if release:
             throttle = self._session._throttle
             if throttle is not None:
@@ -926,8 +1051,11 @@ def _run_page_callback(future: ResponseFuture, entry: list[Any], waiter: Any) ->
         value = waiter.result(0)
     except BaseException as exc:
         if errback is not None:
-            errback(exc, *eargs, **ekwargs)
+            # with the traceback of its origin, not of the frames that held the future
+            errback(exc.with_traceback(future._error_origin), *eargs, **ekwargs)
         return
+    if type(value) is _FirstPage:
+        value = future._result_set(value)
     if callback is not None:
         if isinstance(value, ResultSet):
             value = value.current_rows if value.column_names is not None else None
@@ -947,9 +1075,30 @@ def _next_page_done(future: ResponseFuture, nxt: ResponseFuture, waiter: Any) ->
     future.coordinator_host = nxt.coordinator_host
     future.warnings = nxt.warnings
     future._tracing_ids.extend(nxt._tracing_ids)
+    future._result_ref = None  # a new page: result() makes its ResultSet, on this future
     if isinstance(value, ResultSet):
         value.response_future = future
     future._waiter.set_result(value)
+def run_together(hub: Any, jobs: Sequence[Callable[[], object]]) -> None:
+    """Run every job of ``jobs`` (closing pools, sessions) at once, each in its own greenlet,
+    and wait for all of them: shutting down N hosts costs the slowest one, not the sum.
+    Each job is bounded by itself (a close grace); the wait here is bounded too."""
+    if not jobs:
+        return
+    if len(jobs) == 1:
+        _quietly(jobs[0])
+        return
+    tasks = [hub.spawn(_quietly, job) for job in jobs]
+    deadline = hub.monotonic() + _SHUTDOWN_BOUND
+    for task in tasks:
+        task.join(max(0.0, deadline - hub.monotonic()))
+
+
+def _quietly(job: Callable[[], object]) -> None:
+    try:
+        job()
+    except Exception as exc:
+        _log.debug("%r failed while shutting down: %s", job, exc)
 
 
 def _query_text(query: Any) -> str:
@@ -1130,7 +1279,12 @@ class Session:
         self.is_shutdown = False
         self._pools: dict[Host, Any] = {}
         self._pools_lock = threading.Lock()
-        self._prepared_cache: dict[tuple[str | None, str], PreparedStatement] = {}
+        # (keyspace, text) -> statement, least recently prepared first; bounded, so an
+        # application that builds CQL text dynamically does not keep every statement forever
+        self._prepared_cache: collections.OrderedDict[
+            tuple[str | None, str], PreparedStatement
+        ] = collections.OrderedDict()
+        self._prepared_cache_lock = threading.Lock()  # never held across a switch
         throttler = cluster.request_throttler
         self._throttle = _Throttle(throttler, hub) if throttler is not None else None
 
@@ -1461,6 +1615,9 @@ class Session:
         page = Page.from_response(response, future._row_factory)
         if future._page_of is not None:
             return page
+        return _FirstPage(page)
+
+    def _result_set(self, future: ResponseFuture, page: Page) -> ResultSet:
         fetch = None
         if page.paging_state is not None:
             fetch = functools.partial(self._fetch_page, future)
@@ -1544,9 +1701,12 @@ class Session:
             )
         effective_ks = keyspace or self.keyspace
         key = (effective_ks, query)
-        cached = self._prepared_cache.get(key)
-        if cached is not None:
-            return cached
+        cache = self._prepared_cache
+        with self._prepared_cache_lock:
+            cached = cache.get(key)
+            if cached is not None:
+                cache.move_to_end(key)
+                return cached
         message = self._prepare_message(query, keyspace)
         if custom_payload:
             message = Prepare(query, message.keyspace, custom_payload=dict(custom_payload))
@@ -1563,7 +1723,15 @@ class Session:
         response = future.result()
         ps = PreparedStatement.from_result(response, query, effective_ks, self.protocol_version)
         ps = self.cluster._register_prepared(ps)
-        self._prepared_cache[key] = ps
+        limit = self.cluster.prepared_statement_cache_size
+        with self._prepared_cache_lock:
+            if limit > 0:
+                cache[key] = ps
+                cache.move_to_end(key)
+            while len(cache) > limit:
+                # evicted: prepare() of the same text prepares again; a statement the
+                # application still holds keeps executing (and is re-prepared on UNPREPARED)
+                cache.popitem(last=False)
         if self.cluster.prepare_on_all_hosts:
             self._prepare_on_other_hosts(message, future.coordinator_host)
         return ps
@@ -1596,13 +1764,20 @@ class Session:
             if not isinstance(response, PreparedResult):
                 _log.debug("preparing on %s failed: %s", host, response)
 
-    def _prepared_for(self, message: Any, error: Unprepared) -> PreparedStatement | None:
+    def _prepared_for(self, message: Any, error: Unprepared, query: Any = None
+                      ) -> PreparedStatement | None:
         query_id = getattr(error, "statement_id", None)
         if query_id is None and isinstance(message, Execute):
             query_id = message.query_id
         ps = self.cluster._prepared_statements.get(query_id)
         if ps is None and isinstance(message, Execute):
             ps = self.cluster._prepared_statements.get(message.query_id)
+        if ps is None and isinstance(query, BoundStatement) and isinstance(message, Execute):
+            # the registry is weak: a statement prepared again after leaving the session's
+            # cache may have replaced this one there, and then been dropped
+            candidate = query.prepared_statement
+            if candidate.query_id == message.query_id:
+                ps = candidate
         if ps is None:
             _log.warning(
                 "UNPREPARED for unknown statement id %s: cannot re-prepare",
@@ -1637,7 +1812,8 @@ class Session:
         if keyspace == self.keyspace:
             return
         self.keyspace = keyspace
-        self._prepared_cache.clear()
+        with self._prepared_cache_lock:
+            self._prepared_cache.clear()
         # runs on a reader greenlet: USE on every other connection happens elsewhere
         for pool in list(self._pools.values()):
             self.hub.spawn(self._pool_keyspace, pool, keyspace)
@@ -1806,14 +1982,17 @@ class Session:
             return
         self.is_shutdown = True
         self.cluster._check_fork()  # in a child: this session gets no new pools
+        if self._throttle is not None:
+            # queued callers learn now, not when their request timeout fires
+            self._throttle.close(lambda: DriverException(
+                "the session was shut down while this request waited for the request "
+                "throttler; it was never sent"
+            ))
         with self._pools_lock:
             pools = list(self._pools.values())
             self._pools.clear()
-        for pool in pools:
-            try:
-                pool.shutdown()
-            except Exception as exc:
-                _log.debug("closing %s: %s", pool, exc)
+        # together: each pool waits out its in-flight requests under the same grace
+        run_together(self.hub, [pool.shutdown for pool in pools])
         self.cluster._session_closed(self)
 
     def __enter__(self) -> Session:

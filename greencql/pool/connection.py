@@ -46,7 +46,12 @@ Data flow of one request (the hot path)::
 A timed-out request (the timer fires on the hub's timer wheel) is removed from ``pending`` and
 its id *orphaned*: reserved until its late response arrives (then released, the response
 dropped unread) or the connection closes. A reused id would hand one caller another caller's
-rows. ``send_async`` is the same path with the caller's callback instead of a future; the
+rows. Once 3/4 of the ids are orphaned, ``orphans_exhausted`` is set and the pool replaces
+the connection (a node that reads and never answers would otherwise keep it, useless, for
+good). The heartbeat has a stream id of its own, outside the requests' range, so it is sent
+even when every request id is taken.
+
+``send_async`` is the same path with the caller's callback instead of a future; the
 callback runs on the reader greenlet (or the timer wheel, or whoever closes the connection)
 and must not block.
 
@@ -84,7 +89,6 @@ from greencql.errors import (
     ConnectionBusy,
     ConnectionException,
     ConnectionShutdown,
-    DriverException,
     OperationTimedOut,
     ProtocolError,
 )
@@ -117,7 +121,7 @@ from greencql.protocol.messages import (
     request_flags,
 )
 from greencql.protocol.rows import ResultMetadata
-from greencql.protocol.streams import StreamIdAllocator
+from greencql.protocol.streams import MAX_STREAM_IDS, StreamIdAllocator
 from greencql.protocol.types import DEFAULT_VALUE_TYPES
 
 __all__ = [
@@ -218,6 +222,7 @@ class Connection:
         "_dispatching",
         "_drained",
         "_hb_pending",
+        "_hb_stream",
         "_hb_timer",
         "_hub",
         "_last_read",
@@ -225,6 +230,7 @@ class Connection:
         "_monotonic",
         "_on_close",
         "_on_event",
+        "_orphan_limit",
         "_owner",
         "_pending",
         "_put",
@@ -247,6 +253,7 @@ class Connection:
         "host",
         "keyspace",
         "options",
+        "orphans_exhausted",
         "port",
         "version",
     )
@@ -279,7 +286,23 @@ class Connection:
         self.keyspace: str | None = None
         self._on_event = on_event
         self._on_close = on_close
-        self._streams = StreamIdAllocator(options.max_streams)
+        # The heartbeat has a stream id of its own, so it can be sent when every request id
+        # is taken (a hung node orphans them all, and an OPTIONS is what declares it dead):
+        # the id just past the requests' range, or the last one when they would have all.
+        max_streams = options.max_streams
+        if not options.heartbeats:
+            self._hb_stream: int | None = None
+        elif max_streams < MAX_STREAM_IDS:
+            self._hb_stream = max_streams
+        else:
+            max_streams -= 1
+            self._hb_stream = max_streams
+        self._streams = StreamIdAllocator(max_streams)
+        # cassandra-driver's threshold: once 3/4 of the ids wait for answers that may never
+        # come, the pool replaces the connection (see orphans_exhausted)
+        self._orphan_limit = max(1, max_streams * 3 // 4)
+        #: set (for good) once 3/4 of the stream ids are orphaned: the pool replaces it
+        self.orphans_exhausted = False
         self._pending: dict[int, tuple[Any, Any, Any]] = {}
         self._stream_waiters: collections.deque[Any] = collections.deque()
         self._wait_for_stream = options.wait_for_stream
@@ -607,7 +630,10 @@ class Connection:
             if entry is None or entry[0] is not callback:
                 return  # answered (and maybe reused) meanwhile
             del self._pending[stream]
-            self._streams.orphan(stream)
+            if stream != self._hb_stream:
+                self._streams.orphan(stream)
+                if self._streams.orphaned >= self._orphan_limit:
+                    self.orphans_exhausted = True
         if self._state == _CLOSING and not self._pending:
             self._drained.set()
         _call(
@@ -628,6 +654,8 @@ class Connection:
             del self._pending[stream]
             if self._state in (_OPEN, _CLOSING):
                 self._streams.orphan(stream)
+                if self._streams.orphaned >= self._orphan_limit:
+                    self.orphans_exhausted = True
         if entry[2] is not None:
             entry[2].cancel()
 
@@ -652,6 +680,7 @@ class Connection:
         streams = self._streams
         release = streams.release
         waiters = self._stream_waiters
+        hb_stream = self._hb_stream
         lock = self._lock
         # green hubs: no lock at all (not even the no-op context manager's two calls)
         locked = lock is not _NO_LOCK
@@ -697,6 +726,8 @@ class Connection:
                         add((callback, md, frame))
                         if timer is not None:
                             timer.cancel()
+                        if stream == hb_stream:
+                            continue  # the heartbeat's own id: not the allocator's
                         if not waiters:
                             release(stream)
                         else:
@@ -721,6 +752,10 @@ class Connection:
                         except Exception:
                             _log.exception("response callback %r failed", callback)
                 self._dispatching = False
+                # the batch would stay referenced until the next read (an idle connection:
+                # for good), and with it every request it answered and their results
+                done.clear()
+                callback = frame = msg = None
                 if self._state == _CLOSING and not pending:
                     self._drained.set()
         except ProtocolError as exc:
@@ -817,17 +852,25 @@ class Connection:
         if idle < interval or self._hb_pending:
             self._hb_timer = self._call_later(max(0.0, interval - idle), self._heartbeat_check)
             return
-        try:
-            self.send_async(
-                Options(), self._heartbeat_answer, timeout=self.options.heartbeat_timeout
+        # its own stream id (never ConnectionBusy): sent even when every request id is
+        # orphaned by a node that reads and never answers
+        stream = self._hb_stream
+        timeout = self.options.heartbeat_timeout
+        callback = self._heartbeat_answer
+        message = Options()
+        body = encode_request(message, self.version)
+        with self._lock:
+            if stream in self._pending:  # cannot happen while _hb_pending is honest
+                return
+            self._pending[stream] = (
+                callback,
+                None,
+                self._call_later(timeout, self._on_timeout, stream, callback, timeout),
             )
-        except ConnectionBusy:
-            # every id taken: the in-flight requests' own timeouts will tell
-            self._hb_timer = self._call_later(interval, self._heartbeat_check)
-            return
-        except DriverException:
-            return
         self._hb_pending = True
+        self._put((stream, message.opcode, body, 0))
+        if self._state > _CLOSING:
+            self._fail_late(stream, callback)
 
     def _heartbeat_answer(self, response: Any) -> None:
         self._hb_pending = False

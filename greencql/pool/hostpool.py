@@ -17,11 +17,14 @@ Rules it keeps:
   listener's ``on_down``) and ONE reconnection greenlet tries again after each delay of the
   schedule; its first success reports the host up (``on_up``) and refills the pool.
   ``borrow()`` on a down host raises ConnectionShutdown at once, naming the host.
+- A connection with 3/4 of its stream ids orphaned (answers that never came) is replaced:
+  ``borrow()`` starts a replacement in the background and the old one is closed once it is
+  there (or the attempt failed); "least busy" counts requests in flight, not orphaned ids.
 - After ``os.fork()`` the child's first ``borrow()`` notices the new pid, drops every
   connection (forksafety has already cut them off without writing) and starts afresh.
-- ``shutdown()`` stops the background greenlets, closes every connection in order (in-flight
-  requests finish within the grace or fail with ConnectionShutdown) and leaves nothing
-  running.
+- ``shutdown()`` stops the background greenlets (connects in progress are abandoned, not
+  waited for), closes every connection together under one grace (in-flight requests finish
+  within it or fail with ConnectionShutdown) and leaves nothing running on green hubs.
 """
 
 from __future__ import annotations
@@ -33,15 +36,32 @@ from typing import Any
 from greencql.errors import ConnectionException, ConnectionShutdown, DriverException
 from greencql.hubs import Hub
 from greencql.pool import forksafety
-from greencql.pool.connection import Connection, EventCallback
+from greencql.pool.connection import _NO_LOCK, Connection, EventCallback
 from greencql.pool.options import DEFAULT_PORT, ConnectionOptions, PoolOptions
 
-__all__ = ["HostPool", "PoolListener", "ConnectionFactory"]
+__all__ = ["HostPool", "PoolListener", "ConnectionFactory", "close_all"]
 
 _log = logging.getLogger("greencql.pool")
 
 #: connection_factory(hub, host, port, options, *, on_event=..., on_close=...) -> Connection
 ConnectionFactory = Callable[..., Connection]
+
+
+def close_all(hub: Hub, connections: list[Connection], grace: float | None = None) -> None:
+    """Close ``connections`` together under one grace: each waits for its own in-flight
+    requests at the same time as the others, so the whole takes one grace, not one each."""
+    if len(connections) == 1:
+        connections[0].close(grace)
+        return
+    if not connections:
+        return
+    tasks = [hub.spawn(conn.close, grace) for conn in connections]
+    longest = max(c.options.close_grace for c in connections)
+    # Connection.close: the grace, then a bounded join of its reader and writer
+    bound = (longest if grace is None else grace) + max(1.0, longest) + 1.0
+    deadline = hub.monotonic() + bound
+    for task in tasks:
+        task.join(max(0.0, deadline - hub.monotonic()))
 
 
 class PoolListener:
@@ -53,6 +73,9 @@ class PoolListener:
 
     def on_down(self, pool: HostPool, error: BaseException | None) -> None:
         """Every connection is gone and a new one could not be opened."""
+
+    def on_connected(self, pool: HostPool) -> None:
+        """A connection was added while the pool was not down (growth, replacement)."""
 
 
 class HostPool:
@@ -86,9 +109,15 @@ class HostPool:
         self._factory: ConnectionFactory = connection_factory or Connection.connect
         self._connections: list[Connection] = []
         self._opening = 0  # background connects in progress
+        # Thread hub only: borrowers, background connects and closers are OS threads, and
+        # ``_opening += 1`` is a read-modify-write (a lost update left the pool believing a
+        # connect was in progress, and never replaced a dead connection). Green hubs never
+        # switch inside these sections and take no lock.
+        self._lock: Any = hub.lock() if hub.name == "thread" else _NO_LOCK
         self._connect_now: Any = None  # future shared by borrowers connecting in the caller
         self._reconnector: Any = None
         self._tasks: set[Any] = set()
+        self._replacing: set[Connection] = set()  # connections with too many orphaned ids
         self._is_down = False
         self._is_shutdown = False
         self._last_error: BaseException | None = None
@@ -161,18 +190,25 @@ class HostPool:
             if self._is_shutdown or self._is_down:
                 raise self._shutdown_error()
             return self._connect_in_caller()
+        if best.orphans_exhausted and not self._is_shutdown:
+            self._replace(best)
         if least >= self.options.grow_threshold and not self._is_shutdown:
-            total = len(self._connections) + self._opening
-            if total < self.options.max_connections:
-                self._open_in_background()
+            with self._lock:
+                if len(self._connections) + self._opening < self.options.max_connections:
+                    self._start_opening()
         return best
 
     # ------------------------------------------------------------------ closing
 
     def shutdown(self, grace: float | None = None) -> None:
-        """Stop reconnecting, close every connection (in-flight requests finish within
-        ``grace``, else fail with ConnectionShutdown), and wait (bounded) for the background
-        greenlets."""
+        """Stop reconnecting, abandon connects in progress, close every connection at once
+        (in-flight requests finish within one shared ``grace``, else fail with
+        ConnectionShutdown).
+
+        Connects in progress are not waited for: their greenlets are killed (a thread of the
+        thread hub cannot be, and closes what it opens when its bounded connect ends, seeing
+        the pool shut down). Closing is concurrent, so a pool of N connections to a host that
+        stopped answering takes one grace, not N."""
         if self._is_shutdown:
             return
         self._is_shutdown = True
@@ -180,17 +216,15 @@ class HostPool:
         reconnector, self._reconnector = self._reconnector, None
         if reconnector is not None:
             reconnector.kill()
-        connections, self._connections = self._connections, []
-        for conn in connections:
-            conn.close(grace)
+        with self._lock:
+            tasks, self._tasks = list(self._tasks), set()
+        for task in tasks:
+            task.kill()
         waiting = self._connect_now
         if waiting is not None:
             waiting.set_exception(self._shutdown_error())
-        timeout = self.connection_options.connect_timeout + 1.0
-        for task in list(self._tasks):
-            if not task.join(timeout):
-                task.kill()
-        self._tasks.clear()
+        connections, self._connections = self._connections, []
+        close_all(self.hub, connections, grace)
 
     # ------------------------------------------------------------------ internals
 
@@ -242,9 +276,13 @@ class HostPool:
         return conn
 
     def _open_in_background(self) -> None:
+        with self._lock:
+            self._start_opening()
+
+    def _start_opening(self) -> None:
+        # under self._lock
         self._opening += 1
-        generation = self._generation
-        task = self.hub.spawn(self._open_one, generation)
+        task = self.hub.spawn(self._open_one, self._generation)
         self._tasks.add(task)
 
     def _open_one(self, generation: int) -> None:
@@ -260,19 +298,66 @@ class HostPool:
                 return
             self._added(conn)
         finally:
-            if generation == self._generation:
-                self._opening -= 1
+            with self._lock:
+                if generation == self._generation:
+                    self._opening -= 1
             self._forget_current_task()
 
+    def _replace(self, conn: Connection) -> None:
+        """``conn`` has most of its stream ids orphaned (answers that never came: a hung or
+        overloaded node): open a replacement, then close it. It is lent meanwhile (it still
+        has free ids); counting in-flight requests alone would keep choosing it forever."""
+        with self._lock:
+            if conn in self._replacing:
+                return
+            self._replacing.add(conn)
+            task = self.hub.spawn(self._replace_one, conn, self._generation)
+            self._tasks.add(task)
+        _log.debug("%s: %d stream ids orphaned; replacing %r", self.endpoint, conn.orphaned, conn)
+
+    def _replace_one(self, old: Connection, generation: int) -> None:
+        try:
+            try:
+                new = self._new_connection()
+            except DriverException as exc:
+                # old goes all the same: if nothing replaces it, the pool reports the host
+                # down and reconnects, which beats a connection that never answers
+                new = None
+                self._last_error = exc
+                _log.debug("replacing a connection to %s failed: %s", self.endpoint, exc)
+            if generation != self._generation or self._is_shutdown:
+                if new is not None:
+                    new.close(grace=0)
+                return
+            if new is not None:
+                self._added(new)
+        finally:
+            self._forget_current_task()
+        # closing waits (one grace) for the requests still in flight on it: not a task that
+        # shutdown abandons, and CLOSING at once, so it is lent no more
+        self.hub.spawn(self._retire, old)
+
+    def _retire(self, old: Connection) -> None:
+        try:
+            old.close()
+        finally:
+            self._replacing.discard(old)
+
     def _forget_current_task(self) -> None:
-        self._tasks = {t for t in self._tasks if not t.ready()}
+        with self._lock:
+            self._tasks = {t for t in self._tasks if not t.ready()}
 
     def _added(self, conn: Connection) -> None:
         self._last_error = None
         self._connections.append(conn)
-        if self._is_down:
-            self._is_down = False
+        with self._lock:
+            was_down, self._is_down = self._is_down, False
+        if was_down:
             self._notify("on_up", self)
+        else:
+            # The pool was never down, but its owner may think the host is (a DOWN event
+            # that came while the pool was momentarily empty): tell it a connect worked.
+            self._notify("on_connected", self)
 
     def _connect_failed(self, exc: BaseException) -> None:
         self._last_error = exc
@@ -281,11 +366,12 @@ class HostPool:
             self._mark_down(exc)
 
     def _mark_down(self, exc: BaseException | None) -> None:
-        if not self._is_down:
-            self._is_down = True
+        with self._lock:
+            was_down, self._is_down = self._is_down, True
+            if self._reconnector is None or self._reconnector.ready():
+                self._reconnector = self.hub.spawn(self._reconnect_loop, self._generation)
+        if not was_down:
             self._notify("on_down", self, exc)
-        if self._reconnector is None or self._reconnector.ready():
-            self._reconnector = self.hub.spawn(self._reconnect_loop, self._generation)
 
     def _connection_closed(self, conn: Connection) -> None:
         # from whoever closed it (reader, timer wheel, closer): never block here
@@ -295,8 +381,9 @@ class HostPool:
             pass
         if self._is_shutdown or conn.state == "FORKED":
             return
-        if len(self.connections) + self._opening < self.options.core_connections:
-            self._open_in_background()
+        with self._lock:
+            if len(self.connections) + self._opening < self.options.core_connections:
+                self._start_opening()
 
     def _reconnect_loop(self, generation: int) -> None:
         schedule = self.options.reconnection.new_schedule()
@@ -339,11 +426,14 @@ class HostPool:
         forget them and every inherited background job, and start afresh."""
         self._pid = forksafety.current_pid()
         self._generation += 1
+        # a thread lock may have been held by a thread the child does not have
+        self._lock = self.hub.lock() if self.hub.name == "thread" else _NO_LOCK
         self._connections = []
         self._opening = 0
         self._connect_now = None
         self._reconnector = None
         self._tasks = set()
+        self._replacing = set()
         self._is_down = False
 
     def _abandon_after_fork(self) -> None:
