@@ -383,6 +383,9 @@ def test_every_greencql_compat_module_declares_all():
         assert missing == [], (target.__name__, missing)
 
 
+_WITH_NUMPY = {"cassandra.protocol": {"NumpyParser", "write_uint_le"}}
+
+
 def test_table_matches_the_installed_cassandra_driver():
     try:
         import cassandra
@@ -396,7 +399,11 @@ def test_table_matches_the_installed_cassandra_driver():
     import generate_names
 
     for module, names in TABLE["modules"].items():
-        assert generate_names.public_names(module) == names, module
+        # names cassandra-driver defines only where NumPy is installed (the table may have
+        # been made with or without it)
+        optional = _WITH_NUMPY.get(module, set())
+        installed = [n for n in generate_names.public_names(module) if n not in optional]
+        assert installed == [n for n in names if n not in optional], module
 
 
 def test_compat_names_keep_the_layers_apart():

@@ -61,9 +61,11 @@ class ShopViewTests(CQLTestCase):
         self.assertEqual(first["pid"], os.getpid())
 
 
-def _tcp_peers(pid: int, port: int) -> set[tuple[str, int]]:
-    """Local (address, port) of the established TCP connections of process ``pid`` to
-    ``port`` (Linux /proc): the sockets the process itself holds."""
+def _tcp_peers(pid: int, port: int) -> set[tuple[str, int, str]]:
+    """(local address, local port, remote address) of the established TCP connections of
+    process ``pid`` to ``port`` (Linux /proc): the sockets the process itself holds. The
+    remote address is part of a socket's identity: one local port serves connections to
+    127.0.0.1 and 127.0.0.2 at once."""
     inodes = set()
     fd_dir = Path(f"/proc/{pid}/fd")
     for fd in fd_dir.iterdir():
@@ -80,9 +82,12 @@ def _tcp_peers(pid: int, port: int) -> set[tuple[str, int]]:
         if state != "01" or inode not in inodes or int(remote.split(":")[1], 16) != port:
             continue
         addr, lport = local.split(":")
-        octets = bytes.fromhex(addr)[::-1]
-        found.add((".".join(str(b) for b in octets), int(lport, 16)))
+        found.add((_ipv4(addr), int(lport, 16), _ipv4(remote.split(":")[0])))
     return found
+
+
+def _ipv4(hex_address: str) -> str:
+    return ".".join(str(b) for b in bytes.fromhex(hex_address)[::-1])
 
 
 class GunicornTests(SimpleTestCase):
