@@ -105,12 +105,13 @@ class LoggedProcess:
             proc.stdout.close()
 
 
-def tcp_ports_to(pid: int, port: int) -> set[int]:
-    """Local ports of ``pid``'s ESTABLISHED TCP connections to ``port`` (any address)."""
+def tcp_ports_to(pid: int, port: int) -> set[tuple[int, str]]:
+    """(local port, remote address) of ``pid``'s ESTABLISHED TCP connections to ``port`` (any
+    address): one local port can serve connections to 127.0.0.1 and 127.0.0.2 at once."""
     out = set()
     for c in psutil.Process(pid).net_connections(kind="tcp"):
         if c.raddr and c.raddr.port == port and c.status == psutil.CONN_ESTABLISHED:
-            out.add(c.laddr.port)
+            out.add((c.laddr.port, c.raddr.ip))
     return out
 
 

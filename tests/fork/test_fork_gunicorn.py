@@ -104,7 +104,7 @@ def test_preloaded_app_serves_from_every_worker(sim, worker):
         all_ports = [set(master_ports)]
         for pid, info in seen.items():
             assert info["hub"] == expected_hub, info
-            ports = set(info["ports"])
+            ports = {tuple(p) for p in info["ports"]}
             assert len(ports) >= 4, info  # control + one pool per node, made in the worker
             assert ports <= tcp_ports_to(pid, sim.port), (info, tcp_ports_to(pid, sim.port))
             all_ports.append(ports)

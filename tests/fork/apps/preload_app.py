@@ -29,7 +29,7 @@ session = cluster.connect(os.environ["GREENCQL_FORK_KEYSPACE"])
 lookup = session.prepare("SELECT v FROM kv WHERE k = ?")
 
 
-def _local_ports() -> list[int]:
+def _local_ports() -> list[tuple[int, str]]:
     # a worker whose first request is this one has just started its pools: wait (bounded)
     # until each has its first connection and the control connection is back
     for pool in list(session._pools.values()):
@@ -40,7 +40,9 @@ def _local_ports() -> list[int]:
     control = cluster.control_connection
     if control is not None and control.connection is not None:
         conns.append(control.connection)
-    return sorted(c._sock.getsockname()[1] for c in conns if c.is_open)
+    # (local port, node address): one local port can serve connections to two nodes at once
+    return sorted((c._sock.getsockname()[1], c._sock.getpeername()[0]) for c in conns
+                  if c.is_open)
 
 
 def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
