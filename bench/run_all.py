@@ -57,6 +57,16 @@ __all__ = ["main"]
 HERE = os.path.abspath(__file__)
 BENCH = os.path.dirname(HERE)
 ROOT = os.path.dirname(BENCH)
+
+
+def _this_checkout() -> None:
+    """Measure the greencql of this checkout, not whichever one is installed (an editable
+    install may point at another work tree): first on sys.path here and, through
+    PYTHONPATH, in every child (the simulator, the cells, calls.py, connection.py)."""
+    if ROOT not in sys.path:
+        sys.path.insert(1, ROOT)
+    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != ROOT]
+    os.environ["PYTHONPATH"] = os.pathsep.join([ROOT, *paths])
 DOCS = os.path.join(ROOT, "docs", "benchmarks.md")
 SECTION = "## make bench: issue 12 suite"
 
@@ -538,6 +548,7 @@ def main() -> None:
         print(json.dumps(_connect_child(args)))
         return
 
+    _this_checkout()
     clients = [c for c in args.clients.split(",") if c]
     bad = [c for c in clients if c not in CLIENTS]
     if bad or not clients:
@@ -555,6 +566,9 @@ def main() -> None:
     command = " ".join([".venv/bin/python", "bench/run_all.py", *sys.argv[1:]])
     machine = _machine()
     versions = S._versions()
+    import greencql
+
+    print(f"greencql from {os.path.dirname(greencql.__file__)}")
     print(machine)
     print(versions)
 
