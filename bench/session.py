@@ -34,6 +34,10 @@ reads everything available before parsing and rarely ends mid-segment; GeventCon
 after every 4 KiB ``recv``, so at 64 greenlets requests hang until its 10 s client timeout
 ("Connection defunct by heartbeat"). Same server, same load: v4 on gevent and v5 on libev pass.
 
+More cells (``MORE_VARIANTS``: cassandra-driver with tuple rows on GeventConnection and on its
+libev reactor, and the floor client) are not in this script's default run: bench/run_all.py
+(``make bench``) runs them beside these, through this script's client role, and reads p999 too.
+
 The table is printed and written into docs/benchmarks.md (section "Session: prepared
 single-row SELECT", one subsection per hub; ``--no-write`` to skip). bench/connection.py
 measures one connection below the session; this script takes its statement and row count.

@@ -65,7 +65,7 @@ def test_every_issue_target_is_judged(run_all):
               "c-d gevent tuple": 110.0, "c-d libev tuple": 120.0},
         imports=(0.1, 0.6), idle=20000.0)
     verdicts = {target: met for target, _measured, met in run_all._targets(results)}
-    assert len(verdicts) == 21
+    assert len(verdicts) == 23
     assert verdicts.pop("columnar >= 10M numeric values/s") is False
     assert all(verdicts.values()), verdicts
     # the issue's list, one by one
