@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import json
 import os
 import subprocess
 import sys
@@ -67,6 +68,7 @@ def _child(args: argparse.Namespace) -> None:
             if not done.wait(120):
                 raise SystemExit("requests did not finish within 120 s")
 
+        measured: dict[str, dict[str, float]] = {}
         for concurrency in [int(c) for c in args.concurrency.split(",")]:
             run(max(concurrency * 4, 400), concurrency)  # warm-up at this concurrency
             calls: collections.Counter[str] = collections.Counter()
@@ -92,6 +94,10 @@ def _child(args: argparse.Namespace) -> None:
                   f"{counts['c_call'] / total:.1f} C calls per request ({total} requests)")
             for name, n in calls.most_common(args.top):
                 print(f"    {n / total:6.2f}  {name}")
+            measured[str(concurrency)] = {"python_calls": counts["call"] / total,
+                                          "c_calls": counts["c_call"] / total}
+        if args.json:  # for bench/run_all.py: the last line of the output
+            print(json.dumps(measured))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -100,6 +106,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--concurrency", default="1,64")
     parser.add_argument("--hub", default="gevent", choices=["gevent", "eventlet", "thread"])
     parser.add_argument("--top", type=int, default=0)
+    parser.add_argument("--json", action="store_true",
+                        help="end with one JSON line: {concurrency: {python_calls, c_calls}}")
     parser.add_argument("--contact-points", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -112,6 +120,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         cmd = [sys.executable, os.path.abspath(__file__), "--requests", str(args.requests),
                "--concurrency", args.concurrency, "--hub", args.hub, "--top", str(args.top),
+               *(["--json"] if args.json else []),
                "--contact-points", ",".join(sim.contact_points), "--port", str(sim.port)]
         subprocess.run(cmd, check=True, timeout=600)
     finally:

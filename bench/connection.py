@@ -154,8 +154,10 @@ def _client_driver(host: str, port: int, version: int, concurrency: int, request
     return result
 
 
-def _client_floor(host: str, port: int, version: int, concurrency: int, requests: int):
-    """Pre-encoded EXECUTE frames, header-only parsing, one AsyncResult per request."""
+def floor_request(host: str, port: int):
+    """The floor client, connected: a ``one(key)`` that sends the pre-encoded EXECUTE of
+    ``key`` and waits for its response body (bench/session.py drives it too). Pre-encoded
+    frames, header-only parsing, one AsyncResult per request; gevent, protocol v4."""
     import struct
 
     import gevent
@@ -230,7 +232,11 @@ def _client_floor(host: str, port: int, version: int, concurrency: int, requests
         waiter.get()
         free.append(stream)
 
-    return _drive(one, concurrency, requests)
+    return one
+
+
+def _client_floor(host: str, port: int, version: int, concurrency: int, requests: int):
+    return _drive(floor_request(host, port), concurrency, requests)
 
 
 CLIENTS = {"greencql": _client_greencql, "cassandra-driver": _client_driver, "floor": _client_floor}

@@ -34,6 +34,10 @@ reads everything available before parsing and rarely ends mid-segment; GeventCon
 after every 4 KiB ``recv``, so at 64 greenlets requests hang until its 10 s client timeout
 ("Connection defunct by heartbeat"). Same server, same load: v4 on gevent and v5 on libev pass.
 
+More cells (``MORE_VARIANTS``: cassandra-driver with tuple rows on GeventConnection and on its
+libev reactor, and the floor client) are not in this script's default run: bench/run_all.py
+(``make bench``) runs them beside these, through this script's client role, and reads p999 too.
+
 The table is printed and written into docs/benchmarks.md (section "Session: prepared
 single-row SELECT", one subsection per hub; ``--no-write`` to skip). bench/connection.py
 measures one connection below the session; this script takes its statement and row count.
@@ -64,6 +68,17 @@ VARIANTS = {
     "greencql tuple": ("greencql", "tuple", "execute"),
     "cassandra-driver": ("cassandra-driver", "named_tuple", "execute"),
 }
+#: more cells, not in this script's default run (bench/run_all.py runs them; ``--variants``
+#: takes them too): cassandra-driver with tuple rows on GeventConnection and on its libev
+#: reactor (an unpatched process, ``execute_async`` callbacks keep C requests in flight: no
+#: greenlets there), and the floor client of bench/connection.py (pre-encoded frames, header
+#: parsing only) driven like the others
+MORE_VARIANTS = {
+    "cassandra-driver tuple": ("cassandra-driver", "tuple", "execute"),
+    "cassandra-driver libev tuple": ("cassandra-driver-libev", "tuple", "callbacks"),
+    "floor": ("floor", "raw", "frames"),
+}
+ALL_VARIANTS = {**VARIANTS, **MORE_VARIANTS}
 #: the row of the table every greencql row is divided by
 BASELINE = "cassandra-driver"
 
@@ -158,6 +173,11 @@ def _drive(hub: str, one_request, concurrency: int, requests: int, warmup: int) 
     cpu0, wall0 = time.process_time(), perf()
     phase(requests, True)
     cpu, wall = time.process_time() - cpu0, perf() - wall0
+    return _summary(cpu, wall, latencies)
+
+
+def _summary(cpu: float, wall: float, latencies: list[float]) -> dict:
+    """CPU per request, requests/s and latency percentiles of one measured phase."""
     n = len(latencies)
     latencies.sort()
     return {
@@ -165,20 +185,83 @@ def _drive(hub: str, one_request, concurrency: int, requests: int, warmup: int) 
         "rps": n / wall,
         "p50_us": latencies[n // 2] * 1e6,
         "p99_us": latencies[min(n - 1, int(n * 0.99))] * 1e6,
+        "p999_us": latencies[min(n - 1, int(n * 0.999))] * 1e6,
         "n": n,
     }
 
 
-def _client_greencql(args: argparse.Namespace, row_factory: str, style: str):
-    from connection import SELECT
+def _drive_callbacks(execute_async, bind, concurrency: int, requests: int,
+                     warmup: int) -> dict:
+    """``_drive`` for a process without greenlets (cassandra-driver's libev reactor): keep
+    ``concurrency`` requests in flight, each completion callback (on the reactor's thread)
+    issuing the next one, as cassandra-driver's own pipelined benchmarks do. Latency is from
+    ``execute_async`` to the callback."""
+    import threading
 
+    from connection import KEYS
+
+    perf = time.perf_counter
+
+    def phase(total: int) -> list[float]:
+        latencies: list[float] = []
+        done = threading.Event()
+        lock = threading.Lock()
+        state = {"issued": 0, "finished": 0, "error": None}
+
+        def issue() -> None:
+            with lock:
+                if state["issued"] >= total:
+                    return
+                key = state["issued"] % KEYS
+                state["issued"] += 1
+            t0 = perf()
+            future = execute_async(bind((key,)))
+            future.add_callbacks(finished, failed, callback_args=(key, t0))
+
+        def finished(rows, key: int, t0: float) -> None:
+            latencies.append(perf() - t0)
+            if rows[0][0] != key:
+                state["error"] = AssertionError(f"{rows[0]} for key {key}")
+                done.set()
+                return
+            with lock:
+                state["finished"] += 1
+                last = state["finished"] == total
+            if last:
+                done.set()
+            else:
+                issue()
+
+        def failed(exc: BaseException, key: int, t0: float) -> None:
+            state["error"] = exc
+            done.set()
+
+        for _ in range(min(concurrency, total)):
+            issue()
+        if not done.wait(600):
+            raise RuntimeError(f"{total} requests did not finish within 600 s")
+        if state["error"] is not None:
+            raise state["error"]
+        return latencies
+
+    phase(warmup)
+    import gc
+
+    gc.collect()
+    cpu0, wall0 = time.process_time(), perf()
+    latencies = phase(requests)
+    return _summary(time.process_time() - cpu0, perf() - wall0, latencies)
+
+
+def greencql_cluster(args: argparse.Namespace, row_factory: str):
+    """greencql's Cluster as every cell makes it (bench/run_all.py's cells too)."""
     from greencql import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, tuple_factory
 
     # the default variant passes no profile at all: what an application gets untouched
     profiles = None
     if row_factory == "tuple":
         profiles = {EXEC_PROFILE_DEFAULT: ExecutionProfile(row_factory=tuple_factory)}
-    cluster = Cluster(
+    return Cluster(
         args.contact_points.split(","),
         port=args.port,
         protocol_version=args.version,
@@ -186,6 +269,41 @@ def _client_greencql(args: argparse.Namespace, row_factory: str, style: str):
         hub=args.hub,
         execution_profiles=profiles,
     )
+
+
+def driver_cluster(args: argparse.Namespace, row_factory: str, reactor: str):
+    """cassandra-driver's Cluster as every cell makes it: ``reactor`` is ``hub`` (its
+    GeventConnection or EventletConnection after ``args.hub``) or ``libev``."""
+    import warnings
+
+    # its deprecation and default-policy warnings: we pass its defaults on purpose
+    warnings.simplefilter("ignore")
+    from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
+    from cassandra.query import tuple_factory
+
+    if reactor == "libev":
+        from cassandra.io.libevreactor import LibevConnection as connection_class
+    elif args.hub == "gevent":
+        from cassandra.io.geventreactor import GeventConnection as connection_class
+    else:
+        from cassandra.io.eventletreactor import EventletConnection as connection_class
+    profiles = {}
+    if row_factory == "tuple":
+        profiles = {EXEC_PROFILE_DEFAULT: ExecutionProfile(row_factory=tuple_factory)}
+    return Cluster(
+        args.contact_points.split(","),
+        port=args.port,
+        connection_class=connection_class,
+        protocol_version=args.version,
+        compression=False,
+        execution_profiles=profiles,
+    )
+
+
+def _client_greencql(args: argparse.Namespace, row_factory: str, style: str):
+    from connection import SELECT
+
+    cluster = greencql_cluster(args, row_factory)
     session = cluster.connect(wait_for_all_pools=True)
     prepared = session.prepare(SELECT)
     bind = prepared.bind
@@ -211,25 +329,10 @@ def _client_greencql(args: argparse.Namespace, row_factory: str, style: str):
 
 
 def _client_driver(args: argparse.Namespace, row_factory: str, style: str):
-    import warnings
-
-    # its deprecation and default-policy warnings: we pass its defaults on purpose
-    warnings.simplefilter("ignore")
-    from cassandra.cluster import Cluster
     from connection import SELECT
 
-    if args.hub == "gevent":
-        from cassandra.io.geventreactor import GeventConnection as connection_class
-    else:
-        from cassandra.io.eventletreactor import EventletConnection as connection_class
-    assert row_factory == "named_tuple" and style == "execute"
-    cluster = Cluster(
-        args.contact_points.split(","),
-        port=args.port,
-        connection_class=connection_class,
-        protocol_version=args.version,
-        compression=False,
-    )
+    assert style == "execute"
+    cluster = driver_cluster(args, row_factory, "hub")
     session = cluster.connect()
     prepared = session.prepare(SELECT)
     bind = prepared.bind
@@ -245,11 +348,40 @@ def _client_driver(args: argparse.Namespace, row_factory: str, style: str):
         cluster.shutdown()
 
 
+def _client_libev(args: argparse.Namespace, row_factory: str, style: str):
+    from connection import SELECT
+
+    cluster = driver_cluster(args, row_factory, "libev")
+    session = cluster.connect()
+    prepared = session.prepare(SELECT)
+    try:
+        return _drive_callbacks(session.execute_async, prepared.bind, int(args.concurrency),
+                                args.requests, args.warmup)
+    finally:
+        cluster.shutdown()
+
+
+def _client_floor(args: argparse.Namespace, row_factory: str, style: str):
+    from connection import floor_request
+
+    assert args.hub == "gevent", "the floor client is gevent-only"
+    one = floor_request(args.contact_points.split(",")[0], args.port)
+    return _drive(args.hub, one, int(args.concurrency), args.requests, args.warmup)
+
+
+CLIENTS = {
+    "greencql": _client_greencql,
+    "cassandra-driver": _client_driver,
+    "cassandra-driver-libev": _client_libev,
+    "floor": _client_floor,
+}
+
+
 def _client_main(args: argparse.Namespace) -> None:
-    _patch(args.hub)  # before anything else touches sockets or threads
-    driver, row_factory, style = VARIANTS[args.variant]
-    fn = _client_greencql if driver == "greencql" else _client_driver
-    print(json.dumps(fn(args, row_factory, style)))
+    driver, row_factory, style = ALL_VARIANTS[args.variant]
+    if driver != "cassandra-driver-libev":  # libev runs in a process nothing patched
+        _patch(args.hub)  # before anything else touches sockets or threads
+    print(json.dumps(CLIENTS[driver](args, row_factory, style)))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -257,9 +389,11 @@ def _client_main(args: argparse.Namespace) -> None:
 # ----------------------------------------------------------------------------------------------
 
 
-def _run_child(argv: list[str]) -> dict:
+def _run_child(argv: list[str], env: dict[str, str] | None = None) -> dict:
+    """One client cell in a subprocess (``env``: extra environment, e.g. GREENCQL_IMPL)."""
+    child_env = None if env is None else {**os.environ, **env}
     out = subprocess.run([sys.executable, HERE, *argv], capture_output=True, text=True,
-                         timeout=600)
+                         timeout=600, env=child_env)
     if out.returncode != 0:
         raise RuntimeError(f"{argv} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -450,7 +584,8 @@ def main() -> None:
                         help="protocol version for both drivers (default 4; see the docstring "
                              "for why not 5)")
     parser.add_argument("--variants", default=",".join(VARIANTS),
-                        help=f"comma-separated subset of {', '.join(VARIANTS)}")
+                        help=f"comma-separated subset of {', '.join(VARIANTS)} (more: "
+                             f"{', '.join(MORE_VARIANTS)})")
     parser.add_argument("--no-write", action="store_true",
                         help=f"do not write {os.path.relpath(DOCS, ROOT)}")
     # a client cell (the parent runs itself with these)
@@ -469,7 +604,7 @@ def main() -> None:
     hubs = [h for h in args.hub.split(",") if h]
     variants = [v for v in args.variants.split(",") if v]
     for name, known, values in (("hub", ("gevent", "eventlet"), hubs),
-                                ("variant", tuple(VARIANTS), variants)):
+                                ("variant", tuple(ALL_VARIANTS), variants)):
         bad = [v for v in values if v not in known]
         if bad or not values:
             parser.error(f"--{name} must be among {', '.join(known)}, not {bad or values}")
