@@ -25,9 +25,12 @@ loadtest:
 	@./scripts/venv .venv test
 	.venv/bin/python loadtests/run.py $(LOADTEST_ARGS)
 
+# issue 12's benchmark suite in one run and one table, side by side with cassandra-driver,
+# written into docs/benchmarks.md (bench/run_all.py; about 5 minutes on 2 cores).
+# BENCH_ARGS=--quick for a short run.
 bench:
 	@./scripts/venv .venv test
-	.venv/bin/python bench/codec.py
+	.venv/bin/python bench/run_all.py $(BENCH_ARGS)
 
 lint:
 	.venv/bin/ruff check .
