@@ -559,9 +559,11 @@ class CQLClient:
             consistency = session.get_execution_profile(profile).consistency_level
         user_context = self.user.context()
 
-        def on_result(result: Any) -> None:
-            rows = len(result.current_rows) if hasattr(result, "current_rows") else 0
-            self._report(label, started, future, rows, None, consistency, user_context)
+        def on_result(rows: Any) -> None:
+            # callbacks get the page's rows (a list; None for a result without rows), as
+            # cassandra-driver's do
+            count = len(rows) if rows is not None else 0
+            self._report(label, started, future, count, None, consistency, user_context)
 
         def on_error(exc: BaseException) -> None:
             self._report(label, started, future, 0, exc, consistency, user_context)
