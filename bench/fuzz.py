@@ -27,8 +27,9 @@ import signal
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                "tests", "protocol"))
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# this checkout's greencql first (not an installed one), and the fuzzer beside its tests
+sys.path[:0] = [_ROOT, os.path.join(_ROOT, "tests", "protocol")]
 
 from fuzzing import Fuzzer, build_corpus
 
@@ -50,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--minutes", type=float, default=0.0, help="stop after this long (0: never)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--memory-every", type=int, default=1000)
-    p.add_argument("--slow", type=float, default=1.0, help="seconds: an input slower fails")
+    p.add_argument("--slow", type=float, default=1.0,
+                   help="CPU seconds: an input slower fails")
     p.add_argument("--report", type=float, default=60.0)
     args = p.parse_args(argv)
 
