@@ -5,7 +5,11 @@ see docs/reliability.md). Not on the thread hub: 1,000 OS threads is not what it
 Every rule of ``soak_harness`` must hold; the report is printed (``-s`` shows it).
 
 Memory growth is only judged on runs long enough to be past the warm-up (the short CI
-run still reports it); everything else is judged here as in the long run.
+run still reports it). Two limits are wider here than in the long run, for CI machines
+shared with other jobs (1,000 greenlets saturate a core; the hub then wakes timers late, and
+the simulator's process is slowed as much): a request is hung past timeout + 10 s (3 s in
+the long run) and a restarted node must serve again within 5 s (2 s), both less the hub's
+own measured lag. A request that never ends still fails it, as does every other rule.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ def test_soak_short(hub):
     seconds = SECONDS[hub.name]
     cfg = SoakConfig(seconds=seconds, greenlets=1000, fault_period=min(20.0, seconds / 2),
                      # a short run is all warm-up: memory flatness is the long run's verdict
-                     max_growth=float("inf"))
+                     max_growth=float("inf"), hang_margin=10.0, max_recovery=5.0)
     report = run_soak(hub, cfg)
     print(json.dumps(report.summary(), indent=1))
     assert not report.problems, report.problems
