@@ -224,6 +224,11 @@ class _Parser:
                 self.pos += 1
                 n = self.next()
                 return ast.Const(n.kind, "-" + n.text, "-" + n.value)
+            nxt = self.peek(1)
+            if t.text == "-" and nxt.kind == "IDENT" and nxt.lower in ("nan", "infinity"):
+                # Cassandra's grammar: '-' (K_NAN | K_INFINITY), as drivers render -inf
+                self.pos += 2
+                return ast.Const("FLOAT", "-" + nxt.text, "-" + nxt.lower)
             if t.text == "[":
                 self.pos += 1
                 items = []
