@@ -4,7 +4,7 @@ Runs ``tests/protocol/fuzzing.py``'s Fuzzer (the corpus, mutators and targets th
 uses for ~30 s) for a count or a time: frames and v5 segments with and without LZ4 (and
 snappy for v4), every response and request message of v3-v5, values of every CQL type, the
 simulator's server-side decoding, both handshake state machines. The rule: only ProtocolError
-subclasses (handshakes: DriverException), no input slower than ``--slow`` seconds (a timer
+subclasses (handshakes: DriverException), no input using more than ``--slow`` CPU seconds (a CPU timer
 signal interrupts one that hangs), and one input in ``--memory-every`` run under tracemalloc
 must stay within the allocation bound. Progress every ``--report`` seconds on stderr, the
 summary as JSON on stdout; exit code 1 when anything broke the rule (each failure printed
@@ -31,7 +31,7 @@ _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # this checkout's greencql first (not an installed one), and the fuzzer beside its tests
 sys.path[:0] = [_ROOT, os.path.join(_ROOT, "tests", "protocol")]
 
-from fuzzing import Fuzzer, build_corpus
+from fuzzing import Fuzzer, build_corpus  # noqa: E402
 
 __all__ = ["main"]
 
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
 
     fuzzer = Fuzzer(args.seed, build_corpus(args.seed), memory_every=args.memory_every,
                     slow_after=args.slow)
-    signal.signal(signal.SIGALRM, _on_alarm)
+    signal.signal(signal.SIGPROF, _on_alarm)
     hangs = 0
     start = last = time.monotonic()
     deadline = start + args.minutes * 60 if args.minutes else float("inf")
@@ -66,17 +66,21 @@ def main(argv: list[str] | None = None) -> int:
     try:
         while fuzzer.count < args.inputs:
             # the timer covers a batch; an input that hangs trips it (a batch of 1,000 takes
-            # ~0.1 s, so 5x --slow per batch only fires on a real hang)
-            signal.setitimer(signal.ITIMER_REAL, max(5.0, args.slow * 5))
+            # ~0.05 s of CPU, so 5x --slow per batch only fires on a real hang). CPU time
+            # (ITIMER_PROF), not wall time: at nice 19 on a busy machine the process can wait
+            # seconds for a core without running at all
+            signal.setitimer(signal.ITIMER_PROF, max(5.0, args.slow * 5))
             try:
                 for _ in range(1000):
                     fuzzer.one()
             except _Hang:
                 hangs += 1
-                print(f"HANG: an input did not finish in {max(5.0, args.slow * 5)} s",
+                case, data = fuzzer.current or (None, b"")
+                print(f"HANG: an input did not finish in {max(5.0, args.slow * 5)} CPU s: "
+                      f"{case and case.target} v{case and case.version} {data.hex()}",
                       file=sys.stderr)
             finally:
-                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.setitimer(signal.ITIMER_PROF, 0)
             now = time.monotonic()
             if now - last >= args.report:
                 last = now

@@ -535,12 +535,15 @@ class Fuzzer:
         self.max_alloc_ratio = 0.0  # the largest peak / (slack + per-byte bound) seen
         self.slowest = 0.0
         self.failures: list[Failure] = []
+        #: the input being run (for a caller that interrupts a hang)
+        self.current: tuple[Case, bytes] | None = None
 
     def one(self) -> tuple[Case, bytes]:
         rng = self.rng
         target = rng.choices(self._targets, self._weights)[0]
         case = rng.choice(self._by_target[target])
         data = mutate(rng, case.data, self.corpus) if rng.random() < 0.97 else case.data
+        self.current = (case, data)
         self.check(case, data)
         return case, data
 
