@@ -4,11 +4,11 @@ Runs ``tests/protocol/fuzzing.py``'s Fuzzer (the corpus, mutators and targets th
 uses for ~30 s) for a count or a time: frames and v5 segments with and without LZ4 (and
 snappy for v4), every response and request message of v3-v5, values of every CQL type, the
 simulator's server-side decoding, both handshake state machines. The rule: only ProtocolError
-subclasses (handshakes: DriverException), no input using more than ``--slow`` CPU seconds (a CPU timer
-signal interrupts one that hangs), and one input in ``--memory-every`` run under tracemalloc
-must stay within the allocation bound. Progress every ``--report`` seconds on stderr, the
-summary as JSON on stdout; exit code 1 when anything broke the rule (each failure printed
-with the hex of its input, to replay).
+subclasses (handshakes: DriverException), no input using more than ``--slow`` CPU seconds (a
+CPU timer signal interrupts one that hangs), and one input in ``--memory-every`` run under
+tracemalloc must stay within the allocation bound. Progress every ``--report`` seconds on
+stderr, the summary as JSON on stdout; exit code 1 when anything broke the rule (each
+failure printed with the hex of its input, to replay).
 
     nice -n 19 /work/venv/bin/python bench/fuzz.py --inputs 10000000 [--minutes 60]
                                                    [--seed 1] [--memory-every 1000]
