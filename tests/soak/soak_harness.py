@@ -191,7 +191,8 @@ class SimControl:
     """The soak simulator (``soak_server.py``) in a child process and its control socket."""
 
     def __init__(self, hub: Any, nodes: int = 3, track: tuple[str, ...] = TRACKED,
-                 timeout: float = 30.0, stderr: str | None = None) -> None:
+                 timeout: float = 30.0, stderr: str | None = None,
+                 auth: tuple[str, str] | None = None) -> None:
         self.hub = hub
         env = dict(os.environ)
         env.pop("GREENCQL_TEST_HUB", None)
@@ -200,7 +201,8 @@ class SimControl:
         env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
         self.process = SimProcess(
             [sys.executable, os.path.join(HERE, "soak_server.py"), "--nodes", str(nodes),
-             "--track", ",".join(track), "--stderr", stderr or os.devnull], env, timeout)
+             "--track", ",".join(track), "--stderr", stderr or os.devnull,
+             *(["--auth", f"{auth[0]}:{auth[1]}"] if auth else [])], env, timeout)
         port = next(int(line.split()[-1]) for line in self.process.output
                     if line.startswith("soak control "))
         self.sock = hub.connect_tcp("127.0.0.1", port, timeout=timeout)

@@ -141,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--nodes", type=int, default=3)
     p.add_argument("--track", default="", help="comma-separated table names to track")
     p.add_argument("--protocol-versions", default="3,4,5")
+    p.add_argument("--auth", default=None, metavar="USER:PASSWORD")
     p.add_argument("--stderr", default=None,
                    help="write stderr (the simulator's logs) to this file: nobody reads the "
                         "pipe after the start, and a full pipe would stall the simulator")
@@ -152,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(fd, 2)
         os.close(fd)
     hub = get_hub("gevent")
-    sim = SimCluster(args.nodes, port=0, hub=hub,
+    auth = tuple(args.auth.split(":", 1)) if args.auth else None
+    sim = SimCluster(args.nodes, port=0, hub=hub, auth=auth,
                      protocol_versions=[int(v) for v in args.protocol_versions.split(",")])
     tracker = Tracker([t for t in args.track.split(",") if t])
     for node in sim.nodes:
