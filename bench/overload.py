@@ -91,6 +91,8 @@ def _cell(args: dict) -> dict:
                 "greenlets": 0}
         lat_ok: list[float] = []
         lat_throttled: list[float] = []
+        lat_full: list[float] = []  # refused at once: the queue was full
+        lag = [0.0]
         errors: dict[str, int] = {}
 
         def worker(i: int) -> None:
@@ -101,8 +103,10 @@ def _cell(args: dict) -> dict:
                 try:
                     s.execute(st, (i,), timeout=args["timeout"])
                     lat_ok.append(hub.monotonic() - t0)
-                except RequestThrottled:
+                except RequestThrottled as exc:
                     lat_throttled.append(hub.monotonic() - t0)
+                    if exc.reason == "queue full":
+                        lat_full.append(hub.monotonic() - t0)
                     hub.sleep(0.01)  # a refused caller answers its client, then comes back
                 except DriverException as exc:
                     name = type(exc).__name__
@@ -124,7 +128,14 @@ def _cell(args: dict) -> dict:
                     peak["in_flight"] = max(peak["in_flight"], throttler.in_flight)
                     peak["queued"] = max(peak["queued"], throttler.queued)
 
+        def lag_monitor() -> None:  # how late the loop wakes a sleeper (CPU saturation)
+            while not stopping.is_set():
+                t = hub.monotonic()
+                hub.sleep(0.05)
+                lag[0] = max(lag[0], hub.monotonic() - t - 0.05)
+
         tasks = [hub.spawn(worker, i) for i in range(args["greenlets"])]
+        tasks.append(hub.spawn(lag_monitor))
         samp = hub.spawn(sampler)
         hub.sleep(args["seconds"] / 2)
         peak["greenlets"] = count_greenlets()
@@ -141,6 +152,8 @@ def _cell(args: dict) -> dict:
             "ok": len(lat_ok), "ok_per_s": round(len(lat_ok) / args["seconds"]),
             "ok_p50_ms": pct(lat_ok, 0.5), "ok_p99_ms": pct(lat_ok, 0.99),
             "throttled": len(lat_throttled), "throttled_p99_ms": pct(lat_throttled, 0.99),
+            "queue_full": len(lat_full), "queue_full_p99_ms": pct(lat_full, 0.99),
+            "hub_max_lag_ms": round(lag[0] * 1e3, 1),
             "errors": errors, "peak_pending": peak["pending"],
             "peak_in_flight": peak["in_flight"], "peak_queued": peak["queued"],
             "peak_traced_mib": round(peak["traced"] / 2**20, 1),
@@ -188,6 +201,7 @@ def main(argv: list[str]) -> int:
         results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
         print(json.dumps(results[-1]), flush=True)
     keys = ["mode", "ok_per_s", "ok_p50_ms", "ok_p99_ms", "throttled", "throttled_p99_ms",
+            "queue_full", "queue_full_p99_ms", "hub_max_lag_ms",
             "peak_pending", "peak_in_flight", "peak_queued", "peak_traced_mib",
             "peak_rss_growth_mib", "traced_kib_per_pending", "greenlets_midway"]
     print("| " + " | ".join(keys) + " |")
