@@ -69,6 +69,8 @@ class SoakConfig:
     seed: int = 0
     #: the first part of the run is warm-up: memory growth is measured over the last half
     verbose: bool = False
+    #: after the run, how long the cluster may take to serve again once every fault is healed
+    heal_timeout: float = 180.0
 
 
 @dataclass
@@ -103,6 +105,7 @@ class SoakReport:
     greenlets: tuple[int, int, int] = (0, 0, 0)
     sockets: tuple[int, int, int] = (0, 0, 0)
     shutdown_seconds: float = 0.0
+    heal_seconds: float = 0.0
     #: the allocation sites that grew most between the middle and the end (tracemalloc)
     top_growth: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -150,6 +153,7 @@ class SoakReport:
             "greenlets_baseline_peak_after": self.greenlets,
             "sockets_baseline_peak_after": self.sockets,
             "shutdown_s": round(self.shutdown_seconds, 3),
+            "serving_again_after_heal_s": round(self.heal_seconds, 1),
             "top_growth": self.top_growth,
             "problems": self.problems,
         }
@@ -476,21 +480,35 @@ class _Run:
 
     # -- checks after the run ----------------------------------------------------------------
 
+    def wait_serving(self, timeout: float) -> float:
+        """Seconds until a read succeeds after the faults are healed (bounded by
+        ``timeout``): the pools and the control connection may be in a long reconnection
+        backoff by then."""
+        t0 = self.hub.monotonic()
+        while self.hub.monotonic() - t0 < timeout:
+            try:
+                self.session.execute(self.sel, (0,), timeout=2.0)
+                break
+            except DriverException:
+                self.hub.sleep(0.5)
+        return self.hub.monotonic() - t0
+
     def scan(self, table: str, column: str) -> dict[int, Any]:
         from greencql import SimpleStatement
 
         out: dict[int, Any] = {}
         stmt = SimpleStatement(f"SELECT k, {column} FROM {table}", fetch_size=5000,
                                is_idempotent=True)
-        for attempt in range(3):
+        for attempt in range(5):
             try:
                 for row in self.session.execute(stmt, timeout=30.0):
                     out[row[0]] = row[1]
                 return out
             except DriverException:
-                if attempt == 2:
+                if attempt == 4:
                     raise
                 out.clear()
+                self.hub.sleep(2.0)
         return out
 
 
@@ -556,19 +574,25 @@ def run_soak(hub: Any, cfg: SoakConfig, log: Any = None,
             if not task.join(max(0.0, end - hub.monotonic())):
                 report.workers_left += 1
         sim("heal")
-        say("run over; checking")
+        say("run over; waiting for the cluster to serve again")
+        report.heal_seconds = run.wait_serving(cfg.heal_timeout)
+        say(f"serving again after {report.heal_seconds:.1f} s; checking")
         # every acknowledged write reads back
-        present = run.scan("soak_kv", "v")
-        for w, bits in enumerate(run.acked):
+        try:
+            present = run.scan("soak_kv", "v")
+            counters = run.scan("soak_ctr", "n")
+        except DriverException as exc:
+            report.problems.append(f"the checks could not read the tables back: {exc!r}")
+            present = counters = None
+        for w, bits in enumerate(run.acked if present is not None else ()):
             for seq in bits:
                 report.acked_writes += 1
                 k = _key(w, seq)
                 if present.get(k) != str(k):
                     report.lost_writes += 1
         del present
-        counters = run.scan("soak_ctr", "n")
-        report.counters_above_one = sum(1 for n in counters.values() if n > 1)
-        for w, bits in enumerate(run.acked_ctr):
+        report.counters_above_one = sum(1 for n in (counters or {}).values() if n > 1)
+        for w, bits in enumerate(run.acked_ctr if counters is not None else ()):
             for seq in bits:
                 report.acked_counters += 1
                 if counters.get(_key(w, seq)) != 1:
@@ -624,5 +648,8 @@ def _verdict(r: SoakReport, cfg: SoakConfig) -> None:
         p.append(f"greenlets after shutdown {r.greenlets[2]} > baseline {r.greenlets[0]}")
     if r.sockets[2] > r.sockets[0]:
         p.append(f"sockets after shutdown {r.sockets[2]} > baseline {r.sockets[0]}")
+    if r.heal_seconds >= cfg.heal_timeout:
+        p.append(f"the cluster did not serve again within {cfg.heal_timeout} s of the faults "
+                 "ending")
     if not r.ok.get("write"):
         p.append("no write succeeded at all")
