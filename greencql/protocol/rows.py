@@ -448,6 +448,9 @@ def decode_rows(reader: Reader, columns: tuple[ColumnSpec, ...]) -> list[tuple]:
 # identity check spares building and hashing the tuple of types. Each entry holds its tuple,
 # so an id cannot be reused while it is in here; only narrow results are kept (a wide one
 # amortizes the lookup over its size), so the tuples it may keep alive stay small.
+#: the widest result that gets a generated decoder (compiling one grows faster than linearly
+#: with its columns: 128 take ~10 ms, 1,000 ~0.1 s and ~50 MB, 10,000 seconds and ~0.5 GB)
+_MAX_COMPILED_WIDTH = 128
 _BY_COLUMNS: dict[int, tuple[tuple[ColumnSpec, ...], Callable[..., tuple[list[tuple], int]]]] = {}
 _MAX_BY_COLUMNS = 256
 _MAX_BY_COLUMNS_WIDTH = 64
@@ -473,6 +476,10 @@ def _rows_at(
         raise TruncatedError(
             f"{count} rows x {ncols} columns cannot fit in the {end - pos} bytes left"
         )
+    if ncols > _MAX_COMPILED_WIDTH:
+        # compiling a decoder for thousands of columns costs seconds of CPU and hundreds of
+        # MB (10,000 int columns: ~0.5 GB at its peak): wide rows take the per-cell reader
+        return _decode_rows_careful(data, pos, end, count, columns)
     entry = _BY_COLUMNS.get(id(columns))
     if entry is not None and entry[0] is columns:
         decoder = entry[1]
