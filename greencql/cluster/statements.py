@@ -307,7 +307,9 @@ class SimpleStatement(Statement):
 
     def __repr__(self) -> str:
         return (
-            f'<SimpleStatement query="{self._query_string}", '
+            # a copy the session rendered %s parameters into shows its template, not the
+            # values (they may be personal data or secrets)
+            f'<SimpleStatement query="{getattr(self, "_template", None) or self._query_string}", '
             f"consistency={_level_name(self.consistency_level)}>"
         )
 
@@ -641,7 +643,8 @@ class BoundStatement(Statement):
     def __repr__(self) -> str:
         return (
             f'<BoundStatement query="{self.prepared_statement.query_string}", '
-            f"values={list(self.raw_values)!r}, "
+            # how many, never which: bound values may be personal data or secrets
+            f"values=<{len(self.raw_values)} bound>, "
             f"consistency={_level_name(self.consistency_level)}>"
         )
 

@@ -79,7 +79,11 @@ class GeventTask:
         return self._exception
 
     def __repr__(self) -> str:
-        return f"<GeventTask {self._greenlet!r}>"
+        # not the greenlet's repr: gevent's names its run callable, this task's bound _run,
+        # whose repr is this one (RecursionError)
+        g = self._greenlet
+        state = "dead" if g is not None and g.dead else "running"
+        return f"<GeventTask {state} at {id(self):#x}>"
 
 
 class GeventFuture(gevent.event.AsyncResult):

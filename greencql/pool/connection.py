@@ -170,7 +170,8 @@ _STATE_NAMES = {
 _STOP = object()  # writer sentinel
 _FORKED_REASON = "created in another process"
 _HANDSHAKE_READ = 64 * 1024
-_PLAIN_KEYSPACE = re.compile(r"^[a-z_][a-z0-9_]*$")
+# CQL's unquoted identifier (literals.cql_quote_identifier's rule): a letter first
+_PLAIN_KEYSPACE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 class _NoLock:
@@ -189,7 +190,12 @@ _NO_LOCK = _NoLock()
 
 
 def _quote_keyspace(name: str) -> str:
-    if _PLAIN_KEYSPACE.match(name) or (len(name) > 1 and name[0] == name[-1] == '"'):
+    """The keyspace ``name`` as one CQL identifier: bare when lower-case and simple, else
+    double-quoted with its quotes doubled. A name that already starts and ends with a quote
+    is a name with quotes in it, as ``Session.set_keyspace`` (and cassandra-driver) read it:
+    passing it through unquoted let ``"a"; ...; "b"`` put more CQL after USE, and made this
+    connection's keyspace differ from the session's."""
+    if _PLAIN_KEYSPACE.match(name):
         return name
     return '"' + name.replace('"', '""') + '"'
 

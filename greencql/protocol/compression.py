@@ -15,8 +15,9 @@ Wire formats (cross-checked with cassandra-driver 3.30.1, ``cassandra/connection
 Decompression is bounded: the declared uncompressed length is checked against the caller's
 maximum *before* anything is decompressed (a body claiming 4 GiB raises
 :class:`~greencql.errors.FrameTooLarge`, it does not allocate), and the result must have exactly
-the declared length. Corrupt input raises :class:`~greencql.errors.CompressionError`; nothing
-else escapes from the decompress functions.
+the declared length. An LZ4 length above what its block could expand to (255x) is refused
+too, before lz4 allocates it. Corrupt input raises :class:`~greencql.errors.CompressionError`;
+nothing else escapes from the decompress functions.
 """
 
 from __future__ import annotations
@@ -39,6 +40,11 @@ __all__ = [
 COMPRESSOR_NAMES: tuple[str, ...] = ("lz4", "snappy")
 
 _u32 = struct.Struct(">I")
+
+#: the most an LZ4 block can expand: a match grows by 255 bytes per length byte, so n bytes
+#: of block never decompress to more than 255 * n (plus the short sequences' slack, below)
+_LZ4_MAX_RATIO = 255
+_LZ4_RATIO_SLACK = 64
 
 
 class Compressor:
@@ -107,6 +113,13 @@ class Lz4Compressor(Compressor):
         if length == 0:
             # lz4 refuses a zero-sized destination; an empty body carries no information
             return b""
+        if length > len(block) * _LZ4_MAX_RATIO + _LZ4_RATIO_SLACK:
+            # lz4 allocates the declared size before decompressing: a 20-byte body declaring
+            # 200 MB would cost 200 MB for nothing (found by bench/fuzz.py)
+            raise CompressionError(
+                f"lz4 data of {len(block)} bytes declares {length} uncompressed bytes, more "
+                f"than lz4 can expand to ({_LZ4_MAX_RATIO}x)"
+            )
         try:
             out = self._block.decompress(block, uncompressed_size=length)
         except (self._error, ValueError, MemoryError) as exc:

@@ -488,6 +488,9 @@ def decode_rows(
 # identity check spares building and hashing the tuple of types. Each entry holds its tuple,
 # so an id cannot be reused while it is in here; only narrow results are kept (a wide one
 # amortizes the lookup over its size), so the tuples it may keep alive stay small.
+#: the widest result that gets a generated decoder (compiling one grows faster than linearly
+#: with its columns: 128 take ~10 ms, 1,000 ~0.1 s and ~50 MB, 10,000 seconds and ~0.5 GB)
+_MAX_COMPILED_WIDTH = 128
 _BY_COLUMNS: dict[int, tuple[tuple[ColumnSpec, ...], Callable[..., tuple[list[tuple], int]]]] = {}
 _DRIVER_BY_COLUMNS: dict[
     int, tuple[tuple[ColumnSpec, ...], Callable[..., tuple[list[tuple], int]]]
@@ -518,6 +521,10 @@ def _rows_at(
             f"{count} rows x {ncols} columns cannot fit in the {end - pos} bytes left"
         )
     driver = value_types == "driver"
+    if ncols > _MAX_COMPILED_WIDTH:
+        # compiling a decoder for thousands of columns costs seconds of CPU and hundreds of
+        # MB (10,000 int columns: ~0.5 GB at its peak): wide rows take the per-cell reader
+        return _decode_rows_careful(data, pos, end, count, columns, driver)
     by_columns = _DRIVER_BY_COLUMNS if driver else _BY_COLUMNS
     entry = by_columns.get(id(columns))
     if entry is not None and entry[0] is columns:
