@@ -383,7 +383,7 @@ def test_every_greencql_compat_module_declares_all():
         assert missing == [], (target.__name__, missing)
 
 
-_WITH_NUMPY = {"cassandra.protocol": {"NumpyParser", "write_uint_le"}}
+_WITH_NUMPY = {"cassandra.protocol": {"NumpyParser", "NumpyProtocolHandler"}}
 
 
 def test_table_matches_the_installed_cassandra_driver():
