@@ -1,5 +1,5 @@
 """gunicorn ``--preload -w 2`` serving an app that connects at import time (apps/preload_app.py),
-with the sync, gthread and gevent workers.
+with the sync, gthread and gevent workers, and eventlet (gunicorn 25.3, the last to have it).
 
 The master imports the app (so it connects, on the thread hub: with ``-k gevent`` the master is
 not patched; the worker patches after the fork) and forks two workers. Every request must
@@ -15,13 +15,24 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import re
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from conftest import TEST_HUB
-from forkhelp import APPS, ROWS, LoggedProcess, app_env, fill, tcp_ports_to, value_of
+from forkhelp import (
+    APPS,
+    REPO,
+    ROWS,
+    LoggedProcess,
+    app_env,
+    fill,
+    tcp_ports_to,
+    value_of,
+)
 
 from greencql.testing import SimCluster
 
@@ -62,14 +73,25 @@ def _listening(lines: list[str]) -> int | None:
     return None
 
 
-@pytest.mark.parametrize("worker", ["sync", "gthread", "gevent"])
+# gunicorn 27 has no eventlet worker (removed in 26): 25.3, the last with one, lies apart in
+# .venv/gunicorn-eventlet (scripts/venv installs it from requirements/gunicorn-eventlet.txt)
+GUNICORN_EVENTLET = Path(os.environ.get("GREENCQL_TEST_GUNICORN_EVENTLET",
+                                        REPO / ".venv" / "gunicorn-eventlet"))
+
+
+@pytest.mark.parametrize("worker", ["sync", "gthread", "gevent", "eventlet"])
 def test_preloaded_app_serves_from_every_worker(sim, worker):
     args = [sys.executable, "-m", "gunicorn", "--preload", "-w", "2", "-k", worker,
             "-b", "127.0.0.1:0", "--graceful-timeout", "5", "--timeout", "60",
             "--log-level", "info", "preload_app:app"]
     if worker == "gthread":
         args[-1:-1] = ["--threads", "4"]
-    gunicorn = LoggedProcess(args, app_env(sim), cwd=APPS)
+    env = app_env(sim)
+    if worker == "eventlet":
+        if not (GUNICORN_EVENTLET / "gunicorn" / "workers" / "geventlet.py").is_file():
+            pytest.skip(f"no gunicorn with an eventlet worker in {GUNICORN_EVENTLET}")
+        env["PYTHONPATH"] = f"{GUNICORN_EVENTLET}{os.pathsep}{env['PYTHONPATH']}"
+    gunicorn = LoggedProcess(args, env, cwd=APPS)
     try:
         port = gunicorn.wait_for(_listening, BOOT_TIMEOUT, "gunicorn booting two workers")
         master = gunicorn.process.pid
@@ -100,7 +122,7 @@ def test_preloaded_app_serves_from_every_worker(sim, worker):
             if len(seen) == 2 and pids <= set(seen):
                 break
         assert len(seen) == 2, seen
-        expected_hub = "gevent" if worker == "gevent" else "thread"
+        expected_hub = worker if worker in ("gevent", "eventlet") else "thread"
         all_ports = [set(master_ports)]
         for pid, info in seen.items():
             assert info["hub"] == expected_hub, info
