@@ -56,7 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("labels", nargs="*", help="test labels (with --only)")
     args = parser.parse_args(argv)
     sys.path[:0] = [str(HERE), str(ROOT)]
+    import django
     from greencql.testing import SimCluster
+
+    print(f"== Django {django.get_version()}", flush=True)  # the one PYTHONPATH chose
 
     suites = [("package", HERE / "testproject", "test_dg_tests"),
               ("example", HERE / "example", "test_shop")]

@@ -69,14 +69,35 @@ def _keyspaces(sim) -> set[str]:
         return {r[0] for r in rows}
 
 
+# Django 4.2 LTS, apart (.venv/django42, from requirements/django42.txt): the lock holds the
+# newest Django this Python runs (5.2); 4.2 is still maintained upstream
+DJANGO_42 = Path(os.environ.get("GREENCQL_TEST_DJANGO_42", ROOT / ".venv" / "django42"))
+
+
 def test_django_runner_suites():
+    _run_suites(None)
+
+
+@pytest.mark.skipif(TEST_HUB != "gevent", reason="Django 4.2: once, in the gevent process")
+def test_django_runner_suites_on_django_4_2():
+    if not (DJANGO_42 / "django" / "__init__.py").is_file():
+        pytest.skip(f"no Django 4.2 in {DJANGO_42}")
+    out = _run_suites(str(DJANGO_42))
+    assert "Django 4.2." in out
+
+
+def _run_suites(django_path: str | None) -> str:
+    env = dict(os.environ)
+    if django_path is not None:
+        env["PYTHONPATH"] = os.pathsep.join([django_path, env.get("PYTHONPATH", "")])
     proc = subprocess.run([sys.executable, str(CONTRIB / "runtests.py"), "--hub", TEST_HUB],
-                          capture_output=True, text=True, timeout=230)
+                          capture_output=True, text=True, timeout=230, env=env)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-6000:]
     ran = [int(n) for n in re.findall(r"^Ran (\d+) tests?", out, re.MULTILINE)]
     assert len(ran) == 2 and ran[0] >= 50 and ran[1] >= 4, ran
     assert f"== hub {TEST_HUB}: all passed" in out
+    return out
 
 
 def test_keepdb_keeps_the_test_keyspace(sim):
