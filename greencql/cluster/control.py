@@ -180,6 +180,11 @@ class ControlConnection:
             response = conn.send(Register(list(_EVENT_TYPES)), timeout=timeout)
             if isinstance(response, ErrorResponse):
                 raise response.to_exception()
+            if self._shutdown:
+                # shut down while this connect ran (a reconnect task; on the thread hub another
+                # thread): nobody would ever close this connection
+                conn.close(grace=0)
+                return
             self._connection = conn
             self.host_endpoint = endpoint
             cluster._negotiated(conn.version)
@@ -190,6 +195,10 @@ class ControlConnection:
             self._connection = None
             conn.close(grace=0)
             raise
+        if self._shutdown:  # shut down during the refreshes: shutdown() may have missed it
+            self._connection = None
+            conn.close(grace=0)
+            return
         _log.info("control connection to %s (protocol v%d)", endpoint, conn.version)
         self._connected.set()
         self._notify("connected")
