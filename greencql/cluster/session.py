@@ -1636,8 +1636,9 @@ class Session:
 
     def _page_future(self, future: ResponseFuture, paging_state: bytes) -> ResponseFuture:
         """A new, not yet started request for the page after ``paging_state`` of
-        ``future``'s request; it completes with a whole ResultSet (for
-        ResponseFuture.start_fetching_next_page)."""
+        ``future``'s request: it completes with a whole ResultSet (for
+        ResponseFuture.start_fetching_next_page), or with a Page once ``_page_of`` is set
+        (for :meth:`_fetch_page`)."""
         nxt = ResponseFuture(
             self,
             future.query,
@@ -1658,21 +1659,7 @@ class Session:
     def _fetch_page(self, future: ResponseFuture, paging_state: bytes) -> Page:
         """The page after ``paging_state`` of ``future``'s request, synchronously (what a
         ResultSet calls while iterating)."""
-        nxt = ResponseFuture(
-            self,
-            future.query,
-            future._profile,
-            future.timeout,
-            consistency=future._consistency,
-            serial_consistency=future._serial,
-            fetch_size=future._fetch_size,
-            paging_state=paging_state,
-            timestamp=future._timestamp,
-            custom_payload=future._custom_payload,
-            trace=future._trace,
-            host=future._target_host,
-        )
-        nxt._row_factory = future._row_factory
+        nxt = self._page_future(future, paging_state)
         nxt._page_of = future
         nxt._start()
         page = nxt.result()
