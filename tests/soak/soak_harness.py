@@ -86,6 +86,8 @@ class SoakReport:
     latency_ms: list[int] = field(default_factory=lambda: [0] * (_MAX_MS + 1))
     hung: int = 0
     workers_left: int = 0
+    #: harness tasks (fault schedule, sampler, lag monitor) still busy at the end: killed
+    helpers_killed: int = 0
     acked_writes: int = 0
     lost_writes: int = 0
     wrong_reads: int = 0
@@ -136,6 +138,7 @@ class SoakReport:
             "p99_ms": round(self.percentile(0.99) * 1e3, 1),
             "max_ms": max((ms for ms, n in enumerate(self.latency_ms) if n), default=0),
             "hung": self.hung, "workers_left": self.workers_left,
+            "helpers_killed": self.helpers_killed,
             "acked_writes": self.acked_writes, "lost_writes": self.lost_writes,
             "wrong_reads": self.wrong_reads, "acked_counters": self.acked_counters,
             "bad_counters": self.bad_counters, "counters_above_one": self.counters_above_one,
@@ -570,9 +573,13 @@ def run_soak(hub: Any, cfg: SoakConfig, log: Any = None,
         report.seconds = hub.monotonic() - t0
         limit = cfg.request_timeout + cfg.hang_margin + 5.0
         end = hub.monotonic() + limit
-        for task in workers + helpers:
+        for task in workers:  # request greenlets: one still running is a hung request
             if not task.join(max(0.0, end - hub.monotonic())):
                 report.workers_left += 1
+        for task in helpers:  # the harness's own (faults, sampler): stopped, not judged
+            if not task.join(max(0.0, end - hub.monotonic())):
+                report.helpers_killed += 1
+                task.kill()
         sim("heal")
         say("run over; waiting for the cluster to serve again")
         report.heal_seconds = run.wait_serving(cfg.heal_timeout)
