@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import connections
 
-from django_greencql import registry, schema
+from django_greencql import schema
+from django_greencql.management import cassandra_alias
 
 
 class Command(BaseCommand):
@@ -22,13 +22,8 @@ class Command(BaseCommand):
                             help="the Cassandra alias (default: the first one)")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        alias = options["database"] or schema.default_alias()
-        conn = connections[alias]
-        if getattr(conn, "vendor", "") != "cassandra":
-            raise CommandError(f"database {alias!r} is not a django_greencql.backend alias")
-        config = conn.cql_config
+        alias, config, session = cassandra_alias(options["database"])
         keyspace = config.keyspace
-        session = registry.get_session(alias, config, point=False)
         if not schema.keyspace_exists(session, keyspace):
             raise CommandError(f"keyspace {keyspace!r} does not exist; "
                                f"manage.py cql_migrate --database {alias} creates it")

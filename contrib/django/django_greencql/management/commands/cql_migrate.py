@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import connections
 
 from django_greencql import migrations, registry, schema
+from django_greencql.management import cassandra_alias
 
 
 class Command(BaseCommand):
@@ -28,14 +28,9 @@ class Command(BaseCommand):
                             help="record pending migrations as applied without running them")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        alias = options["database"] or schema.default_alias()
-        conn = connections[alias]
-        if getattr(conn, "vendor", "") != "cassandra":
-            raise CommandError(f"database {alias!r} is not a django_greencql.backend alias")
-        config = conn.cql_config
-        keyspace = config.keyspace
         # not pointed at the keyspace yet: it may not exist before this command creates it
-        session = registry.get_session(alias, config, point=False)
+        alias, config, session = cassandra_alias(options["database"])
+        keyspace = config.keyspace
         verbosity = options["verbosity"]
         try:
             migration_list = migrations.load_migrations(
