@@ -29,6 +29,7 @@ import ipaddress
 import keyword
 import operator
 import re
+import socket
 import struct
 import uuid
 from binascii import hexlify, unhexlify
@@ -2002,7 +2003,9 @@ def _dec_inet_driver(data: bytes) -> Any:
     if n == 4:
         return f"{data[0]}.{data[1]}.{data[2]}.{data[3]}"
     if n == 16:
-        return str(ipaddress.IPv6Address(bytes(data)))
+        # socket.inet_ntop as cassandra-driver: an IPv4-mapped address reads '::ffff:1.2.3.4'
+        # (ipaddress writes '::ffff:102:304')
+        return socket.inet_ntop(socket.AF_INET6, bytes(data))
     if not n:
         return None
     raise MalformedError(f"inet value of {n} bytes (expected 4 or 16)")

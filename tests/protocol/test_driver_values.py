@@ -65,3 +65,15 @@ def test_driver_values_are_cassandra_drivers(tv):
     # and they bind back to the same bytes
     if ours is not None:
         assert t.encode(ours) == data or T.driver_decoder(t)(t.encode(ours)) == ours
+
+
+@pytest.mark.parametrize("address", [
+    "::ffff:0.0.0.0", "::ffff:192.0.2.1", "::1.2.3.4", "::", "::1", "2001:db8::8a2e:370:7334",
+])
+def test_inet_v6_text_is_cassandra_drivers(address):
+    """IPv6 inet as cassandra-driver writes it (socket.inet_ntop): IPv4-mapped and
+    -compatible addresses keep their dotted tail (found by the property test above)."""
+    import ipaddress
+
+    data = ipaddress.IPv6Address(address).packed
+    assert T.driver_decoder(T.INET)(data) == driver_type(T.INET).deserialize(data, 4) == address
