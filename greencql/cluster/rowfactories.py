@@ -17,6 +17,13 @@ duplicate names renamed positionally), so code written against its rows keeps wo
 The rows given to a factory are the protocol layer's decoded rows (``decode_rows`` returns a
 list of tuples, one value per column); :func:`tuple_factory` returns that list as it is.
 
+:func:`numpy_columns` is not called with rows at all: it is a marker that
+:meth:`~greencql.cluster.results.Page.from_response` recognises, and then the page is decoded
+column by column from the raw cells into NumPy arrays (``greencql.protocol.columnar``; NumPy is
+an optional extra and is imported only then). The page's rows are one ``dict`` column name ->
+masked array, which a ResultSet keeps as a one-item ``current_rows`` (as cassandra-driver does
+with its ``NumpyProtocolHandler``).
+
 Must not: decode bytes, know about statements or sessions, or block.
 """
 
@@ -38,6 +45,7 @@ __all__ = [
     "dict_factory",
     "ordered_dict_factory",
     "tuple_factory",
+    "numpy_columns",
     "row_class",
     "clean_column_name",
     "row_field_names",
@@ -175,6 +183,20 @@ def tuple_factory(colnames: Sequence[str], rows: Any) -> Any:
     return rows
 
 
+def numpy_columns(colnames: Sequence[str], rows: Any) -> Any:
+    """Columnar results: each page becomes one ``dict`` column name -> NumPy masked array,
+    decoded straight from the page's bytes (``session.execute(..., row_factory=numpy_columns)``,
+    ``session.row_factory = numpy_columns``, or ``ExecutionProfile(row_factory=numpy_columns)``;
+    needs ``greencql[numpy]``). See docs/columnar.md for the dtypes.
+
+    A marker: the session recognises it and never builds per-row tuples for such a page; it is
+    not meant to be called with decoded rows (that raises TypeError)."""
+    raise TypeError(
+        "numpy_columns decodes a page from its raw bytes: use it as a row_factory (execute, "
+        "session.row_factory, ExecutionProfile), not as a function of decoded rows"
+    )
+
+
 #: the names an execution profile may give as ``row_factory``
 ROW_FACTORIES: dict[str, RowFactoryCallable] = {
     "named_tuple": named_tuple_factory,
@@ -189,11 +211,14 @@ _BUILTIN = frozenset(ROW_FACTORIES.values())
 def resolve_row_factory(row_factory: str | RowFactoryCallable | None) -> RowFactoryCallable:
     """The callable for an execution profile's ``row_factory``: one of the names of
     :data:`ROW_FACTORIES` (``'named_tuple'``, ``'dict'``, ``'ordered_dict'``, ``'tuple'``,
-    also with a ``_factory`` suffix), ``None`` for the default (named tuples), or any callable
+    also with a ``_factory`` suffix) or ``'numpy_columns'``, ``None`` for the default (named
+    tuples), or any callable
     ``factory(column_names, rows)``."""
     if row_factory is None:
         return named_tuple_factory
     if isinstance(row_factory, str):
+        if row_factory == "numpy_columns":
+            return numpy_columns
         key = row_factory.removesuffix("_factory")
         try:
             return ROW_FACTORIES[key]
