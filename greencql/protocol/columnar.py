@@ -36,6 +36,8 @@ is converted to native order in one NumPy call. Otherwise the cell offsets are f
 (:func:`scan_cells`: a loop in pure Python, or its Cython twin ``_columnar.pyx`` chosen by
 ``GREENCQL_IMPL``), fixed-width columns are gathered from those offsets with NumPy fancy
 indexing, and object columns are decoded cell by cell with the row decoder's value decoders.
+Without the twin, a page of fixed-width columns with NULLs is matched row by row by one
+regular expression instead of the Python scan (see ``_decode_fixed_by_rows``).
 
 NumPy is optional: this module is imported only when a columnar result is asked for, and says
 which extra to install when NumPy is missing. Must not: do IO, know about sessions or pages.
@@ -44,6 +46,7 @@ Raises only :class:`~greencql.errors.ProtocolError` subclasses on malformed inpu
 
 from __future__ import annotations
 
+import re
 import struct
 from collections.abc import Sequence
 from typing import Any
@@ -212,6 +215,63 @@ def _decode_strided(
     return out
 
 
+# Pure Python, every column fixed-width, some cells NULL or empty: one regular expression per
+# tuple of kinds matches a whole row, each cell being <size><value> (a group), a negative length
+# (NULL) or a zero length (empty); ``findall`` walks the page in C, one match per row, and
+# gives per row a tuple of value bytes, b"" for NULL and empty cells. Five to ten times fewer
+# Python steps than the cell-by-cell scan. (With the Cython scan built, the scan is faster.)
+_ROW_PATTERNS: dict[tuple[str, ...], re.Pattern[bytes]] = {}
+_MAX_ROW_PATTERNS = 256
+#: above this many cells findall's list of row tuples costs more memory than it saves time
+_MAX_REGEX_CELLS = 1 << 22
+
+
+def _row_pattern(kinds: tuple[str, ...]) -> re.Pattern[bytes]:
+    pattern = _ROW_PATTERNS.get(kinds)
+    if pattern is None:
+        cells = []
+        for kind in kinds:
+            size = FIXED_WIDTH[kind][0]
+            prefix = re.escape(size.to_bytes(4, "big"))
+            cells.append(b"(?:" + prefix + b"(.{%d})|[\x80-\xff].{3}|\x00{4})" % size)
+        pattern = re.compile(b"".join(cells), re.DOTALL)
+        if len(_ROW_PATTERNS) >= _MAX_ROW_PATTERNS:
+            _ROW_PATTERNS.clear()
+        _ROW_PATTERNS[kinds] = pattern
+    return pattern
+
+
+def _decode_fixed_by_rows(
+    data: bytes, pos: int, end: int, count: int, names: list[str], kinds: tuple[str, ...]
+) -> dict[str, np.ma.MaskedArray] | None:
+    """Every column fixed-width, with NULLs: the rows matched by one regular expression.
+    None when the matches do not tile ``data[pos:end]`` in exactly ``count`` rows (bad bytes,
+    or a cell of another size: the scan then says what is wrong)."""
+    rows = _row_pattern(kinds).findall(data, pos, end)
+    if len(rows) != count:
+        return None
+    columns = [rows] if len(kinds) == 1 else list(zip(*rows, strict=True))
+    if not columns:  # no rows
+        columns = [[] for _ in kinds]
+    joined = [b"".join(cells) for cells in columns]
+    # The matches are disjoint and in order; covering every byte, they tile the page from
+    # `pos`, and since a cell's length prefix picks its one alternative, they are the parse.
+    if 4 * count * len(kinds) + sum(map(len, joined)) != end - pos:
+        return None
+    out = {}
+    for name, kind, cells, values in zip(names, kinds, columns, joined, strict=True):
+        wire_dtype = FIXED_WIDTH[kind][1]
+        # b"" for NULL and empty cells: lengths (at most 16) fit in a byte each
+        nulls = np.frombuffer(bytes(map(len, cells)), dtype=np.uint8) == 0
+        wire = np.zeros(count, dtype=wire_dtype)
+        wire[~nulls] = np.frombuffer(values, dtype=wire_dtype)
+        native = _to_native(kind, wire)
+        if kind == "date":
+            native.view(np.int64)[nulls] = 0  # the epoch, not day -2**31
+        out[name] = _masked(native, nulls)
+    return out
+
+
 def _gather_fixed(
     raw: np.ndarray, starts: np.ndarray, lengths: np.ndarray, kind: str, name: str
 ) -> np.ma.MaskedArray:
@@ -319,6 +379,10 @@ def decode_columns(
         stride = sum(4 + FIXED_WIDTH[k][0] for k in kinds)
         if count * stride == end - pos:
             got = _decode_strided(data, pos, count, names, kinds)
+            if got is not None:
+                return got
+        elif scan_cells is _scan_cells_python and count * ncols <= _MAX_REGEX_CELLS:
+            got = _decode_fixed_by_rows(data, pos, end, count, names, kinds)
             if got is not None:
                 return got
     starts, lengths = scan_cells(data, pos, end, count, ncols)

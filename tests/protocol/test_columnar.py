@@ -155,8 +155,33 @@ def test_wide_rows_of_every_fixed_type(data):
                 row.append(data.draw(FIXED[k][1]))
         rows.append(tuple(row))
     columns = _cols([FIXED[k][0] for k in kinds])
-    out, tuples = _both(_body(columns, rows), columns)
+    data = _body(columns, rows)
+    out, tuples = _both(data, columns)
     _check_fixed(out, tuples, kinds)
+    # both ways that do not need the scan hold too, whichever implementation runs
+    names = [c.name for c in columns]
+    by_rows = C._decode_fixed_by_rows(data, 4, len(data), len(rows), names, tuple(kinds))
+    assert by_rows is not None
+    _check_fixed(by_rows, tuples, kinds)
+    if not any(v is None for row in rows for v in row):
+        strided = C._decode_strided(data, 4, len(rows), names, tuple(kinds))
+        assert strided is not None
+        _check_fixed(strided, tuples, kinds)
+
+
+def test_row_matching_refuses_what_does_not_tile():
+    columns = _cols([T.INT, T.BIGINT])
+    kinds = ("int", "bigint")
+    good = _body(columns, [(1, None), (None, 2)])
+    assert C._decode_fixed_by_rows(good, 4, len(good), 2, ["a", "b"], kinds) is not None
+    assert C._decode_fixed_by_rows(good, 4, len(good), 3, ["a", "b"], kinds) is None
+    assert C._decode_fixed_by_rows(good + b"\xff" * 4, 4, len(good) + 4, 2, ["a", "b"],
+                                   kinds) is None  # a trailing NULL-like cell
+    assert C._decode_fixed_by_rows(b"\x00" + good, 4, len(good) + 1, 2, ["a", "b"],
+                                   kinds) is None  # starts one byte off
+    wrong = struct.pack(">iii", 1, 3, 7)[:7] + struct.pack(">i", -1)  # an int of 3 bytes
+    assert C._decode_fixed_by_rows(b"\x00" * 4 + wrong, 4, 4 + len(wrong), 1, ["a", "b"],
+                                   kinds) is None
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
