@@ -245,6 +245,16 @@ def test_to_pandas_dtypes_and_missing_values(session):
     assert df.loc[5, "c_list"] == [5, 6]
 
 
+def test_execute_async_callbacks_get_the_page_columns(session):
+    future = session.execute_async("SELECT k, c_double FROM t", row_factory=numpy_columns)
+    rs = future.result()
+    got: list = []
+    future.add_callbacks(got.append, got.append)  # done already: called at once
+    # the page's current_rows, a one-item list (cassandra-driver hands the dict itself)
+    assert len(got) == 1 and got[0] == rs.current_rows and len(got[0]) == 1
+    assert sorted(got[0][0]["k"].tolist()) == list(range(N))
+
+
 def test_numpy_columns_is_not_a_function_of_rows():
     with pytest.raises(TypeError, match="row_factory"):
         numpy_columns(["a"], [(1,)])
