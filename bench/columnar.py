@@ -1,7 +1,8 @@
 """Columnar results benchmark: NumPy values decoded per second, side by side in one run.
 
-Run: ``python bench/columnar.py [--quick] [--rows 5000] [--pages 20]``. Not a test: it prints
-numbers and asserts nothing about speed (issue 12's target: >= 10M numeric values/s).
+Run: ``python bench/columnar.py [--quick] [--rows 5000] [--pages 20] [--no-network]
+[--json]``. Not a test: it prints numbers and asserts nothing about speed (issue 12's target:
+>= 10M numeric values/s).
 
 1. Decoding only (bytes in, arrays or rows out, no network): one RESULT/ROWS body of
    ``--rows`` rows x 10 numeric columns (int, bigint, smallint, tinyint, float, double,
@@ -325,6 +326,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--no-network", action="store_true")
+    parser.add_argument("--json", action="store_true",
+                        help="also print every number as one JSON line at the end "
+                             "(for bench/run_all.py)")
     parser.add_argument("--role", default="parent")
     parser.add_argument("--others", action="store_true")
     parser.add_argument("--variant", default="")
@@ -353,12 +357,19 @@ def main() -> None:
             results[name] = value
     for name, value in sorted(results.items()):
         print(f"   {name:48} {_fmt(value)}")
-    if args.no_network:
-        return
+    e2e: dict = {}
+    if not args.no_network:
+        e2e = _end_to_end(args)
+    if args.json:
+        print(json.dumps({"decode": results, "e2e": e2e}))
+
+
+def _end_to_end(args: argparse.Namespace) -> dict:
     from greencql.testing import SimCluster
 
     print(f"\n2. end to end: one page of {args.rows} rows x {NCOLS} numeric columns from a "
           "SimCluster in another process (medians)")
+    e2e: dict = {}
     sim = SimCluster.spawn_process(1, hub="gevent")
     try:
         _setup_table(sim.contact_points, sim.port, args.rows)
@@ -366,6 +377,7 @@ def main() -> None:
             row = _child(["--role", "e2e", "--variant", variant, "--rows", str(args.rows),
                           "--pages", str(args.pages), "--contact-points",
                           ",".join(sim.contact_points), "--port", str(sim.port)], env)
+            e2e[label] = row
             if "error" in row:
                 print(f"   {label:48} {row['error']}", flush=True)
                 continue
@@ -375,6 +387,7 @@ def main() -> None:
         sim.stop()
     print("   (*) the eager tuple decoding of decode_response stubbed out: an estimate of "
           "numpy_columns once rows are decoded lazily")
+    return e2e
 
 
 if __name__ == "__main__":
