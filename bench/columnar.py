@@ -15,7 +15,9 @@ Run: ``python bench/columnar.py [--quick] [--rows 5000] [--pages 20] [--no-netwo
    - cassandra-driver 3.30.1: its Cython ``ProtocolHandler`` (tuple rows) on the same body;
      and its ``NumpyProtocolHandler`` when it works with the installed NumPy (it calls
      ``ndarray.newbyteorder``, which NumPy 2 removed: then it is reported as failing).
-   Values/s = rows x 10 / the best time of several repetitions.
+   Values/s = rows x 10 / the best time of several repetitions. Also, "mixed": bench/codec.py's
+   5000 rows x 10 mixed columns (int, bigint, text, double, boolean, uuid, timestamp, blob,
+   list<int>, map<text, int>: four object columns), columnar vs greencql's tuple rows.
 2. End to end over the network: a one-node SimCluster in another process
    (``SimCluster.spawn_process``, gevent hub), a partition of ``--rows`` rows of those columns
    (no NULLs), one page per request, each client in its own subprocess: greencql on gevent
@@ -121,6 +123,7 @@ def _decode_child(args: argparse.Namespace) -> dict:
     import greencql._speedups as S
     from greencql.protocol import messages as M
     from greencql.protocol import rows as R
+    from greencql.protocol import types as T
     from greencql.protocol.columnar import decode_columns
     from greencql.protocol.constants import Opcode
 
@@ -138,6 +141,20 @@ def _decode_child(args: argparse.Namespace) -> dict:
                       R._rows_at(data, pos - 4, end, columns), args.repeat)
             out[f"tuple {label}"] = args.rows * NCOLS / t
             out.update(_driver_decode(body, args, label))
+    # bench/codec.py's 10 mixed columns (text, blob, list, map... object columns), 5000 rows
+    sys.path.insert(0, os.path.dirname(HERE))
+    import codec
+
+    columns = tuple(R.ColumnSpec("bench", "wide", n, T.parse_type_string(k))
+                    for n, k in codec.COLUMNS)
+    _, body = M.encode_response(M.RowsResult(R.ResultMetadata.of(columns), codec.make_rows()), 4)
+    raw = M.decode_response(Opcode.RESULT, 0, body, 4).raw_rows
+    values = raw[3] * len(columns)
+    t = _best(lambda: decode_columns(*raw, columns), max(3, args.repeat // 4))
+    out["columnar mixed"] = values / t
+    if args.others:
+        t = _best(lambda: R._rows_at(raw[0], raw[1] - 4, raw[2], columns), max(3, args.repeat // 4))
+        out["tuple mixed"] = values / t
     out["impl"] = S.implementation()
     return out
 

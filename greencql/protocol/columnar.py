@@ -310,8 +310,34 @@ def _gather_fixed(
 def _decode_objects(
     data: bytes, starts: np.ndarray, lengths: np.ndarray, t: CqlType, name: str, driver: bool
 ) -> np.ma.MaskedArray:
-    """A non fixed-width column, cell by cell, with the tuple decoder's value decoders (and
-    its error messages)."""
+    """A non fixed-width column, cell by cell, with the tuple decoder's values: text, ascii
+    and blob inline as it has them, every other type through its value decoder. Any error
+    sends the column to :func:`_decode_objects_careful`, which raises the tuple decoder's."""
+    decode = driver_decoder(t) if driver else t.decode
+    cells = zip(starts.tolist(), lengths.tolist(), strict=True)
+    kind = t.kind
+    try:
+        if kind == "text":
+            values = [None if n < 0 else data[s : s + n].decode("utf-8") for s, n in cells]
+        elif kind == "ascii":
+            values = [None if n < 0 else data[s : s + n].decode("ascii") for s, n in cells]
+        elif kind in ("blob", "custom"):
+            values = [None if n < 0 else data[s : s + n] for s, n in cells]
+        else:
+            values = [None if n < 0 else decode(data[s : s + n]) for s, n in cells]
+    except Exception:
+        values = _decode_objects_careful(data, starts, lengths, t, name, driver)
+    # fromiter keeps each value one item (a slice assignment would make CQL lists a 2-D array)
+    out = np.fromiter(values, dtype=object, count=len(values))
+    mask = np.array([v is None for v in values], dtype=bool)
+    return _masked(out, mask)
+
+
+def _decode_objects_careful(
+    data: bytes, starts: np.ndarray, lengths: np.ndarray, t: CqlType, name: str, driver: bool
+) -> list[Any]:
+    """:func:`_decode_objects` cell by cell, each error wrapped as the tuple decoder wraps it
+    (a ProtocolError naming the row and the column)."""
     decode = driver_decoder(t) if driver else t.decode
     values: list[Any] = []
     append = values.append
@@ -331,12 +357,7 @@ def _decode_objects(
             raise type(exc)(f"row {r}, column {name!r} ({t.cql_name}): {exc}") from exc
         except Exception as exc:  # a codec bug must still surface as a ProtocolError
             raise MalformedError(f"row {r}, column {name!r} ({t.cql_name}): {exc!r}") from exc
-    out = np.empty(len(values), dtype=object)
-    # item by item: a slice assignment would turn list values (CQL lists) into a 2-D array
-    for i, v in enumerate(values):
-        out[i] = v
-    mask = np.fromiter((v is None for v in values), dtype=bool, count=len(values))
-    return _masked(out, mask)
+    return values
 
 
 def decode_columns(
