@@ -245,6 +245,12 @@ def test_to_pandas_dtypes_and_missing_values(session):
     assert df.loc[5, "c_list"] == [5, 6]
 
 
+def test_numpy_columns_by_name(session):
+    rs = session.execute("SELECT k FROM t WHERE k = 3", row_factory="numpy_columns")
+    assert rs.current_rows[0]["k"].tolist() == [3]
+    assert ExecutionProfile(row_factory="numpy_columns").row_factory == "numpy_columns"
+
+
 def test_execute_async_callbacks_get_the_page_columns(session):
     future = session.execute_async("SELECT k, c_double FROM t", row_factory=numpy_columns)
     rs = future.result()
