@@ -245,6 +245,19 @@ def test_to_pandas_dtypes_and_missing_values(session):
     assert df.loc[5, "c_list"] == [5, 6]
 
 
+def test_counters(session):
+    session.execute("CREATE TABLE IF NOT EXISTS counts (k int PRIMARY KEY, n counter, m counter)")
+    for k in range(5):
+        session.execute("UPDATE counts SET n = n + %s WHERE k = %s", [k * 10**12, k])
+    session.execute("UPDATE counts SET m = m - 3 WHERE k = 2")
+    cols = session.execute("SELECT k, n, m FROM counts", row_factory=numpy_columns).to_numpy()
+    at = _by_key(cols)
+    assert cols["n"].dtype == np.int64 and cols["m"].dtype == np.int64
+    assert [int(cols["n"].data[at[k]]) for k in range(5)] == [k * 10**12 for k in range(5)]
+    assert [bool(cols["m"].mask[at[k]]) for k in range(5)] == [True, True, False, True, True]
+    assert cols["m"].data[at[2]] == -3
+
+
 def test_numpy_columns_by_name(session):
     rs = session.execute("SELECT k FROM t WHERE k = 3", row_factory="numpy_columns")
     assert rs.current_rows[0]["k"].tolist() == [3]
