@@ -104,11 +104,12 @@ def to_dataframe(columns: dict[str, np.ma.MaskedArray], specs: Sequence[Any]) ->
         values = np.ma.getdata(arr)
         mask = np.ma.getmaskarray(arr)
         if kind in _NULLABLE_INTS:
+            # copies: the frame must not share memory with the arrays to_numpy() keeps
             data[name] = pd.array(
-                pd.arrays.IntegerArray(values, mask.copy()), dtype=_NULLABLE_INTS[kind]
+                pd.arrays.IntegerArray(values.copy(), mask.copy()), dtype=_NULLABLE_INTS[kind]
             )
         elif kind == "boolean":
-            data[name] = pd.arrays.BooleanArray(values, mask.copy())
+            data[name] = pd.arrays.BooleanArray(values.copy(), mask.copy())
         elif kind in ("float", "double"):
             data[name] = np.where(mask, np.nan, values).astype(values.dtype)
         elif kind in ("timestamp", "date", "time"):

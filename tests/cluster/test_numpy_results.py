@@ -245,6 +245,16 @@ def test_to_pandas_dtypes_and_missing_values(session):
     assert df.loc[5, "c_list"] == [5, 6]
 
 
+def test_to_pandas_does_not_share_memory_with_to_numpy(session):
+    rs = session.execute("SELECT k, c_int, c_boolean, c_timestamp FROM t")
+    cols = rs.to_numpy()
+    df = rs.to_pandas()
+    df.loc[:, "c_int"] = 0
+    df.loc[:, "c_boolean"] = False
+    assert cols["c_int"].max() == 29 and rs.to_numpy()["c_int"].max() == 29
+    assert cols["c_boolean"].any()
+
+
 def test_counters(session):
     session.execute("CREATE TABLE IF NOT EXISTS counts (k int PRIMARY KEY, n counter, m counter)")
     for k in range(5):
