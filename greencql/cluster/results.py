@@ -19,7 +19,8 @@ pandas are optional extras, imported only by those calls; see
 page's bytes (``Page.raw_rows``). With the ``numpy_columns`` row factory each page's rows are
 already its columns.
 
-Must not: touch connections, hubs or clocks, or decode bytes; the session builds pages (see
+Must not: touch connections, hubs or clocks, or decode bytes itself (the protocol layer's
+columnar decoder reads the pages for NumPy); the session builds pages (see
 :meth:`Page.from_response`) and owns every wait.
 """
 

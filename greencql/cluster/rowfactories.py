@@ -189,8 +189,10 @@ def numpy_columns(colnames: Sequence[str], rows: Any) -> Any:
     ``session.row_factory = numpy_columns``, or ``ExecutionProfile(row_factory=numpy_columns)``;
     needs ``greencql[numpy]``). See docs/columnar.md for the dtypes.
 
-    A marker: the session recognises it and never builds per-row tuples for such a page; it is
-    not meant to be called with decoded rows (that raises TypeError)."""
+    A marker: :meth:`~greencql.cluster.results.Page.from_response` recognises it and decodes
+    the page's columns from the page's bytes instead of calling it with rows (calling it with
+    rows raises TypeError). The protocol layer still decodes every ROWS result into tuples as
+    it arrives, whatever the row factory; lazy row decoding, planned, will spare that."""
     raise TypeError(
         "numpy_columns decodes a page from its raw bytes: use it as a row_factory (execute, "
         "session.row_factory, ExecutionProfile), not as a function of decoded rows"
@@ -212,8 +214,7 @@ def resolve_row_factory(row_factory: str | RowFactoryCallable | None) -> RowFact
     """The callable for an execution profile's ``row_factory``: one of the names of
     :data:`ROW_FACTORIES` (``'named_tuple'``, ``'dict'``, ``'ordered_dict'``, ``'tuple'``,
     also with a ``_factory`` suffix) or ``'numpy_columns'``, ``None`` for the default (named
-    tuples), or any callable
-    ``factory(column_names, rows)``."""
+    tuples), or any callable ``factory(column_names, rows)``."""
     if row_factory is None:
         return named_tuple_factory
     if isinstance(row_factory, str):
