@@ -37,7 +37,8 @@ is converted to native order in one NumPy call. Otherwise the cell offsets are f
 ``GREENCQL_IMPL``), fixed-width columns are gathered from those offsets with NumPy fancy
 indexing, and object columns are decoded cell by cell with the row decoder's value decoders.
 Without the twin, a page of fixed-width columns with NULLs is matched row by row by one
-regular expression instead of the Python scan (see ``_decode_fixed_by_rows``).
+regular expression, and its cells found a column at a time (see ``_scan_fixed_rows``),
+instead of the Python scan.
 
 NumPy is optional: this module is imported only when a columnar result is asked for, and says
 which extra to install when NumPy is missing. Must not: do IO, know about sessions or pages.
@@ -216,14 +217,16 @@ def _decode_strided(
 
 
 # Pure Python, every column fixed-width, some cells NULL or empty: one regular expression per
-# tuple of kinds matches a whole row, each cell being <size><value> (a group), a negative length
-# (NULL) or a zero length (empty); ``findall`` walks the page in C, one match per row, and
-# gives per row a tuple of value bytes, b"" for NULL and empty cells. Five to ten times fewer
-# Python steps than the cell-by-cell scan. (With the Cython scan built, the scan is faster.)
+# tuple of kinds matches a whole row, each cell being <size><value>, a negative length (NULL)
+# or a zero length (empty); ``findall`` walks the page in C, one match per row, and the row
+# lengths give the row starts. Then the cells are found column by column for all rows at
+# once (a vector step per column, not a Python step per cell). Three to five times faster
+# than the cell-by-cell scan; with the Cython scan built, the scan is faster still.
 _ROW_PATTERNS: dict[tuple[str, ...], re.Pattern[bytes]] = {}
 _MAX_ROW_PATTERNS = 256
-#: above this many cells findall's list of row tuples costs more memory than it saves time
+#: above this many cells findall's list of rows costs more memory than it saves time
 _MAX_REGEX_CELLS = 1 << 22
+_FOUR = np.arange(4)
 
 
 def _row_pattern(kinds: tuple[str, ...]) -> re.Pattern[bytes]:
@@ -233,7 +236,7 @@ def _row_pattern(kinds: tuple[str, ...]) -> re.Pattern[bytes]:
         for kind in kinds:
             size = FIXED_WIDTH[kind][0]
             prefix = re.escape(size.to_bytes(4, "big"))
-            cells.append(b"(?:" + prefix + b"(.{%d})|[\x80-\xff].{3}|\x00{4})" % size)
+            cells.append(b"(?:" + prefix + b".{%d}|[\\x80-\\xff].{3}|\\x00{4})" % size)
         pattern = re.compile(b"".join(cells), re.DOTALL)
         if len(_ROW_PATTERNS) >= _MAX_ROW_PATTERNS:
             _ROW_PATTERNS.clear()
@@ -241,35 +244,35 @@ def _row_pattern(kinds: tuple[str, ...]) -> re.Pattern[bytes]:
     return pattern
 
 
-def _decode_fixed_by_rows(
-    data: bytes, pos: int, end: int, count: int, names: list[str], kinds: tuple[str, ...]
-) -> dict[str, np.ma.MaskedArray] | None:
-    """Every column fixed-width, with NULLs: the rows matched by one regular expression.
-    None when the matches do not tile ``data[pos:end]`` in exactly ``count`` rows (bad bytes,
-    or a cell of another size: the scan then says what is wrong)."""
+def _scan_fixed_rows(
+    data: bytes, pos: int, end: int, count: int, kinds: tuple[str, ...]
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """:func:`scan_cells` for pages whose columns are all fixed-width, by rows: the same
+    arrays, or None when the rows matched do not tile ``data[pos:end]`` in exactly ``count``
+    rows (bad bytes, or a cell of another size: the scan then says what is wrong)."""
     rows = _row_pattern(kinds).findall(data, pos, end)
     if len(rows) != count:
         return None
-    columns = [rows] if len(kinds) == 1 else list(zip(*rows, strict=True))
-    if not columns:  # no rows
-        columns = [[] for _ in kinds]
-    joined = [b"".join(cells) for cells in columns]
+    lengths_of_rows = np.fromiter(map(len, rows), dtype=np.int64, count=count)
     # The matches are disjoint and in order; covering every byte, they tile the page from
     # `pos`, and since a cell's length prefix picks its one alternative, they are the parse.
-    if 4 * count * len(kinds) + sum(map(len, joined)) != end - pos:
+    if int(lengths_of_rows.sum()) != end - pos:
         return None
-    out = {}
-    for name, kind, cells, values in zip(names, kinds, columns, joined, strict=True):
-        wire_dtype = FIXED_WIDTH[kind][1]
-        # b"" for NULL and empty cells: lengths (at most 16) fit in a byte each
-        nulls = np.frombuffer(bytes(map(len, cells)), dtype=np.uint8) == 0
-        wire = np.zeros(count, dtype=wire_dtype)
-        wire[~nulls] = np.frombuffer(values, dtype=wire_dtype)
-        native = _to_native(kind, wire)
-        if kind == "date":
-            native.view(np.int64)[nulls] = 0  # the epoch, not day -2**31
-        out[name] = _masked(native, nulls)
-    return out
+    offsets = np.full(count, pos, dtype=np.int64)
+    if count > 1:
+        offsets[1:] += np.cumsum(lengths_of_rows[:-1])
+    raw = np.frombuffer(data, dtype=np.uint8)
+    shape = (count, len(kinds))
+    starts = np.empty(shape, dtype=np.int64)
+    lengths = np.empty(shape, dtype=np.int64)
+    for j in range(len(kinds)):
+        # every cell has its 4-byte length (the pattern matched it): read them all at once
+        n = raw[offsets[:, None] + _FOUR].view(">i4").reshape(count).astype(np.int64)
+        offsets += 4
+        starts[:, j] = offsets
+        lengths[:, j] = n
+        offsets += np.maximum(n, 0)
+    return starts, lengths
 
 
 def _gather_fixed(
@@ -402,11 +405,14 @@ def decode_columns(
             got = _decode_strided(data, pos, count, names, kinds)
             if got is not None:
                 return got
-        elif scan_cells is _scan_cells_python and count * ncols <= _MAX_REGEX_CELLS:
-            got = _decode_fixed_by_rows(data, pos, end, count, names, kinds)
-            if got is not None:
-                return got
-    starts, lengths = scan_cells(data, pos, end, count, ncols)
+    scanned = None
+    if (
+        scan_cells is _scan_cells_python
+        and count * ncols <= _MAX_REGEX_CELLS
+        and all(k in FIXED_WIDTH for k in kinds)
+    ):
+        scanned = _scan_fixed_rows(data, pos, end, count, kinds)
+    starts, lengths = scanned or scan_cells(data, pos, end, count, ncols)
     raw = np.frombuffer(data, dtype=np.uint8)
     driver = value_types == "driver"
     out = {}

@@ -158,11 +158,12 @@ def test_wide_rows_of_every_fixed_type(data):
     data = _body(columns, rows)
     out, tuples = _both(data, columns)
     _check_fixed(out, tuples, kinds)
-    # both ways that do not need the scan hold too, whichever implementation runs
-    names = [c.name for c in columns]
-    by_rows = C._decode_fixed_by_rows(data, 4, len(data), len(rows), names, tuple(kinds))
+    # both ways that do not need the cell scan hold too, whichever implementation runs
+    by_rows = C._scan_fixed_rows(data, 4, len(data), len(rows), tuple(kinds))
     assert by_rows is not None
-    _check_fixed(by_rows, tuples, kinds)
+    starts, lengths = C._scan_cells_python(data, 4, len(data), len(rows), len(kinds))
+    assert by_rows[0].tolist() == starts.tolist() and by_rows[1].tolist() == lengths.tolist()
+    names = [c.name for c in columns]
     if not any(v is None for row in rows for v in row):
         strided = C._decode_strided(data, 4, len(rows), names, tuple(kinds))
         assert strided is not None
@@ -173,15 +174,14 @@ def test_row_matching_refuses_what_does_not_tile():
     columns = _cols([T.INT, T.BIGINT])
     kinds = ("int", "bigint")
     good = _body(columns, [(1, None), (None, 2)])
-    assert C._decode_fixed_by_rows(good, 4, len(good), 2, ["a", "b"], kinds) is not None
-    assert C._decode_fixed_by_rows(good, 4, len(good), 3, ["a", "b"], kinds) is None
-    assert C._decode_fixed_by_rows(good + b"\xff" * 4, 4, len(good) + 4, 2, ["a", "b"],
-                                   kinds) is None  # a trailing NULL-like cell
-    assert C._decode_fixed_by_rows(b"\x00" + good, 4, len(good) + 1, 2, ["a", "b"],
-                                   kinds) is None  # starts one byte off
+    assert C._scan_fixed_rows(good, 4, len(good), 2, kinds) is not None
+    assert C._scan_fixed_rows(good, 4, len(good), 3, kinds) is None
+    # a trailing NULL-like cell; a page starting one byte off
+    assert C._scan_fixed_rows(good + b"\xff" * 4, 4, len(good) + 4, 2, kinds) is None
+    assert C._scan_fixed_rows(b"\x00" + good, 4, len(good) + 1, 2, kinds) is None
     wrong = struct.pack(">iii", 1, 3, 7)[:7] + struct.pack(">i", -1)  # an int of 3 bytes
-    assert C._decode_fixed_by_rows(b"\x00" * 4 + wrong, 4, 4 + len(wrong), 1, ["a", "b"],
-                                   kinds) is None
+    assert C._scan_fixed_rows(b"\x00" * 4 + wrong, 4, 4 + len(wrong), 1, kinds) is None
+    assert C._scan_fixed_rows(b"", 0, 0, 0, kinds)[0].shape == (0, 2)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
