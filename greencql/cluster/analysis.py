@@ -38,6 +38,7 @@ except ImportError as exc:  # pragma: no cover - the test environment has NumPy
         "ResultSet.to_numpy()/to_pandas() need NumPy: pip install 'greencql[numpy]'"
     ) from exc
 
+from greencql.cluster.rowfactories import NumpyColumns
 from greencql.errors import DriverException
 from greencql.protocol.columnar import column_dtype, decode_columns
 
@@ -55,7 +56,7 @@ _NULLABLE_INTS = {
 def page_columns(page: Any) -> dict[str, np.ma.MaskedArray]:
     """The columns of one :class:`~greencql.cluster.results.Page`."""
     rows = page.rows
-    if isinstance(rows, dict):  # made by numpy_columns
+    if isinstance(rows, NumpyColumns):  # made by numpy_columns
         return rows
     if page.raw_rows is not None:
         return decode_columns(*page.raw_rows, page.raw_columns)

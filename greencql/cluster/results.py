@@ -34,6 +34,7 @@ from typing import Any
 from uuid import UUID
 
 from greencql.cluster.rowfactories import (
+    NumpyColumns,
     RowFactoryCallable,
     is_builtin_row_factory,
     named_tuple_factory,
@@ -125,7 +126,7 @@ class Page:
                 raise DriverException("numpy_columns: this result carries no raw rows")
             from greencql.protocol.columnar import decode_columns
 
-            made = decode_columns(*raw, columns)
+            made = NumpyColumns(decode_columns(*raw, columns))
         else:
             made = factory(names, rows if type(rows) is list else list(rows))
         return cls(

@@ -46,6 +46,7 @@ __all__ = [
     "ordered_dict_factory",
     "tuple_factory",
     "numpy_columns",
+    "NumpyColumns",
     "row_class",
     "clean_column_name",
     "row_field_names",
@@ -181,6 +182,13 @@ def ordered_dict_factory(
 def tuple_factory(colnames: Sequence[str], rows: Any) -> Any:
     """The rows as they are: plain tuples, one value per column. Costs nothing."""
     return rows
+
+
+class NumpyColumns(dict):  # type: ignore[type-arg]
+    """What :func:`numpy_columns` makes of a page: a ``dict`` column name -> NumPy masked
+    array (a subclass only so that results can tell it from a dict another factory made)."""
+
+    __slots__ = ()
 
 
 def numpy_columns(colnames: Sequence[str], rows: Any) -> Any:

@@ -284,6 +284,16 @@ def test_execute_async_callbacks_get_the_page_columns(session):
     assert sorted(got[0][0]["k"].tolist()) == list(range(N))
 
 
+def test_to_numpy_with_a_factory_that_makes_dicts(session):
+    def one_dict(names, rows):  # a user factory returning one mapping: not columns
+        return {"rows": len(rows)}
+
+    rs = session.execute("SELECT k, c_int FROM t", row_factory=one_dict)
+    assert rs.current_rows == [{"rows": N}]
+    cols = rs.to_numpy()
+    assert sorted(cols["k"].tolist()) == list(range(N)) and cols["c_int"].dtype == np.int32
+
+
 def test_numpy_columns_is_not_a_function_of_rows():
     with pytest.raises(TypeError, match="row_factory"):
         numpy_columns(["a"], [(1,)])
