@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from greencql.cluster.rowfactories import (
         dict_factory,
         named_tuple_factory,
+        numpy_columns,
         ordered_dict_factory,
         tuple_factory,
     )
@@ -122,6 +123,7 @@ _LAZY: dict[str, str] = {
     "named_tuple_factory": "greencql.cluster.rowfactories",
     "ordered_dict_factory": "greencql.cluster.rowfactories",
     "tuple_factory": "greencql.cluster.rowfactories",
+    "numpy_columns": "greencql.cluster.rowfactories",
     "QueryTrace": "greencql.cluster.session",
     "ResponseFuture": "greencql.cluster.session",
     "Session": "greencql.cluster.session",
@@ -217,6 +219,7 @@ __all__ = [
     "dict_factory",
     "ordered_dict_factory",
     "tuple_factory",
+    "numpy_columns",
     # concurrency
     "execute_concurrent",
     "execute_concurrent_with_args",

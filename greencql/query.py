@@ -9,6 +9,7 @@ from greencql.cluster.literals import Encoder, ValueSequence, bind_params
 from greencql.cluster.rowfactories import (
     dict_factory,
     named_tuple_factory,
+    numpy_columns,
     ordered_dict_factory,
     tuple_factory,
 )
@@ -48,5 +49,6 @@ __all__ = [
     "dict_factory",
     "ordered_dict_factory",
     "tuple_factory",
+    "numpy_columns",
     "unix_time_from_uuid1",
 ]

@@ -36,6 +36,7 @@ from greencql.cluster.results import ResultSet
 from greencql.cluster.rowfactories import (
     dict_factory,
     named_tuple_factory,
+    numpy_columns,
     tuple_factory,
 )
 from greencql.cluster.session import (
@@ -154,4 +155,5 @@ __all__ = [
     "named_tuple_factory",
     "protect_name",
     "tuple_factory",
+    "numpy_columns",
 ]

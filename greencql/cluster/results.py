@@ -13,7 +13,14 @@ Page`` the session gives it; that call parks the calling greenlet until the page
 raises the request's error, timeouts included). Async code that must not block works on
 :class:`Page` objects instead: each carries its own ``paging_state``.
 
-Must not: touch connections, hubs or clocks, or decode bytes; the session builds pages (see
+Results for analysis: :meth:`ResultSet.to_numpy` and :meth:`ResultSet.to_pandas` (NumPy and
+pandas are optional extras, imported only by those calls; see
+:mod:`greencql.cluster.analysis`) read every page from the current one on, straight from each
+page's bytes (``Page.raw_rows``). With the ``numpy_columns`` row factory each page's rows are
+already its columns.
+
+Must not: touch connections, hubs or clocks, or decode bytes itself (the protocol layer's
+columnar decoder reads the pages for NumPy); the session builds pages (see
 :meth:`Page.from_response`) and owns every wait.
 """
 
@@ -27,9 +34,11 @@ from typing import Any
 from uuid import UUID
 
 from greencql.cluster.rowfactories import (
+    NumpyColumns,
     RowFactoryCallable,
     is_builtin_row_factory,
     named_tuple_factory,
+    numpy_columns,
     resolve_row_factory,
 )
 from greencql.cluster.statements import BatchStatement
@@ -54,6 +63,11 @@ class Page:
     without rows (writes, schema changes, USE). ``paging_state`` is ``None`` on the last
     page, else the opaque bytes to send back to get the next one. ``column_names`` /
     ``column_types`` are ``None`` for results without rows.
+
+    ``raw_rows`` and ``raw_columns``: the undecoded cells of the page
+    (``RowsResult.raw_rows``: ``(data, pos, end, count)``) and the column specs to read them
+    with, kept for :meth:`ResultSet.to_numpy` (the page holds its body's bytes while it lives);
+    ``None`` for results without rows.
     """
 
     rows: Any = field(default_factory=list)
@@ -63,6 +77,8 @@ class Page:
     warnings: Sequence[str] | None = None
     custom_payload: Mapping[str, bytes | None] | None = None
     tracing_id: UUID | None = None
+    raw_rows: tuple[bytes, int, int, int] | None = None
+    raw_columns: tuple[Any, ...] | None = None
 
     @property
     def has_more_pages(self) -> bool:
@@ -104,14 +120,25 @@ class Page:
         except TypeError:  # an unhashable type object: no caching, same answer
             names, types = _names_and_types.__wrapped__(columns)
         factory = row_factory if callable(row_factory) else resolve_row_factory(row_factory)
+        raw = getattr(response, "raw_rows", None)
+        if factory is numpy_columns:
+            if raw is None:
+                raise DriverException("numpy_columns: this result carries no raw rows")
+            from greencql.protocol.columnar import decode_columns
+
+            made = NumpyColumns(decode_columns(*raw, columns))
+        else:
+            made = factory(names, rows if type(rows) is list else list(rows))
         return cls(
-            factory(names, rows if type(rows) is list else list(rows)),
+            made,
             response.paging_state,
             names,
             types,
             response.warnings,
             response.custom_payload,
             response.tracing_id,
+            raw,
+            columns,
         )
 
 
@@ -186,9 +213,11 @@ class ResultSet:
         self.column_types = None if page.column_types is None else list(page.column_types)
         self._page_iter: Iterator[Any] | None = None
         self._list_mode = False
+        self._columns_of_rest: dict[str, Any] | None = None
         self._set_page(page)
 
     def _set_page(self, page: Page) -> None:
+        self._page = page
         self._current_rows = _as_rows(page.rows)
         self._paging_state = page.paging_state
         self.warnings = page.warnings
@@ -315,6 +344,45 @@ class ResultSet:
     def __getitem__(self, i: Any) -> Any:
         self._enter_list_mode("index operator")
         return self._current_rows[i]
+
+    # -- results for analysis (NumPy, pandas: optional extras) ---------------------------
+
+    def to_numpy(self) -> dict[str, Any]:
+        """Every row from the current page on, all pages, as a dict column name -> NumPy
+        masked array (dtypes in docs/columnar.md); needs ``greencql[numpy]``.
+
+        Fetches the remaining pages as iteration does (blocking this greenlet; raises the
+        request's error) and leaves the ResultSet on its last page. Rows of the current page
+        that iteration already returned are included: the arrays cover whole pages. The
+        answer is kept: calling it again (or :meth:`to_pandas`) returns the same arrays.
+        Not after indexing or comparing the ResultSet (list mode), which dropped the pages.
+        """
+        if self._columns_of_rest is not None:
+            return dict(self._columns_of_rest)
+        if self._list_mode:
+            raise RuntimeError(
+                "Cannot use to_numpy() after the ResultSet was indexed or compared"
+            )
+        from greencql.cluster.analysis import concat_columns, page_columns
+
+        parts = [page_columns(self._page)]
+        while self._paging_state is not None:
+            self.fetch_next_page()
+            self._page_iter = iter(self._current_rows)
+            parts.append(page_columns(self._page))
+        self._columns_of_rest = concat_columns(parts)
+        return dict(self._columns_of_rest)
+
+    def to_pandas(self) -> Any:
+        """:meth:`to_numpy` as a ``pandas.DataFrame`` in one call (needs ``greencql[pandas]``):
+        integer and boolean columns as pandas' nullable dtypes (``Int32``, ``Int64``,
+        ``boolean``...: a NULL stays ``<NA>`` and never turns integers into floats), floats
+        with NaN, timestamps ``datetime64[ms]``, dates ``datetime64[s]`` and times
+        ``timedelta64[ns]`` with NaT, uuids as ``uuid.UUID`` objects, everything else as the
+        objects the rows hold (None for NULL). See docs/columnar.md."""
+        from greencql.cluster.analysis import to_dataframe
+
+        return to_dataframe(self.to_numpy(), self._page.raw_columns or ())
 
     # -- LWT -----------------------------------------------------------------------------
 

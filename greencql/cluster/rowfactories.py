@@ -17,6 +17,13 @@ duplicate names renamed positionally), so code written against its rows keeps wo
 The rows given to a factory are the protocol layer's decoded rows (``decode_rows`` returns a
 list of tuples, one value per column); :func:`tuple_factory` returns that list as it is.
 
+:func:`numpy_columns` is not called with rows at all: it is a marker that
+:meth:`~greencql.cluster.results.Page.from_response` recognises, and then the page is decoded
+column by column from the raw cells into NumPy arrays (``greencql.protocol.columnar``; NumPy is
+an optional extra and is imported only then). The page's rows are one ``dict`` column name ->
+masked array, which a ResultSet keeps as a one-item ``current_rows`` (as cassandra-driver does
+with its ``NumpyProtocolHandler``).
+
 Must not: decode bytes, know about statements or sessions, or block.
 """
 
@@ -38,6 +45,8 @@ __all__ = [
     "dict_factory",
     "ordered_dict_factory",
     "tuple_factory",
+    "numpy_columns",
+    "NumpyColumns",
     "row_class",
     "clean_column_name",
     "row_field_names",
@@ -175,6 +184,29 @@ def tuple_factory(colnames: Sequence[str], rows: Any) -> Any:
     return rows
 
 
+class NumpyColumns(dict):  # type: ignore[type-arg]
+    """What :func:`numpy_columns` makes of a page: a ``dict`` column name -> NumPy masked
+    array (a subclass only so that results can tell it from a dict another factory made)."""
+
+    __slots__ = ()
+
+
+def numpy_columns(colnames: Sequence[str], rows: Any) -> Any:
+    """Columnar results: each page becomes one ``dict`` column name -> NumPy masked array,
+    decoded straight from the page's bytes (``session.execute(..., row_factory=numpy_columns)``,
+    ``session.row_factory = numpy_columns``, or ``ExecutionProfile(row_factory=numpy_columns)``;
+    needs ``greencql[numpy]``). See docs/columnar.md for the dtypes.
+
+    A marker: :meth:`~greencql.cluster.results.Page.from_response` recognises it and decodes
+    the page's columns from the page's bytes instead of calling it with rows (calling it with
+    rows raises TypeError). The protocol layer still decodes every ROWS result into tuples as
+    it arrives, whatever the row factory; lazy row decoding, planned, will spare that."""
+    raise TypeError(
+        "numpy_columns decodes a page from its raw bytes: use it as a row_factory (execute, "
+        "session.row_factory, ExecutionProfile), not as a function of decoded rows"
+    )
+
+
 #: the names an execution profile may give as ``row_factory``
 ROW_FACTORIES: dict[str, RowFactoryCallable] = {
     "named_tuple": named_tuple_factory,
@@ -189,11 +221,13 @@ _BUILTIN = frozenset(ROW_FACTORIES.values())
 def resolve_row_factory(row_factory: str | RowFactoryCallable | None) -> RowFactoryCallable:
     """The callable for an execution profile's ``row_factory``: one of the names of
     :data:`ROW_FACTORIES` (``'named_tuple'``, ``'dict'``, ``'ordered_dict'``, ``'tuple'``,
-    also with a ``_factory`` suffix), ``None`` for the default (named tuples), or any callable
-    ``factory(column_names, rows)``."""
+    also with a ``_factory`` suffix) or ``'numpy_columns'``, ``None`` for the default (named
+    tuples), or any callable ``factory(column_names, rows)``."""
     if row_factory is None:
         return named_tuple_factory
     if isinstance(row_factory, str):
+        if row_factory == "numpy_columns":
+            return numpy_columns
         key = row_factory.removesuffix("_factory")
         try:
             return ROW_FACTORIES[key]

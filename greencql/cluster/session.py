@@ -1439,14 +1439,15 @@ class Session:
         execution_profile: Any = EXEC_PROFILE_DEFAULT,
         paging_state: bytes | None = None,
         host: Host | None = None,
+        row_factory: Any = None,
     ) -> Any:
         """Run ``query`` (CQL text or a statement) and return its ResultSet; raise its typed
         error. ``parameters`` fill ``%s``/``%(name)s`` markers (text) or bind markers
         (prepared). ``timeout`` overrides the profile's request timeout; ``host`` pins the
-        request to one host."""
+        request to one host; ``row_factory`` overrides the profile's (e.g. numpy_columns)."""
         return self.execute_async(
             query, parameters, trace, custom_payload, timeout, execution_profile,
-            paging_state, host,
+            paging_state, host, row_factory,
         ).result()
 
     def execute_async(
@@ -1459,6 +1460,7 @@ class Session:
         execution_profile: Any = EXEC_PROFILE_DEFAULT,
         paging_state: bytes | None = None,
         host: Host | None = None,
+        row_factory: Any = None,
     ) -> ResponseFuture:
         """Start ``query`` and return its :class:`ResponseFuture` at once (argument order as
         cassandra-driver's ``execute_async``)."""
@@ -1466,6 +1468,8 @@ class Session:
             query, parameters, trace, custom_payload, timeout, execution_profile,
             paging_state, host,
         )
+        if row_factory is not None:
+            future._row_factory = row_factory
         if self._request_init_listeners:
             for listener, args, kwargs in self._request_init_listeners:
                 listener(future, *args, **kwargs)

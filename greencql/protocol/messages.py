@@ -428,12 +428,21 @@ class RowsResult(Result):
     """Rows: ``metadata`` as received (flags, paging state, v5 new metadata id, and the
     columns unless NO_METADATA); ``rows`` decoded with ``columns``, which are the received
     columns or, under NO_METADATA, the prepared statement's result columns given to
-    :func:`decode_response`."""
+    :func:`decode_response`.
+
+    ``raw_rows``: the undecoded cells, for decoders that read them another way (columnar
+    NumPy results): a plain tuple ``(data, pos, end, count)`` where ``data[pos:end]`` (bytes)
+    are exactly the row cells (``pos`` right after <rows_count>) and ``count`` is the row
+    count. Set by :func:`decode_response`; None on a RowsResult built by hand. Not compared.
+    """
 
     kind: ClassVar[int] = ResultKind.ROWS
     metadata: ResultMetadata
     rows: Sequence[tuple[Any, ...]]
     columns: tuple[ColumnSpec, ...] | None = None
+    raw_rows: tuple[bytes, int, int, int] | None = field(
+        default=None, kw_only=True, compare=False, repr=False
+    )
 
     # Hand-written: see the note above VoidResult.
     def __init__(
@@ -445,6 +454,7 @@ class RowsResult(Result):
         tracing_id: uuid.UUID | None = None,
         warnings: Sequence[str] | None = None,
         custom_payload: Mapping[str, bytes | None] | None = None,
+        raw_rows: tuple[bytes, int, int, int] | None = None,
     ) -> None:
         d = self.__dict__
         d["tracing_id"] = tracing_id
@@ -453,6 +463,7 @@ class RowsResult(Result):
         d["metadata"] = metadata
         d["rows"] = rows
         d["columns"] = metadata.columns if columns is None else columns
+        d["raw_rows"] = raw_rows
 
     @property
     def paging_state(self) -> bytes | None:
@@ -1311,8 +1322,11 @@ def _dec_result(r: Reader, version: int, md: Any, extra: dict[str, Any],
                     f"ROWS result has {metadata.column_count} columns, the given result "
                     f"metadata {len(columns)}"
                 )
+        start = r.pos
         rows = decode_rows(r, columns, value_types)
-        return RowsResult(metadata, rows, columns, **extra)
+        data = r.data
+        raw_rows = (data if type(data) is bytes else bytes(data), start + 4, r.pos, len(rows))
+        return RowsResult(metadata, rows, columns, **extra, raw_rows=raw_rows)
     if kind == ResultKind.VOID:
         return VoidResult(**extra)
     if kind == ResultKind.SET_KEYSPACE:
@@ -1395,10 +1409,10 @@ def _fast_result(
             columns = result_metadata.columns
             if columns is None or len(columns) != metadata.column_count:
                 return None
-        rows, pos = _rows_at(body, pos, end, columns, value_types)
-        if pos != end:
+        rows, stop = _rows_at(body, pos, end, columns, value_types)
+        if stop != end:
             return None
-        return RowsResult(metadata, rows, columns)
+        return RowsResult(metadata, rows, columns, raw_rows=(body, pos + 4, end, len(rows)))
     if kind == _VOID and end == 4:
         return VoidResult()
     return None
