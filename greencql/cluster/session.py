@@ -12,19 +12,46 @@ is spawned.
 Data flow of one request
 ------------------------
 
-::
+The common request (a PreparedStatement with positional values, the default execution
+profile, no per-call options, a request timeout, no throttler, no speculative execution) is
+one flat sequence with nothing looked up twice::
+
+    execute(prepared, values)                         caller's greenlet (execute_async
+                                                      too, minus the direct write)
+      -> _execute_prepared(): fork check (forksafety._pid, a global), the default profile's
+         options as resolved for this profile object (Session._fast_options), the
+         statement's bind plan (PreparedStatement.bind: inherited options, one encoder per
+         marker, the routing key taken as the partition key is encoded), a client timestamp
+      -> ResponseFuture(...)._start_fast(): ONE timer on the hub's timer wheel (the
+         request's deadline) -> query plan (token-aware: cached replica distances; the
+         plan's first host comes out of a list, no generator step) -> HostPool.lend(): the
+         least busy open connection -> messages.encode_execute(): the EXECUTE body in one
+         call -> connection.send_owned(): a stream id and NO timer of the connection's own;
+         from execute() a lone request is written by the caller (no hop to the writer)
+      -> result(): while the deadline timer is armed it is the bound; the caller parks on
+         the hub future (a switch, no Timeout object)
+    connection reader greenlet
+      -> _Execution(response): a plain first page of rows (no warnings, payload, trace,
+         metadata change) completes the future at once: _complete() cancels the timer and
+         wakes the caller; anything else goes to _on_response below
+    result() returns the ResultSet (made when asked for, from the page the future holds)
+
+Anything off that path (no connection to lend, a host still connecting, an encoding the
+one-call encoder leaves to the generic one) continues on the general path from where it
+is. The general path, for every other request::
 
     execute_async(query, params)                      caller's greenlet
       -> statement normalised (str -> SimpleStatement, %s rendered by literals.bind_params,
          PreparedStatement + params -> BoundStatement); options resolved: statement, then the
          execution profile (consistency, serial, timeout, retry, row factory, speculation)
-      -> ResponseFuture created, client timeout armed on the hub's timer wheel
+      -> ResponseFuture created, its deadline armed on the hub's timer wheel
       -> throttler admission (granted at once, queued with a bounded wait, or RequestThrottled)
       -> query plan = profile.load_balancing_policy.make_query_plan(keyspace, statement)
       -> _send_next(): first host of the plan whose pool lends a connection; the message is
-         built for the attempt's consistency and handed to connection.send_async()
+         built for the attempt's consistency and handed to the connection (send_owned while
+         the future has a deadline, else send_async with the connection's own timeout)
     connection reader greenlet                        (any greenlet / thread)
-      -> _Execution._on_response(response | exception)
+      -> _Execution(response | exception) -> ResponseFuture._on_response
            rows/void/set_keyspace  -> done (a ResultSet; METADATA_CHANGED updates the prepared
                                       statement's result metadata first)
            schema_change           -> spawned: schema agreement wait + metadata refresh, done
@@ -37,27 +64,47 @@ Data flow of one request
          tried again (NoHostAvailable is for hosts that are down, not for hosts being
          connected to)
     timer wheel
-      -> client timeout: done with OperationTimedOut naming the hosts and the time waited
+      -> the deadline: done with OperationTimedOut naming the hosts still in flight and the
+         time waited
       -> speculative execution (idempotent statements only): another execution on the next host
+
+One deadline per request, owned by the ResponseFuture: its timer completes the future with
+OperationTimedOut, and is cancelled when the future completes otherwise (a cancelled timer
+forgets the future: a finished request is never kept alive by the wheel). The connection keeps
+no timer for requests sent with ``send_owned``: when the future completes while executions
+are still in flight (timed out, or speculative executions that lost), it orphans their stream
+ids (``Connection.orphan``): each id stays reserved until its late answer arrives or the
+connection closes, and a late answer is dropped unread. Requests without a client timeout
+(``timeout=None``) and internal sends (PREPARE on other hosts, re-prepare) use ``send_async``
+and the connection's own timer.
 
 States of a ResponseFuture
 --------------------------
 
 ::
 
-    PENDING --admitted--> RUNNING --first result / final error / timeout--> DONE
-    PENDING --throttler rejects / timeout--> DONE (RequestThrottled / OperationTimedOut)
+    PENDING --admitted--> RUNNING --first result / final error / deadline--> DONE
+    PENDING --throttler rejects / deadline--> DONE (RequestThrottled / OperationTimedOut)
 
 While RUNNING it holds one or more executions in flight (several only with speculative
 execution). An execution that fails while others are in flight is dropped without failing the
 future; the future fails when the last one fails with nothing left to try. DONE is final: the
-first completion wins (the hub future enforces it), late responses are ignored, and their
-stream ids stay reserved by their connection until answered. On DONE the throttler slot is
-released and the timers are cancelled, exactly once.
+first completion wins (``_complete`` claims it once, under the future's lock), late responses
+are ignored, and their stream ids stay reserved by their connection until answered. On DONE
+the throttler slot is released, the timers are cancelled and the executions still in flight
+are orphaned, exactly once, before the waiter wakes.
 
-Waiting: ``result(timeout=None)`` waits the request timeout plus a margin, never forever while
-a request timeout is set; callbacks (``add_callbacks``) run in the greenlet that completes the
-future (a connection's reader or the timer wheel) and must not block.
+Waiting: ``result(timeout=None)`` is bounded by the request's deadline timer, which completes
+the future (it never waits on anything else; the timer's callback completes the future even
+if building its message fails). With no timer armed (a page fetched by
+``start_fetching_next_page``: its own request holds the timer) it waits the request timeout
+plus a margin. ``result(timeout=X)`` waits at most X. It never waits forever while a request
+timeout is set. Callbacks (``add_callbacks``) run in the greenlet that completes the future (a
+connection's reader or the timer wheel) and must not block.
+
+Locks: the future's lock and the timestamp generator's are plain C locks (``hub.raw_lock``,
+``hubs.os_lock``), never held across a switch: on a green hub never contended and free of
+Python calls, on the thread hub the lock the sections need.
 """
 
 from __future__ import annotations

@@ -55,6 +55,11 @@ even when every request id is taken.
 callback runs on the reader greenlet (or the timer wheel, or whoever closes the connection)
 and must not block.
 
+``send_owned`` is ``send_async`` for a caller that owns the request's deadline (the session's
+ResponseFuture: one timer per request, not two): the connection arms no timer for it, and the
+owner calls ``orphan(stream, callback)`` when it gives up, which orphans the id exactly as a
+timeout here would (reserved until the late answer, counted towards ``orphans_exhausted``).
+
 Connection states::
 
     (connect() runs the handshake before the object is returned: nobody sees CONNECTING)
