@@ -345,6 +345,10 @@ class TimerWheel:
                 due = core.advance(monotonic())
             for timer in due:
                 _call_logged(timer.fn, *timer.args)
+            # Dropped before waiting: the driver may sleep until the next timer (a heartbeat
+            # 30 s away), and the timers just fired hold their callbacks' objects (a request
+            # that timed out, its future and results) for all that time.
+            due = timer = None  # type: ignore[assignment]
             if lock is not None:
                 with lock:
                     timeout = self._plan(core, wake, monotonic)

@@ -836,7 +836,7 @@ class Connection:
                 # the batch would stay referenced until the next read (an idle connection:
                 # for good), and with it every request it answered and their results
                 done.clear()
-                callback = frame = msg = None
+                callback = frame = msg = entry = md = None
                 if self._state == _CLOSING and not pending:
                     self._drained.set()
         except ProtocolError as exc:
