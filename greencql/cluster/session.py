@@ -777,11 +777,14 @@ class ResponseFuture:
             self.attempted_hosts.append(host)
             ps = query.prepared_statement
             md = ps.result_metadata
-            message = encode_execute(
-                ps.query_id, ps.result_metadata_id, self._consistency, query.values,
-                md is not None and bool(md.columns), self._fetch_size, self._serial,
-                self._timestamp, connection.version,
-            )
+            message = None
+            if (self._custom_payload is None and not self._trace
+                    and self._paging_state is None and type(query.values) is list):
+                message = encode_execute(
+                    ps.query_id, ps.result_metadata_id, self._consistency, query.values,
+                    md is not None and bool(md.columns), self._fetch_size, self._serial,
+                    self._timestamp, connection.version,
+                )
             if message is None:
                 message = self._message()
             execution.message = message
@@ -1641,9 +1644,11 @@ class Session:
         error. ``parameters`` fill ``%s``/``%(name)s`` markers (text) or bind markers
         (prepared). ``timeout`` overrides the profile's request timeout; ``host`` pins the
         request to one host."""
-        if (type(query) is PreparedStatement and execution_profile is EXEC_PROFILE_DEFAULT
-                and timeout is _NOT_SET and not trace and custom_payload is None
-                and paging_state is None and host is None):
+        t = type(query)
+        if ((t is PreparedStatement or (t is BoundStatement and not parameters))
+                and execution_profile is EXEC_PROFILE_DEFAULT and timeout is _NOT_SET
+                and not trace and custom_payload is None and paging_state is None
+                and host is None):
             # the common request: written by this greenlet when its connection is idle
             return self._execute_prepared(query, parameters, True).result()
         return self.execute_async(
@@ -1664,9 +1669,11 @@ class Session:
     ) -> ResponseFuture:
         """Start ``query`` and return its :class:`ResponseFuture` at once (argument order as
         cassandra-driver's ``execute_async``)."""
-        if (type(query) is PreparedStatement and execution_profile is EXEC_PROFILE_DEFAULT
-                and timeout is _NOT_SET and not trace and custom_payload is None
-                and paging_state is None and host is None):
+        t = type(query)
+        if ((t is PreparedStatement or (t is BoundStatement and not parameters))
+                and execution_profile is EXEC_PROFILE_DEFAULT and timeout is _NOT_SET
+                and not trace and custom_payload is None and paging_state is None
+                and host is None):
             # (never a direct write: execute_async may be called from a callback, which must
             # not wait in sendall)
             return self._execute_prepared(query, parameters, False)
@@ -1702,12 +1709,12 @@ class Session:
         self._fast_profile = profile
         return opts
 
-    def _execute_prepared(self, ps: PreparedStatement, parameters: Any, direct: bool
-                          ) -> ResponseFuture:
-        """execute_async of a PreparedStatement with the default profile and no per-call
-        options: _create_future and _start without the lookups the previous request
-        already made (see the module docstring). ``direct``: the caller is execute(), which
-        waits for the answer in this greenlet."""
+    def _execute_prepared(self, query: PreparedStatement | BoundStatement, parameters: Any,
+                          direct: bool) -> ResponseFuture:
+        """execute_async of a PreparedStatement with its values (or of a BoundStatement)
+        with the default profile and no per-call options: _create_future and _start without
+        the lookups the previous request already made (see the module docstring).
+        ``direct``: the caller is execute(), which waits for the answer in this greenlet."""
         cluster = self.cluster
         if cluster._pid != _forksafety._pid:
             cluster._after_fork()  # a forked child's first request: new pools first
@@ -1721,27 +1728,32 @@ class Session:
         else:
             opts = self._fast_options(profile)
         consistency, serial, timeout, make_plan, plain = opts
-        statement = ps.bind(parameters)
-        d = statement.__dict__
-        if d["_timeout"] is not None:
-            timeout = d["_timeout"]
-        if d["consistency_level"] is not None:
-            consistency = d["consistency_level"]
-        serial = d["_serial_consistency_level"] or serial
-        fetch_size = d["fetch_size"]
+        statement = query.bind(parameters) if type(query) is PreparedStatement else query
+        # the statement's own options, read from its dict (its properties are Python calls;
+        # a missing key is the class default, None)
+        get = statement.__dict__.get
+        own = get("_timeout")
+        if own is not None:
+            timeout = own
+        own = get("consistency_level")
+        if own is not None:
+            consistency = own
+        serial = get("_serial_consistency_level") or serial
+        fetch_size = get("fetch_size", FETCH_SIZE_UNSET)
         if fetch_size is FETCH_SIZE_UNSET:
             fetch_size = self.default_fetch_size
         if not fetch_size or fetch_size < 0:
             fetch_size = None
-        timestamp = None
-        if self.use_client_timestamp:
+        timestamp = get("_timestamp")
+        if timestamp is None and self.use_client_timestamp:
             generator = cluster.timestamp_generator
             if generator is not None:
                 timestamp = generator()
         future = ResponseFuture(
             self, statement, profile, timeout, consistency=consistency,
-            serial_consistency=serial, fetch_size=fetch_size, paging_state=None,
-            timestamp=timestamp, custom_payload=d["custom_payload"], trace=False,
+            serial_consistency=serial, fetch_size=fetch_size, paging_state=get("paging_state"),
+            timestamp=timestamp, custom_payload=get("custom_payload"),
+            trace=bool(get("trace")),
         )
         if self._request_init_listeners:
             for listener, args, kwargs in self._request_init_listeners:
@@ -1750,7 +1762,7 @@ class Session:
                 or (not plain and future._idempotent)):
             future._start()
         else:
-            future._start_fast(make_plan, d["keyspace"] or self.keyspace, direct)
+            future._start_fast(make_plan, get("keyspace") or self.keyspace, direct)
         return future
 
     def _create_future(
