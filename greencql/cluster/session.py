@@ -526,7 +526,7 @@ class ResponseFuture:
         self._executions: list[_Execution] = []
         # a plain OS lock even on green hubs (never held across a switch: on one thread it
         # is never contended, and its methods are C, not a green lock's Python)
-        self._lock = self._hub.raw_lock()
+        self._lock = session._new_lock()
         self._waiter = self._hub.future()
         self._started = self._hub.monotonic()
         self._deadline = None if timeout is None else self._started + timeout
@@ -1279,6 +1279,12 @@ def _next_page_done(future: ResponseFuture, nxt: ResponseFuture, waiter: Any) ->
     if isinstance(value, ResultSet):
         value.response_future = future
     future._waiter.set_result(value)
+def _lock_factory(hub: Any) -> Callable[[], Any]:
+    """What makes a ResponseFuture's lock: the hub's plain C lock (see Hub.raw_lock), or
+    its ordinary lock for a hub of the application's own that has no raw_lock."""
+    return getattr(hub, "raw_lock", None) or hub.lock  # type: ignore[no-any-return]
+
+
 def run_together(hub: Any, jobs: Sequence[Callable[[], object]]) -> None:
     """Run every job of ``jobs`` (closing pools, sessions) at once, each in its own greenlet,
     and wait for all of them: shutting down N hosts costs the slowest one, not the sum.
@@ -1487,6 +1493,7 @@ class Session:
         self._prepared_cache_lock = threading.Lock()  # never held across a switch
         throttler = cluster.request_throttler
         self._throttle = _Throttle(throttler, hub) if throttler is not None else None
+        self._new_lock = _lock_factory(hub)
 
     # -- configuration -----------------------------------------------------------------------
 
@@ -2187,6 +2194,7 @@ class Session:
         for pool in old.values():
             pool._abandon_after_fork()
         self.hub = hub
+        self._new_lock = _lock_factory(hub)
         throttler = self.cluster.request_throttler
         self._throttle = _Throttle(throttler, hub) if throttler is not None else None
         if reconnect and not self.is_shutdown:

@@ -121,7 +121,8 @@ class GeventFuture(gevent.event.AsyncResult):
 
     def result(self, timeout: float | None = None) -> Any:
         if not self.ready():
-            if timeout is None and _getcurrent() is not (hub := _get_hub()):
+            if (timeout is None and _getcurrent() is not (hub := _get_hub())
+                    and (self.hub is None or self.hub is hub)):
                 # The unbounded wait of a request whose deadline timer completes it (or of a
                 # caller who asked for no bound): park on the hub and be switched back by
                 # the completion, gevent's own Waiter protocol, without the Timeout object

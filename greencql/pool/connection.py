@@ -320,12 +320,16 @@ class Connection:
         self._wait_for_stream = options.wait_for_stream
         self._request_timeout = options.request_timeout
         self._queue = hub.queue()
-        self._put = self._queue.put_nowait
+        # the hub library's own put_nowait when the adapter wraps one (the same call, one
+        # Python frame less per request; the queue is unbounded)
+        inner = getattr(self._queue, "_q", None)
+        self._put = inner.put_nowait if inner is not None else self._queue.put_nowait
         self._lock: Any = hub.lock() if hub.name == "thread" else _NO_LOCK
         self._call_later = hub.call_later
         self._check_owner = hub.check_owner
         self._owner = hub.owner_token()
-        self._owner_now = hub.owner_now
+        # a hub of the application's own may lack owner_now: owner_token says the same
+        self._owner_now = getattr(hub, "owner_now", None) or hub.owner_token
         self._monotonic = hub.monotonic
         self._last_read = hub.monotonic()
         self._state = _OPEN

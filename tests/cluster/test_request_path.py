@@ -265,3 +265,43 @@ def test_fast_bind_matches_the_general_bind(select):
         select.bind(("not an int",))
     with pytest.raises(ValueError, match="Too many arguments"):
         select.bind((1, 2))
+
+
+# -- bound statements take the same path, with their own options -----------------------------
+
+
+def test_bound_statements_take_the_straight_path(session, select, scheduled):
+    for i in range(N):
+        assert session.execute(select.bind((i % 10,))).one().k == i % 10
+    assert _request_timers(scheduled) == [("ResponseFuture", "_on_timeout")] * N
+
+
+def test_bound_statement_options_reach_the_server(session, select, sim):
+    from greencql.cluster.statements import BoundStatement
+
+    bound = BoundStatement(select, consistency_level=ConsistencyLevel.ALL,
+                           custom_payload={"k": b"v"}, timestamp=1234567, fetch_size=7)
+    bound.bind((8,))
+    sim.clear_logs()
+    assert session.execute(bound).one().v == "v8"
+    (rec,) = sim.records(kind="EXECUTE")
+    assert rec.consistency == ConsistencyLevel.ALL
+    assert rec.custom_payload == {"k": b"v"}
+    assert rec.timestamp == 1234567
+    assert rec.page_size == 7
+
+
+def test_bound_statement_with_trace_is_traced(session, select, sim):
+    from greencql.cluster.statements import BoundStatement
+
+    bound = BoundStatement(select, trace=True)
+    bound.bind((9,))
+    sim.clear_logs()
+    session.execute(bound)
+    (rec,) = sim.records(kind="EXECUTE")
+    assert rec.tracing is True
+
+
+def test_parameters_with_a_bound_statement_are_refused(session, select):
+    with pytest.raises(ValueError, match="parameters cannot be given"):
+        session.execute(select.bind((1,)), (2,))

@@ -406,6 +406,21 @@ def _shuffle(items: list[Host], random_float: Callable[[], float]) -> None:
         items[i], items[j] = items[j], items[i]
 
 
+class _Rest(tuple):  # type: ignore[type-arg]
+    """The rest of a token-aware plan after its replicas: (child policy, replicas given,
+    keyspace, query). Made with tuple's C constructor; ``iter()`` (by the plan's chain, only
+    once the replicas are used up, which most requests never do) starts the child's plan."""
+
+    __slots__ = ()
+
+    def __iter__(self) -> Iterator[Host]:
+        # by index: unpacking would iterate, i.e. call this very method
+        seen = set(self[1])
+        for host in self[0].make_query_plan(self[2], self[3]):
+            if host not in seen:
+                yield host
+
+
 class TokenAwarePolicy:
     """Sends a request to a replica of its partition first, saving the coordinator a hop.
 
@@ -498,17 +513,7 @@ class TokenAwarePolicy:
         if near:
             near += local
             local = near
-        return itertools.chain(local, self._rest(local, working_keyspace, query))
-
-    def _rest(
-        self, given: list[Host], working_keyspace: str | None, query: object
-    ) -> Iterator[Host]:
-        # Most requests stop at the first replica: the set of hosts already given is built
-        # only when the plan goes past them.
-        seen = set(given)
-        for host in self._child.make_query_plan(working_keyspace, query):
-            if host not in seen:
-                yield host
+        return itertools.chain(local, _Rest((self._child, local, working_keyspace, query)))
 
     def on_up(self, host: Host) -> None:
         self._child.on_up(host)
