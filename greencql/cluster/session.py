@@ -777,18 +777,18 @@ class ResponseFuture:
             self.attempted_hosts.append(host)
             ps = query.prepared_statement
             md = ps.result_metadata
-            message = None
-            if (self._custom_payload is None and not self._trace
-                    and self._paging_state is None and type(query.values) is list):
-                message = encode_execute(
-                    ps.query_id, ps.result_metadata_id, self._consistency, query.values,
-                    md is not None and bool(md.columns), self._fetch_size, self._serial,
-                    self._timestamp, connection.version,
-                )
-            if message is None:
-                message = self._message()
-            execution.message = message
             try:
+                message = None
+                if (self._custom_payload is None and not self._trace
+                        and self._paging_state is None and type(query.values) is list):
+                    message = encode_execute(
+                        ps.query_id, ps.result_metadata_id, self._consistency, query.values,
+                        md is not None and bool(md.columns), self._fetch_size, self._serial,
+                        self._timestamp, connection.version,
+                    )
+                if message is None:
+                    message = self._message()
+                execution.message = message
                 stream = connection.send_owned(message, execution, md, direct)
             except ConnectionException as exc:
                 self._on_error(execution, exc.with_traceback(None), request_sent=False)
