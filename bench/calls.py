@@ -11,6 +11,13 @@ requests) is not counted either.
                                     [--top 25]
 
 Prints calls per request and, with ``--top``, the functions that make up most of them.
+
+The requests take the common path of ``Session.execute`` (a PreparedStatement with its values,
+the default execution profile, a request timeout, no throttler, no speculative execution):
+the "Data flow of one request" of ``greencql/cluster/session.py`` lists what it calls. Run
+it with ``PYTHONPATH=.`` from a worktree (and ``GREENCQL_IMPL=python|c``) to count that
+tree's code rather than the installed one; issue 12's target is <= 80 Python calls in pure
+Python. docs/benchmarks.md keeps the latest counts.
 """
 
 from __future__ import annotations

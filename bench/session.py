@@ -24,6 +24,12 @@ cores to itself, so req/s and latency are bounded by the simulator, CPU per requ
     .venv/bin/python bench/session.py [--requests 20000] [--concurrency 1,64,512]
                                       [--hub gevent[,eventlet]] [--repeat 3] [--rf 3]
                                       [--version 4] [--variants ...] [--no-write]
+                                      [--before PATH]
+
+``--before PATH`` adds a ``greencql before`` cell: the same client importing greencql from
+PATH (an export of an earlier commit: ``git archive <commit> | tar -x -C PATH``), so a change
+is measured before and after in one run, rounds interleaved; every greencql cell then runs
+the implementation GREENCQL_IMPL names (default ``python``).
 
 Every cell runs ``--repeat`` times (rounds interleaved) and the table holds the medians.
 
@@ -78,7 +84,10 @@ MORE_VARIANTS = {
     "cassandra-driver libev tuple": ("cassandra-driver-libev", "tuple", "callbacks"),
     "floor": ("floor", "raw", "frames"),
 }
-ALL_VARIANTS = {**VARIANTS, **MORE_VARIANTS}
+#: with ``--before PATH``: the same client as ``greencql``, importing greencql from PATH (an
+#: export of an earlier commit), so that a change is measured before and after in one run
+BEFORE = "greencql before"
+ALL_VARIANTS = {**VARIANTS, **MORE_VARIANTS, BEFORE: VARIANTS["greencql"]}
 #: the row of the table every greencql row is divided by
 BASELINE = "cassandra-driver"
 
@@ -552,12 +561,18 @@ def _bench_hub(args: argparse.Namespace, hub: str, sim, concurrencies: list[int]
         warmup = min(n, max(n // 5, c * 4))
         for _round in range(args.repeat):
             for v in variants:
+                env = None
+                if args.before and ALL_VARIANTS[v][0] == "greencql":
+                    # each greencql cell imports the tree it stands for, and both run the
+                    # same implementation (GREENCQL_IMPL, default python when comparing)
+                    env = {"PYTHONPATH": args.before if v == BEFORE else ROOT,
+                           "GREENCQL_IMPL": os.environ.get("GREENCQL_IMPL", "python")}
                 row = _run_child([
                     "--role", "client", "--variant", v, "--hub", hub,
                     "--contact-points", ",".join(sim.contact_points), "--port", str(sim.port),
                     "--version", str(args.version), "--concurrency", str(c),
                     "--requests", str(n), "--warmup", str(warmup),
-                ])
+                ], env)
                 runs.setdefault((v, c), []).append(row)
                 print(f"{v:18} {c:9d} {row['cpu_us']:11.1f} {row['rps']:9.0f} "
                       f"{row['p50_us']:9.0f} {row['p99_us']:9.0f} {row['n']:9d}", flush=True)
@@ -588,6 +603,11 @@ def main() -> None:
                              f"{', '.join(MORE_VARIANTS)})")
     parser.add_argument("--no-write", action="store_true",
                         help=f"do not write {os.path.relpath(DOCS, ROOT)}")
+    parser.add_argument("--before", default=None, metavar="PATH",
+                        help="also run a 'greencql before' cell importing greencql from PATH "
+                             "(e.g. `git archive <commit> | tar -x -C PATH`), beside the "
+                             "greencql cells of this tree, all with GREENCQL_IMPL (default "
+                             "python)")
     # a client cell (the parent runs itself with these)
     parser.add_argument("--role", default="main", choices=("main", "client"),
                         help=argparse.SUPPRESS)
@@ -603,6 +623,10 @@ def main() -> None:
     concurrencies = [int(c) for c in args.concurrency.split(",") if c]
     hubs = [h for h in args.hub.split(",") if h]
     variants = [v for v in args.variants.split(",") if v]
+    if args.before:
+        args.before = os.path.abspath(args.before)
+        if BEFORE not in variants:
+            variants.insert(0, BEFORE)
     for name, known, values in (("hub", ("gevent", "eventlet"), hubs),
                                 ("variant", tuple(ALL_VARIANTS), variants)):
         bad = [v for v in values if v not in known]

@@ -104,6 +104,8 @@ class Host:
     __slots__ = (
         "__weakref__",
         "_datacenter",
+        "_hash",
+        "_hash_of",
         "_rack",
         "broadcast_address",
         "broadcast_port",
@@ -184,7 +186,17 @@ class Host:
         return NotImplemented
 
     def __hash__(self) -> int:
-        return hash(self.endpoint)
+        # hashed per request (the session's pools are keyed by host): the endpoint's hash (a
+        # dataclass's, in Python) is computed once per endpoint object
+        endpoint = self.endpoint
+        try:
+            if self._hash_of is endpoint:
+                return self._hash  # type: ignore[no-any-return]
+        except AttributeError:
+            pass
+        self._hash = value = hash(endpoint)
+        self._hash_of = endpoint
+        return value
 
     def __repr__(self) -> str:
         where = f" {self._datacenter}" if self._datacenter else ""

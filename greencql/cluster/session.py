@@ -12,19 +12,46 @@ is spawned.
 Data flow of one request
 ------------------------
 
-::
+The common request (a PreparedStatement with positional values, the default execution
+profile, no per-call options, a request timeout, no throttler, no speculative execution) is
+one flat sequence with nothing looked up twice::
+
+    execute(prepared, values)                         caller's greenlet (execute_async
+                                                      too, minus the direct write)
+      -> _execute_prepared(): fork check (forksafety._pid, a global), the default profile's
+         options as resolved for this profile object (Session._fast_options), the
+         statement's bind plan (PreparedStatement.bind: inherited options, one encoder per
+         marker, the routing key taken as the partition key is encoded), a client timestamp
+      -> ResponseFuture(...)._start_fast(): ONE timer on the hub's timer wheel (the
+         request's deadline) -> query plan (token-aware: cached replica distances; the
+         plan's first host comes out of a list, no generator step) -> HostPool.lend(): the
+         least busy open connection -> messages.encode_execute(): the EXECUTE body in one
+         call -> connection.send_owned(): a stream id and NO timer of the connection's own;
+         from execute() a lone request is written by the caller (no hop to the writer)
+      -> result(): while the deadline timer is armed it is the bound; the caller parks on
+         the hub future (a switch, no Timeout object)
+    connection reader greenlet
+      -> _Execution(response): a plain first page of rows (no warnings, payload, trace,
+         metadata change) completes the future at once: _complete() cancels the timer and
+         wakes the caller; anything else goes to _on_response below
+    result() returns the ResultSet (made when asked for, from the page the future holds)
+
+Anything off that path (no connection to lend, a host still connecting, an encoding the
+one-call encoder leaves to the generic one) continues on the general path from where it
+is. The general path, for every other request::
 
     execute_async(query, params)                      caller's greenlet
       -> statement normalised (str -> SimpleStatement, %s rendered by literals.bind_params,
          PreparedStatement + params -> BoundStatement); options resolved: statement, then the
          execution profile (consistency, serial, timeout, retry, row factory, speculation)
-      -> ResponseFuture created, client timeout armed on the hub's timer wheel
+      -> ResponseFuture created, its deadline armed on the hub's timer wheel
       -> throttler admission (granted at once, queued with a bounded wait, or RequestThrottled)
       -> query plan = profile.load_balancing_policy.make_query_plan(keyspace, statement)
       -> _send_next(): first host of the plan whose pool lends a connection; the message is
-         built for the attempt's consistency and handed to connection.send_async()
+         built for the attempt's consistency and handed to the connection (send_owned while
+         the future has a deadline, else send_async with the connection's own timeout)
     connection reader greenlet                        (any greenlet / thread)
-      -> _Execution._on_response(response | exception)
+      -> _Execution(response | exception) -> ResponseFuture._on_response
            rows/void/set_keyspace  -> done (a ResultSet; METADATA_CHANGED updates the prepared
                                       statement's result metadata first)
            schema_change           -> spawned: schema agreement wait + metadata refresh, done
@@ -37,27 +64,47 @@ Data flow of one request
          tried again (NoHostAvailable is for hosts that are down, not for hosts being
          connected to)
     timer wheel
-      -> client timeout: done with OperationTimedOut naming the hosts and the time waited
+      -> the deadline: done with OperationTimedOut naming the hosts still in flight and the
+         time waited
       -> speculative execution (idempotent statements only): another execution on the next host
+
+One deadline per request, owned by the ResponseFuture: its timer completes the future with
+OperationTimedOut, and is cancelled when the future completes otherwise (a cancelled timer
+forgets the future: a finished request is never kept alive by the wheel). The connection keeps
+no timer for requests sent with ``send_owned``: when the future completes while executions
+are still in flight (timed out, or speculative executions that lost), it orphans their stream
+ids (``Connection.orphan``): each id stays reserved until its late answer arrives or the
+connection closes, and a late answer is dropped unread. Requests without a client timeout
+(``timeout=None``) and internal sends (PREPARE on other hosts, re-prepare) use ``send_async``
+and the connection's own timer.
 
 States of a ResponseFuture
 --------------------------
 
 ::
 
-    PENDING --admitted--> RUNNING --first result / final error / timeout--> DONE
-    PENDING --throttler rejects / timeout--> DONE (RequestThrottled / OperationTimedOut)
+    PENDING --admitted--> RUNNING --first result / final error / deadline--> DONE
+    PENDING --throttler rejects / deadline--> DONE (RequestThrottled / OperationTimedOut)
 
 While RUNNING it holds one or more executions in flight (several only with speculative
 execution). An execution that fails while others are in flight is dropped without failing the
 future; the future fails when the last one fails with nothing left to try. DONE is final: the
-first completion wins (the hub future enforces it), late responses are ignored, and their
-stream ids stay reserved by their connection until answered. On DONE the throttler slot is
-released and the timers are cancelled, exactly once.
+first completion wins (``_complete`` claims it once, under the future's lock), late responses
+are ignored, and their stream ids stay reserved by their connection until answered. On DONE
+the throttler slot is released, the timers are cancelled and the executions still in flight
+are orphaned, exactly once, before the waiter wakes.
 
-Waiting: ``result(timeout=None)`` waits the request timeout plus a margin, never forever while
-a request timeout is set; callbacks (``add_callbacks``) run in the greenlet that completes the
-future (a connection's reader or the timer wheel) and must not block.
+Waiting: ``result(timeout=None)`` is bounded by the request's deadline timer, which completes
+the future (it never waits on anything else; the timer's callback completes the future even
+if building its message fails). With no timer armed (a page fetched by
+``start_fetching_next_page``: its own request holds the timer) it waits the request timeout
+plus a margin. ``result(timeout=X)`` waits at most X. It never waits forever while a request
+timeout is set. Callbacks (``add_callbacks``) run in the greenlet that completes the future (a
+connection's reader or the timer wheel) and must not block.
+
+Locks: the future's lock and the timestamp generator's are plain C locks (``hub.raw_lock``,
+``hubs.os_lock``), never held across a switch: on a green hub never contended and free of
+Python calls, on the thread hub the lock the sections need.
 """
 
 from __future__ import annotations
@@ -65,7 +112,9 @@ from __future__ import annotations
 import collections
 import datetime
 import functools
+import itertools
 import logging
+import operator
 import threading
 import uuid
 import warnings
@@ -78,6 +127,7 @@ from greencql.cluster.failures import connect_advice
 from greencql.cluster.host import HostDistance
 from greencql.cluster.literals import Encoder, bind_params
 from greencql.cluster.policies.retry import RetryDecision, retry_decision
+from greencql.cluster.policies.speculative import NoSpeculativeExecutionPolicy
 from greencql.cluster.policies.throttling import (
     AdmissionStatus,
     RequestThrottler,
@@ -108,12 +158,13 @@ from greencql.errors import (
     TraceUnavailable,
     Unprepared,
 )
-from greencql.pool.forksafety import current_pid as _current_pid
+from greencql.pool import forksafety as _forksafety
 from greencql.pool.options import DEFAULT_CLOSE_GRACE
 from greencql.protocol.constants import ConsistencyLevel, RowsFlag
 from greencql.protocol.messages import (
     Batch,
     BatchChild,
+    EncodedExecute,
     ErrorResponse,
     Execute,
     Prepare,
@@ -123,6 +174,7 @@ from greencql.protocol.messages import (
     RowsResult,
     SchemaChangeResult,
     SetKeyspaceResult,
+    encode_execute,
 )
 
 if TYPE_CHECKING:
@@ -307,20 +359,26 @@ class _Throttle:
 # --------------------------------------------------------------------------------------------
 
 
-class _FirstPage:
+class _FirstPage(tuple):  # type: ignore[type-arg]
     """What a request's hub future holds for a ROWS/VOID answer: the page, not a ResultSet
-    (a ResultSet refers to its future; see ResponseFuture._result_set)."""
+    (a ResultSet refers to its future; see ResponseFuture._result_set). A 1-tuple, made with
+    ``_FirstPage((page,))``: tuple's C constructor, no Python-level __init__ per request."""
 
-    __slots__ = ("page",)
+    __slots__ = ()
 
-    def __init__(self, page: Page) -> None:
-        self.page = page
+    page = property(operator.itemgetter(0))
 
 
 class _Execution:
-    """One attempt of a request on one connection of one host."""
+    """One attempt of a request on one connection of one host.
 
-    __slots__ = ("connection", "done", "future", "host", "message", "reprepares")
+    The execution object itself is the connection's response callback (``__call__``), so
+    that the same object identifies the request to :meth:`Connection.orphan`. ``stream`` is
+    the stream id of a request sent without a timer of the connection's own (the future owns
+    the deadline), until its answer arrives: on completion the future orphans every
+    execution still holding one."""
+
+    __slots__ = ("connection", "done", "future", "host", "message", "reprepares", "stream")
 
     def __init__(self, future: ResponseFuture, host: Host, connection: Any) -> None:
         self.future = future
@@ -329,28 +387,67 @@ class _Execution:
         self.message: Any = None
         self.reprepares = 0
         self.done = False
+        self.stream: int | None = None
 
     def send(self, message: Any) -> None:
         self.message = message
         future = self.future
         query = future.query
-        deadline = future._deadline
-        future._session._send(
-            self.connection,
-            message,
-            self._on_response,
-            # what _result_metadata() and _remaining() say, inlined: this runs per attempt
-            query.prepared_statement.result_metadata if type(query) is BoundStatement
-            else future._result_metadata(),
-            None if deadline is None else max(0.001, deadline - future._hub.monotonic()),
-        )
+        # what _result_metadata() says, inlined: this runs per attempt
+        md = (query.prepared_statement.result_metadata if type(query) is BoundStatement
+              else future._result_metadata())
+        if future._deadline is not None:
+            # the future's deadline timer bounds the request: no timer on the connection
+            self.stream = None
+            stream = self.connection.send_owned(message, self, md)
+            if not self.done:
+                self.stream = stream
+            return
+        # no client timeout: the connection's own request timeout (its options') applies
+        future._session._send(self.connection, message, self, md, None)
 
-    def _on_response(self, response: Any) -> None:
+    def __call__(self, response: Any) -> None:
+        # the connection's callback: the answer, or the error that ended the request here
+        self.stream = None  # answered: nothing left to orphan
+        future = self.future
+        if type(response) is RowsResult and not self.done and not future._completed:
+            # The common answer, straight to the waiter: rows, no warnings, no payload, no
+            # trace, metadata unchanged, a first page. Everything else takes _on_response.
+            try:
+                if not (response.warnings or response.custom_payload
+                        or response.tracing_id is not None or future._page_of is not None
+                        or _int_and(response.metadata.flags, _METADATA_CHANGED)):
+                    future.coordinator_host = self.host
+                    future._response = response
+                    value = _FirstPage((Page.from_response(response, future._row_factory),))
+                    if future._complete():
+                        metrics = future._session.cluster.metrics
+                        if metrics is not None:
+                            metrics._on_request_done(future._hub.monotonic() - future._started)
+                        future._waiter.set_result(value)
+                    return
+            except Exception as exc:
+                _log.exception("request handling failed on %s", self.host)
+                future._set_final_exception(exc)
+                return
         try:
-            self.future._on_response(self, response)
+            future._on_response(self, response)
         except Exception as exc:  # a bug here must fail the request, not hang it
             _log.exception("request handling failed on %s", self.host)
-            self.future._set_final_exception(exc)
+            future._set_final_exception(exc)
+
+    _on_response = __call__
+
+    def __repr__(self) -> str:
+        return f"<_Execution on {self.host} stream={self.stream} done={self.done}>"
+
+
+# the flag of a ROWS answer whose result metadata changed (v5), as a plain int: and-ing the
+# IntFlag itself costs three Python calls (enum's __and__, __call__, __new__)
+_METADATA_CHANGED = int(RowsFlag.METADATA_CHANGED)
+_int_and = int.__and__
+# object.__new__: an _Execution made by the request path without its __init__ call
+_new_object = object.__new__
 
 
 class ResponseFuture:
@@ -427,7 +524,9 @@ class ResponseFuture:
         self._retry_policy = policy
         self._idempotent = bool(getattr(statement, "is_idempotent", False))
         self._executions: list[_Execution] = []
-        self._lock = threading.Lock()
+        # a plain OS lock even on green hubs (never held across a switch: on one thread it
+        # is never contended, and its methods are C, not a green lock's Python)
+        self._lock = session._new_lock()
         self._waiter = self._hub.future()
         self._started = self._hub.monotonic()
         self._deadline = None if timeout is None else self._started + timeout
@@ -444,11 +543,17 @@ class ResponseFuture:
         ``timeout`` bounds this wait; by default it is the request timeout plus a margin, so a
         caller is never parked forever while a request timeout is set.
         """
-        if timeout is not None and not timeout >= 0:  # 0: do not wait (a done future's result)
+        if timeout is None:
+            # While the deadline timer is armed it bounds this wait: it completes the future
+            # (OperationTimedOut) when the request timeout passes, so the wait needs no timer
+            # of its own (a plain switch). Otherwise (a page fetched by
+            # start_fetching_next_page, whose own request has the timer) the request timeout
+            # plus a margin bounds it.
+            if self._timer is None and self.timeout is not None:
+                remaining = self._deadline - self._hub.monotonic()  # type: ignore[operator]
+                timeout = max(0.0, remaining) + _RESULT_MARGIN
+        elif not timeout >= 0:  # 0: do not wait (a done future's result)
             raise ValueError(f"timeout must be >= 0 seconds or None, not {timeout!r}")
-        if timeout is None and self.timeout is not None:
-            remaining = self._deadline - self._hub.monotonic()  # type: ignore[operator]
-            timeout = max(0.0, remaining) + _RESULT_MARGIN
         try:
             value = self._waiter.result(timeout)
         except BaseException as exc:
@@ -490,7 +595,16 @@ class ResponseFuture:
         ref = self._result_ref
         rs = ref() if ref is not None else None
         if rs is None:
-            rs = self._session._result_set(self, first.page)
+            page = first[0]
+            # Session._result_set, inlined (once per request)
+            rs = ResultSet(
+                page,
+                None if page.paging_state is None
+                else functools.partial(self._session._fetch_page, self),
+                response_future=self,
+                row_factory=self._row_factory,
+                query=self.query,
+            )
             self._result_ref = weakref.ref(rs)
         return rs
 
@@ -630,6 +744,66 @@ class ResponseFuture:
         with self._lock:
             if not self._admitted and not self._completed:
                 self._ticket = ticket
+
+    def _start_fast(self, make_plan: Any, keyspace: str | None, direct: bool) -> None:
+        """_start for the common request (see the module docstring): a request timeout, no
+        throttler, no speculative execution, a statement of this session's protocol
+        version. One timer, the plan's first host, its pool's least busy connection, the
+        EXECUTE encoded in one call, sent without a timer of the connection's own. Whatever
+        is not common on the way (no connection to lend, an encoding the fast encoder
+        leaves to the generic one) continues on the general path from where it is."""
+        self._timer = self._hub.call_later(self.timeout, self._on_timeout)  # type: ignore[arg-type]
+        self._admitted = True
+        session = self._session
+        query = self.query
+        plan = make_plan(keyspace, query)
+        for host in plan:
+            pool = session._pools.get(host)
+            inner = getattr(pool, "_pool", None)
+            connection = inner.lend() if inner is not None else None
+            if connection is None:
+                # not the common case: the general path tries this host first, as it would
+                self._plan = itertools.chain((host,), plan)
+                break
+            self._plan = plan
+            execution = _new_object(_Execution)
+            execution.future = self
+            execution.host = host
+            execution.connection = connection
+            execution.reprepares = 0
+            execution.done = False
+            execution.stream = None
+            self._executions.append(execution)  # nobody else sees this future yet
+            self.attempted_hosts.append(host)
+            ps = query.prepared_statement
+            md = ps.result_metadata
+            try:
+                message = None
+                if (self._custom_payload is None and not self._trace
+                        and self._paging_state is None and type(query.values) is list):
+                    message = encode_execute(
+                        ps.query_id, ps.result_metadata_id, self._consistency, query.values,
+                        md is not None and bool(md.columns), self._fetch_size, self._serial,
+                        self._timestamp, connection.version,
+                    )
+                if message is None:
+                    message = self._message()
+                execution.message = message
+                stream = connection.send_owned(message, execution, md, direct)
+            except ConnectionException as exc:
+                self._on_error(execution, exc.with_traceback(None), request_sent=False)
+                return
+            except Exception as exc:
+                self._drop(execution)
+                self._set_final_exception(exc)
+                return
+            if not execution.done:
+                execution.stream = stream
+            return
+        else:
+            self._plan = plan
+        if not self._send_next():
+            self._fail_no_host()
 
     def _on_admission(self, error: BaseException | None) -> None:
         if error is not None:
@@ -816,7 +990,7 @@ class ResponseFuture:
     def _on_rows(self, response: RowsResult) -> None:
         query = self.query
         md = response.metadata
-        if isinstance(query, BoundStatement) and md.flags & RowsFlag.METADATA_CHANGED:
+        if isinstance(query, BoundStatement) and _int_and(md.flags, _METADATA_CHANGED):
             ps = query.prepared_statement
             ps.result_metadata = md
             ps.result_metadata_id = md.result_metadata_id
@@ -945,8 +1119,19 @@ class ResponseFuture:
         self._set_final_exception(_no_host_available(self._errors, self.attempted_hosts))
 
     def _on_timeout(self) -> None:
+        # The deadline (on the timer wheel): it must complete the future whatever happens,
+        # since result() waits on nothing else.
         if self._completed:
             return
+        try:
+            self._time_out()
+        finally:
+            if not self._completed:
+                self._set_final_exception(OperationTimedOut(
+                    f"Client request timeout after {self.timeout}s", host=self._last_host(),
+                    timeout=self.timeout))
+
+    def _time_out(self) -> None:
         waited = self._hub.monotonic() - self._started
         with self._lock:
             ticket = self._ticket
@@ -1001,8 +1186,16 @@ class ResponseFuture:
                 return False
             self._completed = True
             executions = self._executions
+            orphans = None
             for execution in executions:
                 execution.done = True
+                if execution.stream is not None:
+                    # still in flight on a connection that keeps no timer for it (timed
+                    # out, or a speculative execution that lost): its id stays reserved
+                    # until its late answer, and its callback is forgotten
+                    if orphans is None:
+                        orphans = []
+                    orphans.append(execution)
             executions.clear()
             release = self._admitted and not self._released
             if release:
@@ -1017,6 +1210,13 @@ class ResponseFuture:
         if timer is not None:
             timer.cancel()
             self._spec_timer = None
+        if orphans is not None:
+            for execution in orphans:
+                stream, execution.stream = execution.stream, None
+                try:
+                    execution.connection.orphan(stream, execution)
+                except Exception:  # a connection of another kind: its own timer applies
+                    _log.debug("could not orphan stream %s on %s", stream, execution.host)
         if release:
             throttle = self._session._throttle
             if throttle is not None:
@@ -1079,6 +1279,12 @@ def _next_page_done(future: ResponseFuture, nxt: ResponseFuture, waiter: Any) ->
     if isinstance(value, ResultSet):
         value.response_future = future
     future._waiter.set_result(value)
+def _lock_factory(hub: Any) -> Callable[[], Any]:
+    """What makes a ResponseFuture's lock: the hub's plain C lock (see Hub.raw_lock), or
+    its ordinary lock for a hub of the application's own that has no raw_lock."""
+    return getattr(hub, "raw_lock", None) or hub.lock  # type: ignore[no-any-return]
+
+
 def run_together(hub: Any, jobs: Sequence[Callable[[], object]]) -> None:
     """Run every job of ``jobs`` (closing pools, sessions) at once, each in its own greenlet,
     and wait for all of them: shutting down N hosts costs the slowest one, not the sum.
@@ -1287,6 +1493,7 @@ class Session:
         self._prepared_cache_lock = threading.Lock()  # never held across a switch
         throttler = cluster.request_throttler
         self._throttle = _Throttle(throttler, hub) if throttler is not None else None
+        self._new_lock = _lock_factory(hub)
 
     # -- configuration -----------------------------------------------------------------------
 
@@ -1445,6 +1652,13 @@ class Session:
         error. ``parameters`` fill ``%s``/``%(name)s`` markers (text) or bind markers
         (prepared). ``timeout`` overrides the profile's request timeout; ``host`` pins the
         request to one host; ``row_factory`` overrides the profile's (e.g. numpy_columns)."""
+        t = type(query)
+        if ((t is PreparedStatement or (t is BoundStatement and not parameters))
+                and execution_profile is EXEC_PROFILE_DEFAULT and timeout is _NOT_SET
+                and not trace and custom_payload is None and paging_state is None
+                and host is None and row_factory is None):
+            # the common request: written by this greenlet when its connection is idle
+            return self._execute_prepared(query, parameters, True).result()
         return self.execute_async(
             query, parameters, trace, custom_payload, timeout, execution_profile,
             paging_state, host, row_factory,
@@ -1464,6 +1678,14 @@ class Session:
     ) -> ResponseFuture:
         """Start ``query`` and return its :class:`ResponseFuture` at once (argument order as
         cassandra-driver's ``execute_async``)."""
+        t = type(query)
+        if ((t is PreparedStatement or (t is BoundStatement and not parameters))
+                and execution_profile is EXEC_PROFILE_DEFAULT and timeout is _NOT_SET
+                and not trace and custom_payload is None and paging_state is None
+                and host is None and row_factory is None):
+            # (never a direct write: execute_async may be called from a callback, which must
+            # not wait in sendall)
+            return self._execute_prepared(query, parameters, False)
         future = self._create_future(
             query, parameters, trace, custom_payload, timeout, execution_profile,
             paging_state, host,
@@ -1474,6 +1696,84 @@ class Session:
             for listener, args, kwargs in self._request_init_listeners:
                 listener(future, *args, **kwargs)
         future._start()
+        return future
+
+    # -- the common request ------------------------------------------------------------------
+
+    #: the default profile the cached options were resolved from, and those options
+    _fast_profile: ExecutionProfile | None = None
+    _fast_opts: tuple[Any, ...] = ()
+
+    def _fast_options(self, profile: ExecutionProfile) -> tuple[Any, ...]:
+        """The default profile's options as the request path reads them, resolved once per
+        profile object (profiles are frozen: setting a legacy option or replacing the
+        default profile makes a new object, which is resolved again on its first use)."""
+        opts = (
+            profile.consistency_level,
+            profile.serial_consistency_level,
+            profile.request_timeout,
+            profile.load_balancing_policy.make_query_plan,
+            # speculation needs the general path (a timer per execution)
+            type(profile.speculative_execution_policy) is NoSpeculativeExecutionPolicy,
+        )
+        self._fast_opts = opts
+        self._fast_profile = profile
+        return opts
+
+    def _execute_prepared(self, query: PreparedStatement | BoundStatement, parameters: Any,
+                          direct: bool) -> ResponseFuture:
+        """execute_async of a PreparedStatement with its values (or of a BoundStatement)
+        with the default profile and no per-call options: _create_future and _start without
+        the lookups the previous request already made (see the module docstring).
+        ``direct``: the caller is execute(), which waits for the answer in this greenlet."""
+        cluster = self.cluster
+        if cluster._pid != _forksafety._pid:
+            cluster._after_fork()  # a forked child's first request: new pools first
+        if self.is_shutdown:
+            raise DriverException("the session is shut down; create a new one with connect()")
+        profile = self._session_default_profile
+        if profile is None:
+            profile = cluster._profiles[EXEC_PROFILE_DEFAULT]
+        if profile is self._fast_profile:
+            opts = self._fast_opts
+        else:
+            opts = self._fast_options(profile)
+        consistency, serial, timeout, make_plan, plain = opts
+        statement = query.bind(parameters) if type(query) is PreparedStatement else query
+        # the statement's own options, read from its dict (its properties are Python calls;
+        # a missing key is the class default, None)
+        get = statement.__dict__.get
+        own = get("_timeout")
+        if own is not None:
+            timeout = own
+        own = get("consistency_level")
+        if own is not None:
+            consistency = own
+        serial = get("_serial_consistency_level") or serial
+        fetch_size = get("fetch_size", FETCH_SIZE_UNSET)
+        if fetch_size is FETCH_SIZE_UNSET:
+            fetch_size = self.default_fetch_size
+        if not fetch_size or fetch_size < 0:
+            fetch_size = None
+        timestamp = get("_timestamp")
+        if timestamp is None and self.use_client_timestamp:
+            generator = cluster.timestamp_generator
+            if generator is not None:
+                timestamp = generator()
+        future = ResponseFuture(
+            self, statement, profile, timeout, consistency=consistency,
+            serial_consistency=serial, fetch_size=fetch_size, paging_state=get("paging_state"),
+            timestamp=timestamp, custom_payload=get("custom_payload"),
+            trace=bool(get("trace")),
+        )
+        if self._request_init_listeners:
+            for listener, args, kwargs in self._request_init_listeners:
+                listener(future, *args, **kwargs)
+        if (timeout is None or self._throttle is not None
+                or (not plain and future._idempotent)):
+            future._start()
+        else:
+            future._start_fast(make_plan, get("keyspace") or self.keyspace, direct)
         return future
 
     def _create_future(
@@ -1488,7 +1788,7 @@ class Session:
         host: Host | None,
     ) -> ResponseFuture:
         cluster = self.cluster
-        if cluster._pid != _current_pid():
+        if cluster._pid != _forksafety._pid:
             cluster._after_fork()  # a forked child's first request: new pools first
         if self.is_shutdown:
             raise DriverException("the session is shut down; create a new one with connect()")
@@ -1619,7 +1919,7 @@ class Session:
         page = Page.from_response(response, future._row_factory)
         if future._page_of is not None:
             return page
-        return _FirstPage(page)
+        return _FirstPage((page,))
 
     def _result_set(self, future: ResponseFuture, page: Page) -> ResultSet:
         fetch = None
@@ -1758,12 +2058,13 @@ class Session:
     def _prepared_for(self, message: Any, error: Unprepared, query: Any = None
                       ) -> PreparedStatement | None:
         query_id = getattr(error, "statement_id", None)
-        if query_id is None and isinstance(message, Execute):
+        is_execute = isinstance(message, (Execute, EncodedExecute))
+        if query_id is None and is_execute:
             query_id = message.query_id
         ps = self.cluster._prepared_statements.get(query_id)
-        if ps is None and isinstance(message, Execute):
+        if ps is None and is_execute:
             ps = self.cluster._prepared_statements.get(message.query_id)
-        if ps is None and isinstance(query, BoundStatement) and isinstance(message, Execute):
+        if ps is None and isinstance(query, BoundStatement) and is_execute:
             # the registry is weak: a statement prepared again after leaving the session's
             # cache may have replaced this one there, and then been dropped
             candidate = query.prepared_statement
@@ -1897,6 +2198,7 @@ class Session:
         for pool in old.values():
             pool._abandon_after_fork()
         self.hub = hub
+        self._new_lock = _lock_factory(hub)
         throttler = self.cluster.request_throttler
         self._throttle = _Throttle(throttler, hub) if throttler is not None else None
         if reconnect and not self.is_shutdown:

@@ -128,6 +128,18 @@ def _check_retry_policy(policy: object) -> None:
         raise ValueError("retry_policy should implement a RetryPolicy (on_read_timeout, ...)")
 
 
+def _retry_policy_ok(policy: object) -> bool:
+    try:
+        _check_retry_policy(policy)
+    except Exception:
+        return False
+    return True
+
+
+# object.__new__: a BoundStatement made by PreparedStatement.bind's plan, without __init__
+_new_bound = object.__new__
+
+
 def _check_timestamp(timestamp: int | None) -> int | None:
     if timestamp is not None and (not isinstance(timestamp, int) or isinstance(timestamp, bool)):
         raise TypeError(
@@ -392,6 +404,53 @@ class PreparedStatement:
         self._timeout = _check_timeout(timeout)
         self._routing_key_index_set = frozenset(self.routing_key_indexes or ())
 
+    # -- the bind plan: what every bind() of this statement needs, worked out once ------------
+    #
+    # ``_plan`` is None until the first bind() and whenever an option of this statement is
+    # changed (see __setattr__): (the attributes a BoundStatement inherits, as one dict; the
+    # value encoder of each marker; the single partition key marker's index, or -1).
+
+    _plan: tuple[dict[str, Any], tuple[Callable[[Any], bytes], ...], int] | None = None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # an option set on the statement after a bind must reach the next bind
+        object.__setattr__(self, name, value)
+        if name != "_plan" and self._plan is not None:
+            object.__setattr__(self, "_plan", None)
+
+    def _bind_plan(self) -> tuple[dict[str, Any], tuple[Callable[[Any], bytes], ...], int]:
+        meta = self.column_metadata
+        keyspace = meta[0].keyspace if meta and meta[0].keyspace else self.keyspace
+        level = self.consistency_level
+        if level is not None and type(level) is not ConsistencyLevel:
+            level = ConsistencyLevel(level)
+        inherited = {
+            "prepared_statement": self,
+            "retry_policy": self.retry_policy,
+            "consistency_level": level,
+            "_serial_consistency_level": self._serial_consistency_level,
+            "fetch_size": self.fetch_size,
+            "keyspace": keyspace,
+            "is_idempotent": self.is_idempotent,
+            "paging_state": None,
+            "_timeout": self._timeout,
+            "_timestamp": None,
+            "trace": False,
+            "_routing_key": None,
+            "custom_payload": None,
+        }
+        try:
+            encoders = tuple(spec.type.encode for spec in meta)
+        except AttributeError:  # column specs without codec types: the generic bind decides
+            encoders = ()
+        indexes = self.routing_key_indexes
+        pk = indexes[0] if indexes and len(indexes) == 1 else -1
+        plan = (inherited, encoders, pk)
+        if self.custom_payload is None and len(encoders) == len(meta) \
+                and (self.retry_policy is None or _retry_policy_ok(self.retry_policy)):
+            object.__setattr__(self, "_plan", plan)
+        return plan
+
     @classmethod
     def from_result(
         cls,
@@ -430,6 +489,39 @@ class PreparedStatement:
     def bind(self, values: Sequence[Any] | Mapping[str, Any] | None = None) -> BoundStatement:
         """A new :class:`BoundStatement` with ``values`` serialized (see
         :meth:`BoundStatement.bind`)."""
+        # The per-request case (a list or tuple with a value for every marker) in one call:
+        # the options and encoders come from the bind plan, the routing key of a one-column
+        # partition key is taken as its value is encoded. Anything else, and any value that
+        # does not encode, goes through BoundStatement.bind, which also words the errors.
+        plan = self._plan
+        if plan is None or plan[0]["prepared_statement"] is not self:  # (a copy's plan)
+            plan = self._bind_plan()
+            if self._plan is not plan:
+                return BoundStatement(self).bind(values)
+        t = type(values)
+        inherited, encoders, pk = plan
+        if (t is tuple or t is list) and len(values) == len(encoders):  # type: ignore[arg-type]
+            out: list[Any] = []
+            try:
+                for value, encode in zip(values, encoders, strict=True):  # type: ignore[arg-type]
+                    if value is None:
+                        out.append(None)
+                    elif value is UNSET:
+                        break
+                    else:
+                        out.append(encode(value))
+                else:
+                    bound = _new_bound(BoundStatement)
+                    d = bound.__dict__
+                    d.update(inherited)
+                    d["values"] = out
+                    d["raw_values"] = values
+                    d["_computed_routing_key"] = (
+                        out[pk] if pk >= 0 and type(out[pk]) is bytes else None
+                    )
+                    return bound  # type: ignore[no-any-return]
+            except Exception:
+                pass
         return BoundStatement(self).bind(values)
 
     def __repr__(self) -> str:

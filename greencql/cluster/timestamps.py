@@ -14,9 +14,10 @@ shared by the greenlets of one hub and by the threads of the thread hub alike.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
+
+from greencql.hubs import os_lock
 
 __all__ = [
     "MonotonicTimestampGenerator",
@@ -33,6 +34,9 @@ DEFAULT_WARNING_THRESHOLD = 1.0
 #: at most one drift warning per this many seconds (of the injected clock), so a stepped-back
 #: clock does not flood the log with one line per request
 DEFAULT_WARNING_INTERVAL = 1.0
+
+
+_time_ns = time.time_ns
 
 
 def wall_clock_micros() -> int:
@@ -77,12 +81,15 @@ class MonotonicTimestampGenerator:
         self._last_warn: int | None = None
         # A plain lock: the critical section is a few integer operations and never blocks,
         # so it costs nothing measurable under greenlets and keeps threads correct.
-        self._lock = threading.Lock()
+        # (the C lock even under monkey-patching: a green lock's methods are Python calls)
+        self._lock = os_lock()
 
     def __call__(self) -> int:
         """The next timestamp: strictly greater than every earlier one of this generator."""
+        clock = self._clock
+        # the default clock inlined (once per request): wall_clock_micros() without the call
+        now = _time_ns() // 1000 if clock is wall_clock_micros else clock()
         with self._lock:
-            now = self._clock()
             last = self.last
             if now > last:
                 self.last = now

@@ -16,6 +16,7 @@ from greencql.hubs.base import (
     Task,
     TaskExit,
     TimerHandle,
+    os_lock,
 )
 from greencql.hubs.detect import ENV_VAR, HUB_NAMES, detect_hub_name, get_hub
 from greencql.hubs.timerwheel import DEFAULT_SLOTS, DEFAULT_TICK, TimerWheel, WheelCore, WheelTimer
@@ -40,4 +41,5 @@ __all__ = [
     "WheelTimer",
     "detect_hub_name",
     "get_hub",
+    "os_lock",
 ]

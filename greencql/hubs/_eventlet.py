@@ -31,6 +31,7 @@ with warnings.catch_warnings():
     import eventlet.green.ssl
     import eventlet.greenthread
     import eventlet.hubs
+    import eventlet.patcher
     import eventlet.queue
     import eventlet.semaphore
     from eventlet.support import greenlets as _greenlet
@@ -243,6 +244,10 @@ class EventletHub(PerLoopWheels):
 
     def lock(self) -> eventlet.semaphore.BoundedSemaphore:
         return eventlet.semaphore.BoundedSemaphore(1)
+
+    # the unpatched C lock constructor (see Hub.raw_lock)
+    raw_lock = staticmethod(eventlet.patcher.original("_thread").allocate_lock)
+    owner_now = staticmethod(_get_hub)
 
     def semaphore(self, value: int = 1) -> eventlet.semaphore.BoundedSemaphore:
         return eventlet.semaphore.BoundedSemaphore(value)

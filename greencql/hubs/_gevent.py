@@ -23,10 +23,12 @@ from typing import Any
 import gevent
 import gevent.event
 import gevent.lock
+import gevent.monkey
 import gevent.queue
 import gevent.socket
 import gevent.ssl
 from gevent._hub_local import get_hub_if_exists
+from greenlet import getcurrent as _getcurrent
 
 from greencql.errors import HubError, OperationTimedOut
 from greencql.hubs.base import (
@@ -119,10 +121,24 @@ class GeventFuture(gevent.event.AsyncResult):
 
     def result(self, timeout: float | None = None) -> Any:
         if not self.ready():
-            # wait() neither raises the stored exception nor a Timeout of its own
-            self.wait(timeout)
-            if not self.ready():
-                raise OperationTimedOut(f"no result within {timeout} s", timeout=timeout)
+            if (timeout is None and _getcurrent() is not (hub := _get_hub())
+                    and (self.hub is None or self.hub is hub)):
+                # The unbounded wait of a request whose deadline timer completes it (or of a
+                # caller who asked for no bound): park on the hub and be switched back by
+                # the completion, gevent's own Waiter protocol, without the Timeout object
+                # (and its four Python calls) that wait() makes even for None.
+                switch = _getcurrent().switch
+                self.rawlink(switch)
+                try:
+                    while not self.ready():
+                        hub.switch()
+                finally:
+                    self.unlink(switch)
+            else:
+                # wait() neither raises the stored exception nor a Timeout of its own
+                self.wait(timeout)
+                if not self.ready():
+                    raise OperationTimedOut(f"no result within {timeout} s", timeout=timeout)
         return self.get(block=False)
 
     def done(self) -> bool:
@@ -188,6 +204,10 @@ class GeventHub(PerLoopWheels):
 
     def semaphore(self, value: int = 1) -> gevent.lock.BoundedSemaphore:
         return gevent.lock.BoundedSemaphore(value)
+
+    # the unpatched C lock constructor (see Hub.raw_lock) and the C owner lookup
+    raw_lock = staticmethod(gevent.monkey.get_original("_thread", "allocate_lock"))
+    owner_now = staticmethod(get_hub_if_exists)
 
     # -- network ---------------------------------------------------------------------------
 

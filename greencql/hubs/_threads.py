@@ -211,6 +211,11 @@ class ThreadHub:
     def lock(self) -> Any:
         return threading.Lock()
 
+    raw_lock = staticmethod(_thread.allocate_lock)
+
+    def owner_now(self) -> object:
+        return _OWNER
+
     def semaphore(self, value: int = 1) -> threading.BoundedSemaphore:
         return threading.BoundedSemaphore(value)
 

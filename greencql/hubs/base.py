@@ -29,10 +29,12 @@ and :class:`TaskExit` are ``BaseException`` and pass through every wait untouche
 
 from __future__ import annotations
 
+import _thread
 import ipaddress
 import logging
 import socket
 import ssl
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -240,6 +242,17 @@ class Hub(Protocol):
 
     def lock(self) -> Lock: ...
 
+    def raw_lock(self) -> Lock:
+        """A plain OS lock (the C one, never monkey-patched): for bookkeeping sections that
+        never switch, held for a few attribute updates. On a green hub it is never
+        contended (nothing switches while it is held) and costs no Python call; on the
+        thread hub it is the lock they need."""
+
+    def owner_now(self) -> object:
+        """The token :meth:`owner_token` would return now, or None outside any loop; a C
+        function where the hub library has one, so that a per-request check that the caller
+        runs on the owning loop costs no Python call (``check_owner`` raises the error)."""
+
     def semaphore(self, value: int = 1) -> Semaphore: ...
 
     def getaddrinfo(
@@ -317,6 +330,21 @@ class Hub(Protocol):
 # --------------------------------------------------------------------------------------------
 # Helpers the adapters share
 # --------------------------------------------------------------------------------------------
+
+
+def os_lock() -> Any:
+    """A new plain OS lock, the C one even in a monkey-patched program (whose
+    ``threading.Lock`` is a green lock with Python-level methods): for sections of a few
+    attribute updates that never switch, taken per request by objects that are not given a
+    hub (a timestamp generator). Looks at ``sys.modules`` only: imports no hub library."""
+    monkey = sys.modules.get("gevent.monkey")
+    if monkey is not None:
+        return monkey.get_original("_thread", "allocate_lock")()
+    patcher = sys.modules.get("eventlet.patcher")
+    if patcher is not None:
+        return patcher.original("_thread").allocate_lock()
+    return _thread.allocate_lock()
+
 
 
 def _run_logged(fn: Callable[..., object], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

@@ -84,15 +84,22 @@ class WheelTimer:
         return self._core is not None
 
     def cancel(self) -> bool:
-        """Forget the call; ``True`` if it was still pending. O(1); safe to call twice."""
+        """Forget the call; ``True`` if it was still pending. O(1); safe to call twice.
+
+        Once per request (its deadline, when the answer comes first): WheelCore.cancel is
+        inlined for the lock-free (green) wheels, so a cancel is one Python call."""
         core = self._core
         if core is None:
             return False
         lock = core.lock
-        if lock is None:
-            return core.cancel(self)
-        with lock:
-            return core.cancel(self)
+        if lock is not None:
+            with lock:
+                return core.cancel(self)
+        self._core = None
+        if core._slots[self.tick % core._nslots].pop(self, _MISSING) is _MISSING:
+            return False
+        core._count -= 1
+        return True
 
     def __repr__(self) -> str:
         state = "pending" if self._core is not None else "done"
@@ -210,6 +217,10 @@ class WheelCore:
         return sum(len(slot) for slot in self._slots)
 
 
+# object.__new__: a WheelTimer without a Python-level __init__ call (TimerWheel.call_later)
+_new_timer = object.__new__
+
+
 def _order(timer: WheelTimer) -> tuple[float, int]:
     return (timer.when, timer.seq)
 
@@ -253,12 +264,38 @@ class TimerWheel:
         return self._task is not None and not self._task.ready()
 
     def call_later(self, delay: float, fn: Callable[..., object], *args: Any) -> WheelTimer:
-        """Call ``fn(*args)`` after ``delay`` seconds, on the wheel's task."""
+        """Call ``fn(*args)`` after ``delay`` seconds, on the wheel's task.
+
+        Once per request (its deadline): on the lock-free (green) wheels scheduling is inlined
+        here (WheelCore.schedule and WheelTimer.__init__ without their calls)."""
         lock = self._lock
-        if lock is None:
-            return self._schedule(delay, fn, args)
-        with lock:
-            return self._schedule(delay, fn, args)
+        if lock is not None:
+            with lock:
+                return self._schedule(delay, fn, args)
+        if self._closed:
+            raise RuntimeError("timer wheel is closed")
+        core = self._core
+        now = self._monotonic()
+        when = now + delay if delay > 0 else now
+        tick = math.ceil((when - core.origin) / core.tick - _EPSILON)
+        if tick <= core.current:
+            tick = core.current + 1
+        timer = _new_timer(WheelTimer)
+        timer.when = when
+        timer.tick = tick
+        timer.fn = fn
+        timer.args = args
+        timer.seq = next(core._seq)
+        timer._core = core
+        core._slots[tick % core._nslots][timer] = None
+        core._count += 1
+        due = core.origin + tick * core.tick
+        if due < self._wake_at:
+            self._wake_at = due
+            if self._task is None:
+                self._task = self._hub.spawn(self._run)
+            self._wake.set()
+        return timer
 
     def _schedule(
         self, delay: float, fn: Callable[..., object], args: tuple[Any, ...]
@@ -308,6 +345,10 @@ class TimerWheel:
                 due = core.advance(monotonic())
             for timer in due:
                 _call_logged(timer.fn, *timer.args)
+            # Dropped before waiting: the driver may sleep until the next timer (a heartbeat
+            # 30 s away), and the timers just fired hold their callbacks' objects (a request
+            # that timed out, its future and results) for all that time.
+            due = timer = None  # type: ignore[assignment]
             if lock is not None:
                 with lock:
                     timeout = self._plan(core, wake, monotonic)

@@ -55,6 +55,11 @@ even when every request id is taken.
 callback runs on the reader greenlet (or the timer wheel, or whoever closes the connection)
 and must not block.
 
+``send_owned`` is ``send_async`` for a caller that owns the request's deadline (the session's
+ResponseFuture: one timer per request, not two): the connection arms no timer for it, and the
+owner calls ``orphan(stream, callback)`` when it gives up, which orphans the id exactly as a
+timeout here would (reserved until the late answer, counted towards ``orphans_exhausted``).
+
 Connection states::
 
     (connect() runs the handshake before the object is returned: nobody sees CONNECTING)
@@ -238,6 +243,7 @@ class Connection:
         "_on_event",
         "_orphan_limit",
         "_owner",
+        "_owner_now",
         "_pending",
         "_put",
         "_queue",
@@ -314,11 +320,16 @@ class Connection:
         self._wait_for_stream = options.wait_for_stream
         self._request_timeout = options.request_timeout
         self._queue = hub.queue()
-        self._put = self._queue.put_nowait
+        # the hub library's own put_nowait when the adapter wraps one (the same call, one
+        # Python frame less per request; the queue is unbounded)
+        inner = getattr(self._queue, "_q", None)
+        self._put = inner.put_nowait if inner is not None else self._queue.put_nowait
         self._lock: Any = hub.lock() if hub.name == "thread" else _NO_LOCK
         self._call_later = hub.call_later
         self._check_owner = hub.check_owner
         self._owner = hub.owner_token()
+        # a hub of the application's own may lack owner_now: owner_token says the same
+        self._owner_now = getattr(hub, "owner_now", None) or hub.owner_token
         self._monotonic = hub.monotonic
         self._last_read = hub.monotonic()
         self._state = _OPEN
@@ -516,6 +527,74 @@ class Connection:
         if self._state > _CLOSING:
             self._fail_late(stream, callback)
         return stream
+
+    def send_owned(
+        self,
+        message: Request,
+        callback: ResponseCallback,
+        result_metadata: ResultMetadata | None = None,
+        direct: bool = False,
+    ) -> int:
+        """``send_async`` for a caller that owns the request's deadline (the session's
+        ResponseFuture): the connection arms no timer of its own. When the caller gives up
+        it calls :meth:`orphan` with the returned stream id and the same ``callback`` object,
+        and the id stays reserved until the late answer (or the connection's end).
+
+        ``direct``: the caller is the requesting greenlet itself, never a callback (a reader
+        or the timer wheel must not wait in ``sendall``); a lone request is then written at
+        once instead of through the writer greenlet (see the module docstring's shortcut).
+        Raises as ``send_async`` does; the callback may already have run (a failed direct
+        write) when this returns."""
+        if self._state != _OPEN:
+            raise self._shutdown_error()
+        owner = self._owner
+        if self._owner_now() is not owner:
+            self._check_owner(owner, "this connection")
+        body = encode_request(message, self.version)
+        flags = request_flags(message) if message.tracing or message.custom_payload else 0
+        pending = self._pending
+        if self._direct:  # a green hub: bookkeeping never switches, no lock
+            stream = self._streams.acquire()
+            if stream is not None:
+                pending[stream] = (callback, result_metadata, None)
+        else:
+            with self._lock:
+                stream = self._streams.acquire()
+                if stream is not None:
+                    pending[stream] = (callback, result_metadata, None)
+        if stream is None:
+            raise ConnectionBusy(
+                f"{self.endpoint}: all {self._streams.max_streams} stream ids are in use",
+                self.endpoint,
+            )
+        if direct and self._direct and not self._writing and len(pending) == 1:
+            self._write_now((stream, message.opcode, body, flags))
+        else:
+            self._put((stream, message.opcode, body, flags))
+        if self._state > _CLOSING:
+            self._fail_late(stream, callback)
+        return stream
+
+    def orphan(self, stream: int, callback: ResponseCallback) -> bool:
+        """The request on ``stream`` sent with ``callback`` is given up by its owner (its
+        deadline passed, or another execution answered first): its callback will not run,
+        and its id stays reserved until its late answer arrives (then freed, the answer
+        dropped unread) or the connection closes. False if it was already answered or
+        failed. Never blocks (runs on the timer wheel)."""
+        with self._lock:
+            entry = self._pending.get(stream)
+            if entry is None or entry[0] is not callback:
+                return False
+            del self._pending[stream]
+            if self._state in (_OPEN, _CLOSING):
+                self._streams.orphan(stream)
+                if self._streams.orphaned >= self._orphan_limit:
+                    self.orphans_exhausted = True
+        if entry[2] is not None:
+            entry[2].cancel()
+        if self._state == _CLOSING and not self._pending:
+            self._drained.set()
+        return True
 
     def set_keyspace(self, keyspace: str, timeout: float | None = None) -> None:
         """USE ``keyspace`` on this connection (raises the server's error, e.g.
@@ -761,7 +840,7 @@ class Connection:
                 # the batch would stay referenced until the next read (an idle connection:
                 # for good), and with it every request it answered and their results
                 done.clear()
-                callback = frame = msg = None
+                callback = frame = msg = entry = md = None
                 if self._state == _CLOSING and not pending:
                     self._drained.set()
         except ProtocolError as exc:

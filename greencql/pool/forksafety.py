@@ -19,7 +19,9 @@ A socket whose CQL handshake is still running (:func:`guard_socket`, held by
 waits on it into the child.
 
 :func:`current_pid` is the pid cached at import and refreshed in the child, so pools can
-check it per request for the price of a global lookup (redis-py's ``_checkpid``). The
+check it per request for the price of a global lookup (redis-py's ``_checkpid``). The request
+path reads the module attribute ``_pid`` itself (``forksafety._pid``): the same value without
+even the call. The
 Cluster and its sessions check it on first use and rebuild (``greencql/cluster/cluster.py``).
 
 Must not: touch the hub (the child's hub is re-initialised by gevent after our hook runs),

@@ -37,6 +37,7 @@ from greencql.errors import ConnectionException, ConnectionShutdown, DriverExcep
 from greencql.hubs import Hub
 from greencql.pool import forksafety
 from greencql.pool.connection import _NO_LOCK, Connection, EventCallback
+from greencql.pool.connection import _OPEN as _CONN_OPEN
 from greencql.pool.options import DEFAULT_PORT, ConnectionOptions, PoolOptions
 
 __all__ = ["HostPool", "PoolListener", "ConnectionFactory", "close_all"]
@@ -172,6 +173,23 @@ class HostPool:
             missing -= 1
         for _ in range(missing):
             self._open_in_background()
+
+    def lend(self) -> Connection | None:
+        """:meth:`borrow` for the request path, in one Python call: the open connection with
+        the fewest requests in flight, or None whenever ``borrow()`` would have more to do
+        (after a fork, no open connection, one to replace, time to grow): the caller then
+        calls ``borrow()``. Reads the connections' state directly (same package)."""
+        if self._pid != forksafety._pid:
+            return None
+        best: Connection | None = None
+        least = 1 << 30
+        for conn in self._connections:
+            n = len(conn._pending)
+            if n < least and conn._state == _CONN_OPEN:
+                best, least = conn, n
+        if best is None or best.orphans_exhausted or least >= self.options.grow_threshold:
+            return None
+        return best
 
     def borrow(self) -> Connection:
         """The open connection with the fewest requests in flight.

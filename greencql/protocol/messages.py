@@ -80,6 +80,8 @@ __all__ = [
     "Query",
     "Prepare",
     "Execute",
+    "EncodedExecute",
+    "encode_execute",
     "BatchChild",
     "Batch",
     "Register",
@@ -943,11 +945,107 @@ def _fast_statement(msg: Query | Execute, version: int) -> bytes:
     return b"".join(parts)
 
 
+class EncodedExecute:
+    """An EXECUTE already encoded for one protocol version by :func:`encode_execute` (the
+    session's request path): what a connection needs of a request (``opcode``, ``tracing``,
+    ``custom_payload``) plus the finished ``body``. ``query_id`` and ``result_metadata_id``
+    say which prepared statement it runs (for re-preparing after UNPREPARED)."""
+
+    __slots__ = ("body", "query_id", "result_metadata_id", "version")
+
+    opcode: ClassVar[int] = Opcode.EXECUTE
+    tracing: ClassVar[bool] = False
+    custom_payload: ClassVar[None] = None
+
+    body: bytes
+    query_id: bytes
+    result_metadata_id: bytes | None
+    version: int
+
+    def __repr__(self) -> str:
+        return f"<EncodedExecute {self.query_id.hex()} v{self.version} {len(self.body)} bytes>"
+
+
+_new_encoded = object.__new__
+
+
+def encode_execute(
+    query_id: bytes,
+    result_metadata_id: bytes | None,
+    consistency: int,
+    values: Sequence[Value],
+    skip_metadata: bool,
+    page_size: int | None,
+    serial_consistency: int | None,
+    timestamp: int | None,
+    version: int,
+) -> EncodedExecute | None:
+    """An EXECUTE of ``query_id`` with positional ``values`` (serialized bytes, None, UNSET),
+    encoded in one pass as :func:`encode_request` would encode the equivalent
+    :class:`Execute` (no paging state, keyspace, custom payload or tracing: those go through
+    the Execute message). None when the inputs need the generic encoder (ids over 64 KiB,
+    UNSET before v4, v5 without a result metadata id, an unknown version)."""
+    if len(query_id) > 0xFFFF or version < 3 or version > 5:
+        return None
+    if version >= 5:
+        if result_metadata_id is None or len(result_metadata_id) > 0xFFFF:
+            return None
+        parts = [_pack_short(len(query_id)), query_id, _pack_short(len(result_metadata_id)),
+                 result_metadata_id, b""]
+    else:
+        parts = [_pack_short(len(query_id)), query_id, b""]
+    head = len(parts) - 1
+    n = len(values)
+    if n > 0xFFFF:
+        return None
+    prefixes = _LENGTH_PREFIXES
+    for v in values:
+        if v is None:
+            parts.append(_NULL_VALUE)
+        elif v is UNSET:
+            if version < 4:
+                return None
+            parts.append(_UNSET_VALUE)
+        else:
+            try:
+                parts.append(prefixes[len(v)])
+            except IndexError:  # 1024 bytes or more
+                parts.append(_pack_int(len(v)))
+            parts.append(v)
+    flags = _VALUES | _SKIP_METADATA if skip_metadata else _VALUES
+    if page_size is not None:
+        flags |= _PAGE_SIZE
+        parts.append(_pack_int(page_size))
+    if serial_consistency is not None:
+        flags |= _SERIAL
+        parts.append(_pack_short(serial_consistency))
+    if timestamp is not None:
+        flags |= _TIMESTAMP
+        parts.append(_pack_long(timestamp))
+    if version == 5:
+        parts[head] = _pack_head_values_v5(consistency, flags, n)
+    else:
+        parts[head] = _pack_head_values_v4(consistency, flags, n)
+    msg = _new_encoded(EncodedExecute)
+    msg.body = b"".join(parts)
+    msg.query_id = query_id
+    msg.result_metadata_id = result_metadata_id
+    msg.version = version
+    return msg
+
+
 def encode_request(msg: Request, version: int) -> bytes:
     """The body of ``msg`` for protocol ``version`` (the custom payload first when set: send
     it with :func:`request_flags`). Raises UnsupportedOperation when the version cannot
     express it."""
     t = type(msg)
+    if t is EncodedExecute:
+        if msg.version != version:  # type: ignore[attr-defined]
+            raise UnsupportedOperation(
+                f"an EXECUTE encoded for protocol v{msg.version} "  # type: ignore[attr-defined]
+                f"cannot be sent on a v{version} connection"
+            )
+        return msg.body  # type: ignore[attr-defined, no-any-return]
     if (t is Execute or t is Query) and msg.custom_payload is None:
         try:
             return _fast_statement(msg, version)  # type: ignore[arg-type]

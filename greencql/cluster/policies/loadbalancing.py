@@ -53,6 +53,8 @@ ReplicaLookup = Callable[[str, bytes], Sequence[Host]]
 # module globals: the hot paths compare against them without an attribute lookup
 _LOCAL = HostDistance.LOCAL
 _LOCAL_RACK = HostDistance.LOCAL_RACK
+# bound of TokenAwarePolicy's distance cache (one entry per host seen as a replica)
+_MAX_CACHED_DISTANCES = 4096
 
 
 @dataclass(frozen=True)
@@ -404,6 +406,21 @@ def _shuffle(items: list[Host], random_float: Callable[[], float]) -> None:
         items[i], items[j] = items[j], items[i]
 
 
+class _Rest(tuple):  # type: ignore[type-arg]
+    """The rest of a token-aware plan after its replicas: (child policy, replicas given,
+    keyspace, query). Made with tuple's C constructor; ``iter()`` (by the plan's chain, only
+    once the replicas are used up, which most requests never do) starts the child's plan."""
+
+    __slots__ = ()
+
+    def __iter__(self) -> Iterator[Host]:
+        # by index: unpacking would iterate, i.e. call this very method
+        seen = set(self[1])
+        for host in self[0].make_query_plan(self[2], self[3]):
+            if host not in seen:
+                yield host
+
+
 class TokenAwarePolicy:
     """Sends a request to a replica of its partition first, saving the coordinator a hop.
 
@@ -430,6 +447,11 @@ class TokenAwarePolicy:
         self.shuffle_replicas = shuffle_replicas
         self._replicas = replicas
         self._rng = rng or random.Random()
+        # The child's distance of each replica seen, by id(host): (host, its datacenter
+        # then, distance). Asked of every replica of every request, it only changes with
+        # the hosts (on_* and populate clear it) or when a host's datacenter is rewritten
+        # (checked per use). Keyed by id, not by host: a Host hashes in Python.
+        self._distances: dict[int, tuple[Host, str | None, HostDistance]] = {}
 
     @property
     def child_policy(self) -> LoadBalancingPolicy:
@@ -439,6 +461,7 @@ class TokenAwarePolicy:
         if context is not None and context.replicas is not None:
             self._replicas = context.replicas
         self._child.populate(hosts, context)
+        self._distances = {}
 
     def distance(self, host: Host) -> HostDistance:
         return self._child.distance(host)
@@ -454,18 +477,23 @@ class TokenAwarePolicy:
         lookup = self._replicas
         if routing_key is None or keyspace is None or lookup is None:
             return self._child.make_query_plan(working_keyspace, query)
-        return self._plan(lookup(keyspace, routing_key), working_keyspace, query)
-
-    def _plan(
-        self, replicas: Sequence[Host], working_keyspace: str | None, query: object
-    ) -> Iterator[Host]:
-        distance = self._child.distance
+        # The replicas are sorted here, at once, with cached distances; the plan is a chain
+        # of that list and a generator not started until the list is used up: the first
+        # host (usually the only one a request needs) costs no generator step.
+        distances = self._distances
         near: list[Host] = []
         local: list[Host] = []
-        for host in replicas:
+        for host in lookup(keyspace, routing_key):
             if host.is_up is False:
                 continue
-            d = distance(host)
+            entry = distances.get(id(host))
+            if entry is None or entry[0] is not host or entry[1] != host._datacenter:
+                d = self._child.distance(host)
+                if len(distances) > _MAX_CACHED_DISTANCES:
+                    distances.clear()
+                distances[id(host)] = (host, host._datacenter, d)
+            else:
+                d = entry[2]
             if d == _LOCAL_RACK:
                 near.append(host)
             elif d == _LOCAL:
@@ -474,29 +502,34 @@ class TokenAwarePolicy:
             random_float = self._rng.random
             if len(near) > 1:
                 _shuffle(near, random_float)
-            if len(local) > 1:
+            n = len(local)
+            if n == 3:  # _shuffle's RF 3 case, inlined: the same draws
+                j = int(random_float() * 3)
+                local[2], local[j] = local[j], local[2]
+                j = int(random_float() * 2)
+                local[1], local[j] = local[j], local[1]
+            elif n > 1:
                 _shuffle(local, random_float)
-        yield from near
-        yield from local
-        # Most requests stop at the first replica: the set of hosts already given is built
-        # only when the plan goes past them.
-        given = set(near)
-        given.update(local)
-        for host in self._child.make_query_plan(working_keyspace, query):
-            if host not in given:
-                yield host
+        if near:
+            near += local
+            local = near
+        return itertools.chain(local, _Rest((self._child, local, working_keyspace, query)))
 
     def on_up(self, host: Host) -> None:
         self._child.on_up(host)
+        self._distances = {}
 
     def on_down(self, host: Host) -> None:
         self._child.on_down(host)
+        self._distances = {}
 
     def on_add(self, host: Host) -> None:
         self._child.on_add(host)
+        self._distances = {}
 
     def on_remove(self, host: Host) -> None:
         self._child.on_remove(host)
+        self._distances = {}
 
 
 class HostFilterPolicy:
