@@ -23,6 +23,7 @@ import pytest
 from conftest import TEST_HUB, import_cassandra_cluster
 
 from greencql import Cluster, ExecutionProfile, SimpleStatement, numpy_columns, tuple_factory
+from greencql.cluster.rowfactories import NumpyColumns
 from greencql.testing.cluster import SimCluster
 
 np = pytest.importorskip("numpy")
@@ -385,3 +386,18 @@ def test_a_missing_numpy_is_an_import_error_naming_the_extra():
     )
     assert proc.returncode == 0, proc.stderr
     assert "greencql[pandas]" in proc.stdout
+
+
+def test_a_per_call_row_factory_applies_to_prepared_statements(session):
+    """A prepared statement with the default profile takes the straight request path; a
+    per-call row_factory must still reach its page (execute and execute_async alike)."""
+    ps = session.prepare("SELECT k FROM t WHERE k = ?")
+    cols = session.execute(ps, [3], row_factory=numpy_columns).current_rows[0]
+    assert isinstance(cols, NumpyColumns) and list(cols["k"]) == [3]
+    rows = session.execute_async(ps, [3], row_factory=numpy_columns).result().current_rows
+    assert isinstance(rows[0], NumpyColumns)
+    rows = session.execute_async(ps, [3], row_factory=tuple_factory).result().current_rows
+    assert rows == [(3,)] and type(rows[0]) is tuple
+    bound = ps.bind([3])
+    assert isinstance(session.execute(bound, row_factory=numpy_columns).current_rows[0],
+                      NumpyColumns)
