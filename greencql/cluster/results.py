@@ -19,6 +19,7 @@ Must not: touch connections, hubs or clocks, or decode bytes; the session builds
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,9 +32,11 @@ from greencql.cluster.rowfactories import (
     is_builtin_row_factory,
     named_tuple_factory,
     resolve_row_factory,
+    tuple_factory,
 )
 from greencql.cluster.statements import BatchStatement
 from greencql.errors import DriverException
+from greencql.protocol.rows import LazyRows
 
 __all__ = ["Page", "ResultSet", "PageFetcher", "APPLIED_COLUMN"]
 
@@ -74,11 +77,19 @@ class Page:
         cls,
         response: Any,
         row_factory: str | RowFactoryCallable | None = named_tuple_factory,
+        pause: Callable[[float], object] | None = None,
     ) -> Page:
         """The page of a decoded RESULT (``greencql.protocol.messages``): a ``RowsResult``
         gets its rows through ``row_factory`` (column names and types from the columns it was
         decoded with); any other result is a page without rows. Warnings, custom payload and
-        tracing id are copied from the response."""
+        tracing id are copied from the response.
+
+        A big page arrives undecoded (its rows a ``LazyRows``, see
+        ``greencql.protocol.rows``): with a built-in row factory its rows stay lazy, decoded
+        slice by slice (the factory applied per slice) where they are used, with
+        ``pause(0)`` (the hub's ``sleep``) between slices so other greenlets run; a custom
+        factory is called once with every row, decoded here, slice by slice with the same
+        pauses (cassandra-driver's contract: the factory sees the whole page)."""
         if response is None:
             return cls()
         rows = getattr(response, "rows", None)
@@ -104,8 +115,12 @@ class Page:
         except TypeError:  # an unhashable type object: no caching, same answer
             names, types = _names_and_types.__wrapped__(columns)
         factory = row_factory if callable(row_factory) else resolve_row_factory(row_factory)
+        if type(rows) is LazyRows:
+            rows = _lazy_page_rows(rows, factory, names, pause)
+        else:
+            rows = factory(names, rows if type(rows) is list else list(rows))
         return cls(
-            factory(names, rows if type(rows) is list else list(rows)),
+            rows,
             response.paging_state,
             names,
             types,
@@ -113,6 +128,17 @@ class Page:
             response.custom_payload,
             response.tracing_id,
         )
+
+
+def _lazy_page_rows(
+    rows: LazyRows, factory: RowFactoryCallable, names: tuple[str, ...],
+    pause: Callable[[float], object] | None,
+) -> Any:
+    if factory is tuple_factory:
+        return rows.derive(None, pause)
+    if is_builtin_row_factory(factory):
+        return rows.derive(functools.partial(factory, names), pause)
+    return factory(names, rows.derive(None, pause)._all())
 
 
 @lru_cache(maxsize=1024)

@@ -55,13 +55,14 @@ from greencql.protocol.constants import (
     WriteType,
 )
 from greencql.protocol.rows import (
+    LAZY_BYTES,
     ColumnSpec,
     PreparedMetadata,
     ResultMetadata,
     _result_metadata_at,
     _rows_at,
-    decode_rows,
     encode_rows,
+    lazy_rows,
     read_prepared_metadata,
     read_result_metadata,
     write_prepared_metadata,
@@ -428,7 +429,16 @@ class RowsResult(Result):
     """Rows: ``metadata`` as received (flags, paging state, v5 new metadata id, and the
     columns unless NO_METADATA); ``rows`` decoded with ``columns``, which are the received
     columns or, under NO_METADATA, the prepared statement's result columns given to
-    :func:`decode_response`."""
+    :func:`decode_response`.
+
+    A decoded result also has ``raw_rows`` (not a field: it takes no part in ``==``), the
+    plain tuple ``(data, pos, end, count)``: ``data[pos:end]`` are the row cells (``pos``
+    right after <rows_count>) and ``count`` the rows; None when the result was not decoded
+    from bytes. A page of more than :data:`~greencql.protocol.rows.LAZY_BYTES` bytes of cells
+    is not decoded at once: its ``rows`` is a :class:`~greencql.protocol.rows.LazyRows`, which
+    decodes slices as they are used (and raises a malformed cell's ProtocolError then)."""
+
+    raw_rows = None  # class default; decoders set the instance's (see above)
 
     kind: ClassVar[int] = ResultKind.ROWS
     metadata: ResultMetadata
@@ -445,7 +455,7 @@ class RowsResult(Result):
         tracing_id: uuid.UUID | None = None,
         warnings: Sequence[str] | None = None,
         custom_payload: Mapping[str, bytes | None] | None = None,
-    ) -> None:
+) -> None:
         d = self.__dict__
         d["tracing_id"] = tracing_id
         d["warnings"] = warnings
@@ -1311,8 +1321,21 @@ def _dec_result(r: Reader, version: int, md: Any, extra: dict[str, Any],
                     f"ROWS result has {metadata.column_count} columns, the given result "
                     f"metadata {len(columns)}"
                 )
-        rows = decode_rows(r, columns, value_types)
-        return RowsResult(metadata, rows, columns, **extra)
+        data = r.data
+        if type(data) is not bytes:
+            data = bytes(data)
+        if r.end - r.pos > LAZY_BYTES:
+            # a big page: decoded as it is used (see RowsResult), the rows run to the end
+            rows = lazy_rows(data, r.pos, r.end, columns, value_types)
+            r.pos = r.end
+            msg = RowsResult(metadata, rows, columns, **extra)
+            msg.__dict__["raw_rows"] = rows.raw_rows
+            return msg
+        start = r.pos + 4
+        rows, r.pos = _rows_at(data, r.pos, r.end, columns, value_types)
+        msg = RowsResult(metadata, rows, columns, **extra)
+        msg.__dict__["raw_rows"] = (data, start, r.pos, len(rows))
+        return msg
     if kind == ResultKind.VOID:
         return VoidResult(**extra)
     if kind == ResultKind.SET_KEYSPACE:
@@ -1395,10 +1418,19 @@ def _fast_result(
             columns = result_metadata.columns
             if columns is None or len(columns) != metadata.column_count:
                 return None
+        if end - pos > LAZY_BYTES:
+            # a big page: decoded as it is used, in the greenlet that uses it (see RowsResult)
+            rows = lazy_rows(body, pos, end, columns, value_types)
+            msg = RowsResult(metadata, rows, columns)
+            msg.__dict__["raw_rows"] = rows.raw_rows
+            return msg
+        start = pos + 4
         rows, pos = _rows_at(body, pos, end, columns, value_types)
         if pos != end:
             return None
-        return RowsResult(metadata, rows, columns)
+        msg = RowsResult(metadata, rows, columns)
+        msg.__dict__["raw_rows"] = (body, start, end, len(rows))  # not a field: no __init__ arg
+        return msg
     if kind == _VOID and end == 4:
         return VoidResult()
     return None
