@@ -77,7 +77,7 @@ class Page:
         cls,
         response: Any,
         row_factory: str | RowFactoryCallable | None = named_tuple_factory,
-        pause: Callable[[float], object] | None = None,
+        hub: Any = None,
     ) -> Page:
         """The page of a decoded RESULT (``greencql.protocol.messages``): a ``RowsResult``
         gets its rows through ``row_factory`` (column names and types from the columns it was
@@ -87,7 +87,7 @@ class Page:
         A big page arrives undecoded (its rows a ``LazyRows``, see
         ``greencql.protocol.rows``): with a built-in row factory its rows stay lazy, decoded
         slice by slice (the factory applied per slice) where they are used, with
-        ``pause(0)`` (the hub's ``sleep``) between slices so other greenlets run; a custom
+        ``hub.idle()`` between slices so other greenlets, timers and IO run; a custom
         factory is called once with every row, decoded here, slice by slice with the same
         pauses (cassandra-driver's contract: the factory sees the whole page)."""
         if response is None:
@@ -116,7 +116,7 @@ class Page:
             names, types = _names_and_types.__wrapped__(columns)
         factory = row_factory if callable(row_factory) else resolve_row_factory(row_factory)
         if type(rows) is LazyRows:
-            rows = _lazy_page_rows(rows, factory, names, pause)
+            rows = _lazy_page_rows(rows, factory, names, hub)
         else:
             rows = factory(names, rows if type(rows) is list else list(rows))
         return cls(
@@ -132,8 +132,9 @@ class Page:
 
 def _lazy_page_rows(
     rows: LazyRows, factory: RowFactoryCallable, names: tuple[str, ...],
-    pause: Callable[[float], object] | None,
+    hub: Any,
 ) -> Any:
+    pause = None if hub is None else getattr(hub, "idle", None)
     if factory is tuple_factory:
         return rows.derive(None, pause)
     if is_builtin_row_factory(factory):

@@ -1612,8 +1612,8 @@ class Session:
     # -- results -----------------------------------------------------------------------------
 
     def _make_result(self, future: ResponseFuture, response: Any) -> Any:
-        # the hub's sleep: a big page decodes in slices that let other greenlets run
-        page = Page.from_response(response, future._row_factory, self.hub.sleep)
+        # the hub: a big page decodes in slices that let other greenlets run (hub.idle)
+        page = Page.from_response(response, future._row_factory, self.hub)
         if future._page_of is not None:
             return page
         return _FirstPage(page)

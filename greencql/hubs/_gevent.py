@@ -173,6 +173,8 @@ class GeventHub(PerLoopWheels):
         return task
 
     sleep = staticmethod(gevent.sleep)
+    # not sleep(0): gevent runs up to 50 ready callbacks before it looks at timers and IO
+    idle = staticmethod(gevent.idle)
     monotonic = staticmethod(time.monotonic)
 
     def event(self) -> gevent.event.Event:

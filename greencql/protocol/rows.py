@@ -659,8 +659,8 @@ class LazyRows(Sequence[Any]):
 
     ``raw_rows`` is ``(data, pos, end, count)``: ``data[pos:end]`` are the cells of `count`
     rows. ``transform`` (optional) maps each decoded slice (a list of tuples) to the list of
-    rows it stands for (a row factory applied per slice); ``pause`` (optional) is called with
-    0 before every slice but the first (``hub.sleep``: other greenlets run between slices).
+    rows it stands for (a row factory applied per slice); ``pause`` (optional) is called
+    before every slice but the first (``hub.idle``: other greenlets run between slices).
 
     Errors: the row count is checked against the bytes when the page arrives (cheap); the
     cells only when their slice is decoded, so a malformed cell raises its
@@ -686,7 +686,7 @@ class LazyRows(Sequence[Any]):
         columns: tuple[ColumnSpec, ...],
         value_types: str = DEFAULT_VALUE_TYPES,
         transform: Callable[[list[tuple]], list[Any]] | None = None,
-        pause: Callable[[float], object] | None = None,
+        pause: Callable[[], object] | None = None,
     ) -> None:
         self.raw_rows = raw_rows
         self.columns = columns
@@ -701,7 +701,7 @@ class LazyRows(Sequence[Any]):
     def derive(
         self,
         transform: Callable[[list[tuple]], list[Any]] | None = None,
-        pause: Callable[[float], object] | None = None,
+        pause: Callable[[], object] | None = None,
     ) -> LazyRows:
         """A fresh lazy sequence over the same bytes, with its own transform and pause."""
         return LazyRows(self.raw_rows, self.columns, self.value_types, transform, pause)
@@ -717,7 +717,7 @@ class LazyRows(Sequence[Any]):
         if self._done >= count:
             return False
         if self._done and self.pause is not None:
-            self.pause(0)
+            self.pause()
             if self._done >= count:  # another greenlet finished it meanwhile
                 return True
         done = self._done
@@ -747,15 +747,32 @@ class LazyRows(Sequence[Any]):
         return self.raw_rows[3] > 0
 
     def __iter__(self) -> Iterator[Any]:
-        rows = self._rows
-        i = 0
-        while True:
-            if i < len(rows):
-                chunk = rows[i:]
-                i += len(chunk)
-                yield from chunk
-            elif not self._more():
-                return
+        """Every row, decoded slice by slice as the iteration gets there. Rows met only by
+        iterating are not kept (a page walked once never holds all its rows at a time, and
+        the garbage collector never has to walk them all); indexing keeps what it decoded."""
+        count = self.raw_rows[3]
+        if self._done >= count:
+            yield from self._rows
+            return
+        data, pos, end, _ = self.raw_rows
+        columns = self.columns
+        value_types = self.value_types
+        transform = self.transform
+        pause = self.pause
+        step = self._step
+        done = 0
+        while done < count:
+            if done and pause is not None:
+                pause()
+            n = min(count - done, step)
+            rows, pos = _rows_chunk(data, pos, end, n, columns, value_types, done)
+            done += n
+            if done == count and pos != end:
+                raise MalformedError(f"{end - pos} bytes after the last of {count} rows")
+            if transform is not None:
+                rows = transform(rows)
+            yield from rows
+            rows = None
 
     def __getitem__(self, index: Any) -> Any:
         if isinstance(index, slice):

@@ -85,7 +85,7 @@ def test_lazy_rows_pause_between_slices_and_apply_the_transform_per_slice():
         slices.append(len(chunk))
         return [row[0] for row in chunk]
 
-    derived = lazy.derive(transform, pauses.append)
+    derived = lazy.derive(transform, lambda: pauses.append(0))
     assert list(derived) == list(range(20_000))
     assert sum(slices) == 20_000 and len(slices) > 20
     assert pauses == [0] * (len(slices) - 1)
