@@ -39,6 +39,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from greencql._speedups import twin
 from greencql.errors import MalformedError, ProtocolError, TruncatedError
 from greencql.protocol.constants import RowsFlag
 from greencql.protocol.types import (
@@ -946,3 +947,15 @@ def _row_decoder(
         cache.clear()
     cache[types] = decoder
     return decoder
+
+
+# -- the Cython twin ---------------------------------------------------------------------------
+# greencql/protocol/_rows.pyx: the same _rows_at and _rows_chunk in C for the common types (it
+# calls back into the careful reader above for anything irregular, so errors are the same).
+_rows_at_python = _rows_at  # kept for the twin (inputs it leaves to Python) and the tests
+_rows_chunk_python = _rows_chunk
+_twin = twin("greencql.protocol._rows")
+if _twin is not None:
+    _rows_at = _twin._rows_at
+    _rows_chunk = _twin._rows_chunk
+    CHUNK_CELLS = 8192  # a slice of C decoding costs about what 2048 cells of Python do

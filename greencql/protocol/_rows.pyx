@@ -1,0 +1,314 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""The Cython twin of the hot functions of ``greencql.protocol.rows``: ``_rows_at`` and
+``_rows_chunk``, same names, signatures, values and errors (``rows.py`` rebinds its names to
+these when ``greencql._speedups.twin`` gives this module).
+
+How: per columns tuple (cached by identity, as rows.py caches its generated decoders), a plan
+of one kind code per column. The common types are read in C straight off the bytes (int,
+bigint, counter, smallint, tinyint, double, float, boolean, text, ascii, blob, custom, uuid,
+timeuuid, timestamp, and lists of int / bigint / text, which are Python lists in both value
+modes); every other type is handed the cell's bytes through its Python decoder (the
+``driver_decoder`` or the type's ``decode``, as rows.py does). Any irregularity at all (a
+length past the end, a cell of an unexpected size, a value the decoder refuses, a value out of
+range) sends the whole range to rows.py's careful decoder, which raises the precise
+ProtocolError (or returns the right rows): so errors are rows.py's own.
+
+Must not: do IO, know about frames or messages.
+"""
+
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.datetime cimport import_datetime, timedelta_new
+from cpython.list cimport PyList_New, PyList_SET_ITEM
+from cpython.long cimport PyLong_FromLong, PyLong_FromLongLong
+from cpython.float cimport PyFloat_FromDouble
+from cpython.ref cimport Py_INCREF
+from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
+from cpython.unicode cimport PyUnicode_DecodeASCII, PyUnicode_DecodeUTF8
+from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
+from libc.string cimport memcpy
+
+import datetime
+import uuid
+
+from greencql.errors import MalformedError, TruncatedError
+from greencql.protocol import rows as _py
+from greencql.protocol.types import DEFAULT_VALUE_TYPES, driver_decoder
+
+cdef extern from "Python.h":
+    object _PyLong_FromByteArray(const unsigned char* data, size_t n, int little_endian,
+                                 int is_signed)
+
+import_datetime()
+
+# kind codes
+DEF K_GENERIC = 0
+DEF K_INT = 1
+DEF K_BIGINT = 2
+DEF K_SMALLINT = 3
+DEF K_TINYINT = 4
+DEF K_DOUBLE = 5
+DEF K_FLOAT = 6
+DEF K_BOOLEAN = 7
+DEF K_TEXT = 8
+DEF K_ASCII = 9
+DEF K_BLOB = 10
+DEF K_UUID = 11
+DEF K_TIMESTAMP = 12
+DEF K_LIST_INT = 13
+DEF K_LIST_BIGINT = 14
+DEF K_LIST_TEXT = 15
+
+cdef dict _KINDS = {
+    "int": K_INT, "bigint": K_BIGINT, "counter": K_BIGINT, "smallint": K_SMALLINT,
+    "tinyint": K_TINYINT, "double": K_DOUBLE, "float": K_FLOAT, "boolean": K_BOOLEAN,
+    "text": K_TEXT, "ascii": K_ASCII, "blob": K_BLOB, "custom": K_BLOB, "uuid": K_UUID,
+    "timeuuid": K_UUID, "timestamp": K_TIMESTAMP,
+}
+cdef dict _LIST_KINDS = {"int": K_LIST_INT, "bigint": K_LIST_BIGINT, "text": K_LIST_TEXT}
+
+cdef object _UUID = uuid.UUID
+cdef object _new_object = object.__new__
+cdef object _set_int = uuid.UUID.int.__set__
+cdef object _set_safe = uuid.UUID.is_safe.__set__
+cdef object _unknown = uuid.SafeUUID.unknown
+cdef object _EPOCH_UTC = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+cdef object _EPOCH_NAIVE = datetime.datetime(1970, 1, 1)
+
+# id(columns) -> (columns, kinds, decoders), one cache per value mode (bounded like rows.py's)
+cdef dict _PLANS_MODERN = {}
+cdef dict _PLANS_DRIVER = {}
+cdef int _MAX_PLANS = 256
+
+
+cdef inline int32_t _i32(const unsigned char* p) noexcept nogil:
+    return <int32_t>((<uint32_t>p[0] << 24) | (<uint32_t>p[1] << 16) | (<uint32_t>p[2] << 8)
+                     | <uint32_t>p[3])
+
+
+cdef inline int64_t _i64(const unsigned char* p) noexcept nogil:
+    return <int64_t>((<uint64_t>p[0] << 56) | (<uint64_t>p[1] << 48) | (<uint64_t>p[2] << 40)
+                     | (<uint64_t>p[3] << 32) | (<uint64_t>p[4] << 24) | (<uint64_t>p[5] << 16)
+                     | (<uint64_t>p[6] << 8) | <uint64_t>p[7])
+
+
+cdef class _Plan:
+    cdef tuple columns
+    cdef bytes kinds
+    cdef list decoders
+    cdef object epoch
+
+
+class _Irregular(Exception):
+    """Internal: the fast reader met something only the careful reader may judge."""
+
+
+cdef _Plan _plan(tuple columns, bint driver):
+    cdef dict plans = _PLANS_DRIVER if driver else _PLANS_MODERN
+    cdef _Plan plan = plans.get(id(columns))
+    if plan is not None and plan.columns is columns:
+        return plan
+    plan = _Plan()
+    plan.columns = columns
+    kinds = bytearray()
+    decoders = []
+    for c in columns:
+        t = c.type
+        kind = _KINDS.get(t.kind, K_GENERIC)
+        if t.kind == "list" and t.subtypes:
+            kind = _LIST_KINDS.get(t.subtypes[0].kind, K_GENERIC)
+        kinds.append(kind)
+        decoders.append(driver_decoder(t) if driver else t.decode)
+    plan.kinds = bytes(kinds)
+    plan.decoders = decoders
+    plan.epoch = _EPOCH_NAIVE if driver else _EPOCH_UTC
+    if len(plans) >= _MAX_PLANS:
+        plans.clear()
+    plans[id(columns)] = plan
+    return plan
+
+
+cdef object _uuid(const unsigned char* p):
+    u = _new_object(_UUID)
+    _set_int(u, _PyLong_FromByteArray(p, 16, 0, 0))
+    _set_safe(u, _unknown)
+    return u
+
+
+cdef object _list(int kind, const unsigned char* buf, Py_ssize_t p, Py_ssize_t n):
+    """A list<int|bigint|text> cell of n > 0 bytes at p; raises _Irregular for anything the
+    type's decoder must judge (null or odd-sized elements, a short or long cell)."""
+    cdef Py_ssize_t stop = p + n
+    cdef int32_t count, m
+    cdef Py_ssize_t i
+    if n < 4:
+        raise _Irregular()
+    count = _i32(buf + p)
+    p += 4
+    if count < 0 or <Py_ssize_t>count * 4 > stop - p:
+        raise _Irregular()
+    out = PyList_New(count)
+    for i in range(count):
+        if p + 4 > stop:
+            raise _Irregular()
+        m = _i32(buf + p)
+        p += 4
+        if kind == K_LIST_INT:
+            if m != 4 or p + 4 > stop:
+                raise _Irregular()
+            v = PyLong_FromLong(_i32(buf + p))
+        elif kind == K_LIST_BIGINT:
+            if m != 8 or p + 8 > stop:
+                raise _Irregular()
+            v = PyLong_FromLongLong(_i64(buf + p))
+        else:
+            if m < 0 or p + m > stop:
+                raise _Irregular()
+            v = PyUnicode_DecodeUTF8(<const char*>buf + p, m, NULL)
+        p += m
+        Py_INCREF(v)
+        PyList_SET_ITEM(out, i, v)
+    if p != stop:
+        raise _Irregular()
+    return out
+
+
+cdef tuple _fast(bytes data, Py_ssize_t pos, Py_ssize_t end, Py_ssize_t count, _Plan plan):
+    """(rows, offset after them); raises (anything) when the careful reader must decide."""
+    cdef const unsigned char* buf = <const unsigned char*>PyBytes_AS_STRING(data)
+    cdef const unsigned char* kinds = <const unsigned char*>PyBytes_AS_STRING(plan.kinds)
+    cdef list decoders = plan.decoders
+    cdef object epoch = plan.epoch
+    cdef Py_ssize_t ncols = PyBytes_GET_SIZE(plan.kinds)
+    cdef Py_ssize_t r, c
+    cdef int32_t n
+    cdef int kind
+    cdef int64_t ms, days, secs, us
+    cdef double d
+    cdef float f
+    cdef uint32_t u32
+    cdef uint64_t u64
+    cdef list rows = PyList_New(count)
+    cdef tuple row
+    if end > PyBytes_GET_SIZE(data):
+        raise _Irregular()
+    for r in range(count):
+        row = PyTuple_New(ncols)
+        for c in range(ncols):
+            if pos + 4 > end:
+                raise _Irregular()
+            n = _i32(buf + pos)
+            pos += 4
+            if n < 0:
+                v = None
+            else:
+                if pos + n > end:
+                    raise _Irregular()
+                kind = kinds[c]
+                if kind == K_INT and n == 4:
+                    v = PyLong_FromLong(_i32(buf + pos))
+                elif kind == K_BIGINT and n == 8:
+                    v = PyLong_FromLongLong(_i64(buf + pos))
+                elif kind == K_TEXT:
+                    v = PyUnicode_DecodeUTF8(<const char*>buf + pos, n, NULL)
+                elif kind == K_DOUBLE and n == 8:
+                    u64 = <uint64_t>_i64(buf + pos)
+                    memcpy(&d, &u64, 8)
+                    v = PyFloat_FromDouble(d)
+                elif kind == K_BOOLEAN and n == 1:
+                    v = True if buf[pos] != 0 else False
+                elif kind == K_UUID and n == 16:
+                    v = _uuid(buf + pos)
+                elif kind == K_TIMESTAMP and n == 8:
+                    # timedelta(milliseconds=ms) as Python normalizes it (floor division;
+                    # cdivision: C's truncating / and % are corrected by hand)
+                    ms = _i64(buf + pos)
+                    secs = ms / 1000
+                    us = ms % 1000
+                    if us < 0:
+                        us += 1000
+                        secs -= 1
+                    days = secs / 86400
+                    secs = secs % 86400
+                    if secs < 0:
+                        secs += 86400
+                        days -= 1
+                    if days < -999999999 or days > 999999999:
+                        raise OverflowError("timestamp out of range")
+                    v = epoch + timedelta_new(<int>days, <int>secs, <int>(us * 1000))
+                elif kind == K_BLOB:
+                    v = PyBytes_FromStringAndSize(<const char*>buf + pos, n)
+                elif kind == K_ASCII:
+                    v = PyUnicode_DecodeASCII(<const char*>buf + pos, n, NULL)
+                elif kind == K_FLOAT and n == 4:
+                    u32 = <uint32_t>_i32(buf + pos)
+                    memcpy(&f, &u32, 4)
+                    v = PyFloat_FromDouble(<double>f)
+                elif kind == K_SMALLINT and n == 2:
+                    v = PyLong_FromLong(<int16_t>((<uint16_t>buf[pos] << 8) | buf[pos + 1]))
+                elif kind == K_TINYINT and n == 1:
+                    v = PyLong_FromLong(<int8_t>buf[pos])
+                elif kind >= K_LIST_INT and n > 0:
+                    try:
+                        v = _list(kind, buf, pos, n)
+                    except _Irregular:
+                        v = decoders[c](data[pos:pos + n])
+                else:
+                    v = decoders[c](data[pos:pos + n])
+                pos += n
+            Py_INCREF(v)
+            PyTuple_SET_ITEM(row, c, v)
+        Py_INCREF(row)
+        PyList_SET_ITEM(rows, r, row)
+    return rows, pos
+
+
+def _rows_chunk(data, pos, end, count, columns, value_types=DEFAULT_VALUE_TYPES, first_row=0):
+    """`count` rows (no <rows_count> before them) at `pos`, not past `end`, and the offset
+    after them (rows.py's ``_rows_chunk``)."""
+    cdef bint driver = value_types == "driver"
+    if not driver and value_types != "modern":
+        raise ValueError(f"value_types must be 'driver' or 'modern', got {value_types!r}")
+    if type(data) is not bytes or type(columns) is not tuple:
+        return _py._rows_chunk_python(data, pos, end, count, columns, value_types, first_row)
+    if not columns:
+        return [()] * count, pos
+    try:
+        return _fast(data, pos, end, count, _plan(columns, driver))
+    except Exception:
+        return _py._decode_rows_careful(data, pos, end, count, columns, driver, first_row)
+
+
+def _rows_at(data, pos, end, columns, value_types=DEFAULT_VALUE_TYPES):
+    """rows.py's ``_rows_at``: the rows at `pos` (<rows_count> first, not past `end`) and the
+    offset after them."""
+    cdef Py_ssize_t p, e, ncols
+    cdef int32_t count
+    cdef bint driver
+    if type(data) is not bytes or type(columns) is not tuple:
+        return _py._rows_at_python(data, pos, end, columns, value_types)
+    p = pos
+    e = end
+    ncols = len(columns)
+    if p + 4 > e or e > PyBytes_GET_SIZE(data) or p < 0:
+        if p + 4 > e:
+            raise TruncatedError("ROWS result without a row count")
+        return _py._rows_at_python(data, pos, end, columns, value_types)
+    count = _i32(<const unsigned char*>PyBytes_AS_STRING(data) + p)
+    p += 4
+    if count < 0:
+        raise MalformedError(f"negative row count {count}")
+    if ncols == 0:
+        if count > _py._MAX_EMPTY_ROWS:
+            raise MalformedError(f"{count} rows of no columns")
+        return [()] * count, p
+    if <long long>count * ncols * 4 > e - p:
+        raise TruncatedError(
+            f"{count} rows x {ncols} columns cannot fit in the {e - p} bytes left"
+        )
+    driver = value_types == "driver"
+    if not driver and value_types != "modern":
+        raise ValueError(f"value_types must be 'driver' or 'modern', got {value_types!r}")
+    try:
+        return _fast(data, p, e, count, _plan(columns, driver))
+    except Exception:
+        return _py._decode_rows_careful(data, p, e, count, columns, driver)
