@@ -33,10 +33,49 @@ import uuid
 from greencql.errors import MalformedError, TruncatedError
 from greencql.protocol import rows as _py
 from greencql.protocol.types import DEFAULT_VALUE_TYPES, driver_decoder
+from greencql.protocol.values import OrderedMapSerializedKey as _OrderedMap
 
 cdef extern from "Python.h":
     object _PyLong_FromByteArray(const unsigned char* data, size_t n, int little_endian,
                                  int is_signed)
+
+# A uuid.UUID is made as UUID.__init__ makes it (its two slots, int and is_safe, set in
+# place) without calling anything: the slots' offsets are read off their member descriptors.
+cdef extern from *:
+    """
+    #include <structmember.h>
+    static Py_ssize_t greencql_member_offset(PyObject *descr) {
+        if (Py_TYPE(descr) != &PyMemberDescr_Type) return -1;
+        PyMemberDef *m = ((PyMemberDescrObject *)descr)->d_member;
+        if (m->type != T_OBJECT_EX && m->type != T_OBJECT) return -1;
+        return m->offset;
+    }
+    static PyObject *greencql_new_slotted(PyObject *type, Py_ssize_t off1, PyObject *v1,
+                                          Py_ssize_t off2, PyObject *v2) {
+        PyTypeObject *tp = (PyTypeObject *)type;
+        PyObject *obj = tp->tp_alloc(tp, 0);
+        if (obj == NULL) return NULL;
+        Py_INCREF(v1);
+        *(PyObject **)((char *)obj + off1) = v1;
+        Py_INCREF(v2);
+        *(PyObject **)((char *)obj + off2) = v2;
+        return obj;
+    }
+    static PyObject *greencql_new_slotted3(PyObject *type, Py_ssize_t off1, PyObject *v1,
+                                           Py_ssize_t off2, PyObject *v2,
+                                           Py_ssize_t off3, PyObject *v3) {
+        PyObject *obj = greencql_new_slotted(type, off1, v1, off2, v2);
+        if (obj == NULL) return NULL;
+        Py_INCREF(v3);
+        *(PyObject **)((char *)obj + off3) = v3;
+        return obj;
+    }
+    """
+    Py_ssize_t greencql_member_offset(object descr)
+    object greencql_new_slotted(object tp, Py_ssize_t off1, object v1, Py_ssize_t off2,
+                                object v2)
+    object greencql_new_slotted3(object tp, Py_ssize_t off1, object v1, Py_ssize_t off2,
+                                 object v2, Py_ssize_t off3, object v3)
 
 import_datetime()
 
@@ -57,6 +96,9 @@ DEF K_TIMESTAMP = 12
 DEF K_LIST_INT = 13
 DEF K_LIST_BIGINT = 14
 DEF K_LIST_TEXT = 15
+DEF K_MAP_TEXT_INT = 16
+DEF K_MAP_TEXT_BIGINT = 17
+DEF K_MAP_TEXT_TEXT = 18
 
 cdef dict _KINDS = {
     "int": K_INT, "bigint": K_BIGINT, "counter": K_BIGINT, "smallint": K_SMALLINT,
@@ -65,12 +107,26 @@ cdef dict _KINDS = {
     "timeuuid": K_UUID, "timestamp": K_TIMESTAMP,
 }
 cdef dict _LIST_KINDS = {"int": K_LIST_INT, "bigint": K_LIST_BIGINT, "text": K_LIST_TEXT}
+cdef dict _MAP_KINDS = {"int": K_MAP_TEXT_INT, "bigint": K_MAP_TEXT_BIGINT,
+                        "text": K_MAP_TEXT_TEXT}
 
 cdef object _UUID = uuid.UUID
 cdef object _new_object = object.__new__
 cdef object _set_int = uuid.UUID.int.__set__
 cdef object _set_safe = uuid.UUID.is_safe.__set__
 cdef object _unknown = uuid.SafeUUID.unknown
+cdef Py_ssize_t _INT_OFFSET = greencql_member_offset(uuid.UUID.int)
+cdef Py_ssize_t _SAFE_OFFSET = greencql_member_offset(uuid.UUID.is_safe)
+# the plain uuid.UUID class, whose only instance state is those two slots
+cdef bint _DIRECT_UUID = (_INT_OFFSET > 0 and _SAFE_OFFSET > 0
+                          and not hasattr(uuid.UUID(int=0), "__dict__"))
+# the driver's maps are made as OrderedMapSerializedKey._decoded makes them (three slots)
+cdef Py_ssize_t _MAP_KEY_OFFSET = greencql_member_offset(_OrderedMap._encode_key)
+cdef Py_ssize_t _MAP_ITEMS_OFFSET = greencql_member_offset(_OrderedMap._items)
+cdef Py_ssize_t _MAP_INDEX_OFFSET = greencql_member_offset(_OrderedMap._index)
+cdef bint _DIRECT_MAP = (_MAP_KEY_OFFSET > 0 and _MAP_ITEMS_OFFSET > 0
+                         and _MAP_INDEX_OFFSET > 0
+                         and not hasattr(_OrderedMap._decoded(None, [], {}), "__dict__"))
 cdef object _EPOCH_UTC = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 cdef object _EPOCH_NAIVE = datetime.datetime(1970, 1, 1)
 
@@ -95,6 +151,7 @@ cdef class _Plan:
     cdef tuple columns
     cdef bytes kinds
     cdef list decoders
+    cdef list extras
     cdef object epoch
 
 
@@ -111,15 +168,23 @@ cdef _Plan _plan(tuple columns, bint driver):
     plan.columns = columns
     kinds = bytearray()
     decoders = []
+    extras = []
     for c in columns:
         t = c.type
         kind = _KINDS.get(t.kind, K_GENERIC)
+        extra = None
         if t.kind == "list" and t.subtypes:
             kind = _LIST_KINDS.get(t.subtypes[0].kind, K_GENERIC)
+        elif t.kind == "map" and len(t.subtypes) == 2 and t.subtypes[0].kind == "text":
+            kind = _MAP_KINDS.get(t.subtypes[1].kind, K_GENERIC)
+            if driver:  # cassandra-driver's OrderedMapSerializedKey, as types.py builds it
+                extra = (_OrderedMap._decoded, t.subtypes[0].encode)
         kinds.append(kind)
         decoders.append(driver_decoder(t) if driver else t.decode)
+        extras.append(extra)
     plan.kinds = bytes(kinds)
     plan.decoders = decoders
+    plan.extras = extras
     plan.epoch = _EPOCH_NAIVE if driver else _EPOCH_UTC
     if len(plans) >= _MAX_PLANS:
         plans.clear()
@@ -128,6 +193,9 @@ cdef _Plan _plan(tuple columns, bint driver):
 
 
 cdef object _uuid(const unsigned char* p):
+    if _DIRECT_UUID:
+        return greencql_new_slotted(_UUID, _INT_OFFSET, _PyLong_FromByteArray(p, 16, 0, 0),
+                                    _SAFE_OFFSET, _unknown)
     u = _new_object(_UUID)
     _set_int(u, _PyLong_FromByteArray(p, 16, 0, 0))
     _set_safe(u, _unknown)
@@ -172,11 +240,82 @@ cdef object _list(int kind, const unsigned char* buf, Py_ssize_t p, Py_ssize_t n
     return out
 
 
+cdef object _map(int kind, const unsigned char* buf, Py_ssize_t p, Py_ssize_t n,
+                 object extra):
+    """A map<text, int|bigint|text> cell of n > 0 bytes at p: a dict ("modern"), or the
+    driver's OrderedMapSerializedKey (`extra`: its builder and key encoder); raises _Irregular
+    for anything the type's decoder must judge (null keys or values, odd sizes, a repeated
+    key in driver mode, a short or long cell)."""
+    cdef Py_ssize_t stop = p + n
+    cdef int32_t count, m
+    cdef Py_ssize_t i
+    cdef dict out
+    cdef list pairs
+    cdef dict index
+    if n < 4:
+        raise _Irregular()
+    count = _i32(buf + p)
+    p += 4
+    if count < 0 or <Py_ssize_t>count * 8 > stop - p:
+        raise _Irregular()
+    if extra is None:
+        out = {}
+    else:
+        pairs = PyList_New(count)
+        index = {}
+    for i in range(count):
+        if p + 4 > stop:
+            raise _Irregular()
+        m = _i32(buf + p)
+        p += 4
+        if m < 0 or p + m > stop:
+            raise _Irregular()
+        key = PyUnicode_DecodeUTF8(<const char*>buf + p, m, NULL)
+        if extra is not None:
+            kb = PyBytes_FromStringAndSize(<const char*>buf + p, m)
+            if kb in index:
+                raise _Irregular()
+            index[kb] = i
+        p += m
+        if p + 4 > stop:
+            raise _Irregular()
+        m = _i32(buf + p)
+        p += 4
+        if kind == K_MAP_TEXT_INT:
+            if m != 4 or p + 4 > stop:
+                raise _Irregular()
+            v = PyLong_FromLong(_i32(buf + p))
+        elif kind == K_MAP_TEXT_BIGINT:
+            if m != 8 or p + 8 > stop:
+                raise _Irregular()
+            v = PyLong_FromLongLong(_i64(buf + p))
+        else:
+            if m < 0 or p + m > stop:
+                raise _Irregular()
+            v = PyUnicode_DecodeUTF8(<const char*>buf + p, m, NULL)
+        p += m
+        if extra is None:
+            out[key] = v
+        else:
+            pair = (key, v)
+            Py_INCREF(pair)
+            PyList_SET_ITEM(pairs, i, pair)
+    if p != stop:
+        raise _Irregular()
+    if extra is None:
+        return out
+    if _DIRECT_MAP:
+        return greencql_new_slotted3(_OrderedMap, _MAP_KEY_OFFSET, extra[1],
+                                     _MAP_ITEMS_OFFSET, pairs, _MAP_INDEX_OFFSET, index)
+    return extra[0](extra[1], pairs, index)
+
+
 cdef tuple _fast(bytes data, Py_ssize_t pos, Py_ssize_t end, Py_ssize_t count, _Plan plan):
     """(rows, offset after them); raises (anything) when the careful reader must decide."""
     cdef const unsigned char* buf = <const unsigned char*>PyBytes_AS_STRING(data)
     cdef const unsigned char* kinds = <const unsigned char*>PyBytes_AS_STRING(plan.kinds)
     cdef list decoders = plan.decoders
+    cdef list extras = plan.extras
     cdef object epoch = plan.epoch
     cdef Py_ssize_t ncols = PyBytes_GET_SIZE(plan.kinds)
     cdef Py_ssize_t r, c
@@ -247,6 +386,11 @@ cdef tuple _fast(bytes data, Py_ssize_t pos, Py_ssize_t end, Py_ssize_t count, _
                     v = PyLong_FromLong(<int16_t>((<uint16_t>buf[pos] << 8) | buf[pos + 1]))
                 elif kind == K_TINYINT and n == 1:
                     v = PyLong_FromLong(<int8_t>buf[pos])
+                elif kind >= K_MAP_TEXT_INT and n > 0:
+                    try:
+                        v = _map(kind, buf, pos, n, extras[c])
+                    except _Irregular:
+                        v = decoders[c](data[pos:pos + n])
                 elif kind >= K_LIST_INT and n > 0:
                     try:
                         v = _list(kind, buf, pos, n)
