@@ -107,6 +107,19 @@ def _cell(args: argparse.Namespace) -> dict:
     from greencql.hubs import get_hub
     from greencql.protocol import messages
 
+    import gc
+
+    gc_pauses: list[float] = []
+    gc_start = [0.0]
+
+    def gc_callback(phase: str, info: dict) -> None:
+        if info["generation"] == 2:  # a full collection: its pause is the heap's, any client
+            if phase == "start":
+                gc_start[0] = time.thread_time()
+            else:
+                gc_pauses.append(time.thread_time() - gc_start[0])
+
+    gc.callbacks.append(gc_callback)
     if args.mode == "eager":
         messages.LAZY_BYTES = 1 << 62  # every page decoded by the reader, in one go
     hub = get_hub(args.hub)
@@ -142,6 +155,7 @@ def _cell(args: argparse.Namespace) -> dict:
         hub.sleep(0.05)
         lags.clear()
         cpu_lags.clear()
+        gc_pauses.clear()
         for _ in range(args.repeat):
             pages.append(page())
         stop.set()
@@ -150,6 +164,7 @@ def _cell(args: argparse.Namespace) -> dict:
         cluster.shutdown()
     return {"impl": implementation(), "worst_lag_ms": max(lags) * 1e3,
             "worst_cpu_lag_ms": max(cpu_lags) * 1e3,
+            "worst_gc_ms": max(gc_pauses, default=0.0) * 1e3, "full_gcs": len(gc_pauses),
             "p99_lag_ms": sorted(lags)[int(len(lags) * 0.99)] * 1e3, "ticks": len(lags),
             "page_s": statistics.median(pages), "rows_s": args.rows / statistics.median(pages)}
 
@@ -223,7 +238,7 @@ def main() -> None:
         _setup(sim.contact_points, sim.port, args.rows)
         print(f"{args.rows} rows inserted in {time.perf_counter() - t0:.1f} s", flush=True)
         print(f"{'hub':9} {'impl':7} {'mode':6} {'worst lag ms':>12} {'CPU lag ms':>10} "
-              f"{'p99 lag ms':>10} "
+              f"{'full GC ms':>10} {'p99 lag ms':>10} "
               f"{'page s':>7} {'rows/s':>9}")
         for hub in args.hubs.split(","):
             for impl in args.impls.split(","):
@@ -235,7 +250,7 @@ def main() -> None:
                     row.update(hub=hub, mode=mode, impl=impl)
                     results.append(row)
                     print(f"{hub:9} {impl:7} {mode:6} {row['worst_lag_ms']:12.1f} "
-                          f"{row['worst_cpu_lag_ms']:10.1f} "
+                          f"{row['worst_cpu_lag_ms']:10.1f} {row['worst_gc_ms']:10.1f} "
                           f"{row['p99_lag_ms']:10.1f} {row['page_s']:7.3f} "
                           f"{row['rows_s']:9,.0f}", flush=True)
         wide = _wide(sim, args) if args.wide else None
@@ -254,14 +269,16 @@ def main() -> None:
         f"turn between slices. Page time and rows/s: median of {args.repeat}. The wall lag "
         "includes the OS running other processes (the simulator, and whatever else shares the "
         "machine); the CPU lag counts only this process's own work between two ticks (thread "
-        "CPU time), the stall the driver itself caused.", "",
-        "| hub | impl | mode | worst lag ms (wall) | worst lag ms (CPU) | p99 lag ms | page s "
-        "| rows/s |",
-        "|---|---|---|---|---|---|---|---|",
+        "CPU time), the stall the driver itself caused, full garbage collections included: "
+        "the longest of those (and how many ran) is given apart, as CPython's pause over "
+        "the whole heap of the process, whichever greenlet's allocation triggered it.", "",
+        "| hub | impl | mode | worst lag ms (wall) | worst lag ms (CPU) | longest full GC ms "
+        "| p99 lag ms | page s | rows/s |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         lines.append(f"| {r['hub']} | {r['impl']} | {r['mode']} | {r['worst_lag_ms']:.1f} | "
-                     f"{r['worst_cpu_lag_ms']:.1f} | "
+                     f"{r['worst_cpu_lag_ms']:.1f} | {r['worst_gc_ms']:.1f} ({r['full_gcs']}) | "
                      f"{r['p99_lag_ms']:.1f} | {r['page_s']:.3f} | {r['rows_s']:,.0f} |")
     if wide:
         lines += ["", "Wide page (bench/run_all.py's cells, 5000 rows x 10 mixed columns over "

@@ -647,9 +647,9 @@ def _decode_rows_careful(
 #: ROWS bodies with more bytes of cells than this are decoded lazily (see :class:`LazyRows`);
 #: smaller ones (every point query) are decoded at once, as before
 LAZY_BYTES = 64 * 1024
-#: about how many cells one slice of a lazy page decodes (~2 ms of pure Python; the Cython
+#: about how many cells one slice of a lazy page decodes (~1-2 ms of pure Python; the Cython
 #: twin raises it, see the end of this module)
-CHUNK_CELLS = 2048
+CHUNK_CELLS = 1024
 
 RawRows = tuple[bytes, int, int, int]
 
@@ -958,4 +958,4 @@ _twin = twin("greencql.protocol._rows")
 if _twin is not None:
     _rows_at = _twin._rows_at
     _rows_chunk = _twin._rows_chunk
-    CHUNK_CELLS = 8192  # a slice of C decoding costs about what 2048 cells of Python do
+    CHUNK_CELLS = 4096  # a slice of C decoding costs about what 1024 cells of Python do
