@@ -102,12 +102,12 @@ def _cell(args: argparse.Namespace) -> dict:
         import eventlet
 
         eventlet.monkey_patch()
+    import gc
+
     from greencql import Cluster, SimpleStatement
     from greencql._speedups import implementation
     from greencql.hubs import get_hub
     from greencql.protocol import messages
-
-    import gc
 
     gc_pauses: list[float] = []
     gc_start = [0.0]
