@@ -136,6 +136,12 @@ cdef dict _PLANS_DRIVER = {}
 cdef int _MAX_PLANS = 256
 
 
+def _clear_plans():
+    """Forget every plan (rows.register_user_type: user types decode to a new class)."""
+    _PLANS_MODERN.clear()
+    _PLANS_DRIVER.clear()
+
+
 cdef inline int32_t _i32(const unsigned char* p) noexcept nogil:
     return <int32_t>((<uint32_t>p[0] << 24) | (<uint32_t>p[1] << 16) | (<uint32_t>p[2] << 8)
                      | <uint32_t>p[3])

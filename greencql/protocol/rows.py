@@ -472,6 +472,8 @@ def register_user_type(keyspace: str, name: str, klass: type | None) -> None:
     register_udt_class(keyspace, name, klass)
     _DRIVER_ROW_DECODERS.clear()
     _DRIVER_BY_COLUMNS.clear()
+    if _twin is not None:
+        _twin._clear_plans()  # the twin's per-columns decoders too
 
 
 def decode_rows(
