@@ -13,8 +13,10 @@ Page`` the session gives it; that call parks the calling greenlet until the page
 raises the request's error, timeouts included). Async code that must not block works on
 :class:`Page` objects instead: each carries its own ``paging_state``.
 
-Must not: touch connections, hubs or clocks, or decode bytes; the session builds pages (see
-:meth:`Page.from_response`) and owns every wait.
+Must not: touch connections or clocks, or decode bytes; the session builds pages (see
+:meth:`Page.from_response`) and owns every wait. A big page's rows decode themselves as they
+are read (``greencql.protocol.rows.LazyRows``); the only use of the hub here is handing its
+``idle`` to them, for the pauses between their slices.
 """
 
 from __future__ import annotations

@@ -6,9 +6,10 @@ these when ``greencql._speedups.twin`` gives this module).
 How: per columns tuple (cached by identity, as rows.py caches its generated decoders), a plan
 of one kind code per column. The common types are read in C straight off the bytes (int,
 bigint, counter, smallint, tinyint, double, float, boolean, text, ascii, blob, custom, uuid,
-timeuuid, timestamp, and lists of int / bigint / text, which are Python lists in both value
-modes); every other type is handed the cell's bytes through its Python decoder (the
-``driver_decoder`` or the type's ``decode``, as rows.py does). Any irregularity at all (a
+timeuuid, timestamp, lists of int / bigint / text, and maps of text to int / bigint / text:
+dicts, or with the driver value types cassandra-driver's OrderedMapSerializedKey, built in
+place as rows.py's decoders build them); every other type is handed the cell's bytes through
+its Python decoder (the ``driver_decoder`` or the type's ``decode``, as rows.py does). Any irregularity at all (a
 length past the end, a cell of an unexpected size, a value the decoder refuses, a value out of
 range) sends the whole range to rows.py's careful decoder, which raises the precise
 ProtocolError (or returns the right rows): so errors are rows.py's own.
