@@ -649,8 +649,8 @@ def _decode_rows_careful(
 #: ROWS bodies with more bytes of cells than this are decoded lazily (see :class:`LazyRows`);
 #: smaller ones (every point query) are decoded at once, as before
 LAZY_BYTES = 64 * 1024
-#: about how many cells one slice of a lazy page decodes (~1-2 ms of pure Python; the Cython
-#: twin raises it, see the end of this module)
+#: about how many cells one slice of a lazy page decodes (~1 ms of pure Python, well under
+#: that with the Cython twin)
 CHUNK_CELLS = 1024
 
 RawRows = tuple[bytes, int, int, int]
@@ -960,4 +960,6 @@ _twin = twin("greencql.protocol._rows")
 if _twin is not None:
     _rows_at = _twin._rows_at
     _rows_chunk = _twin._rows_chunk
-    CHUNK_CELLS = 4096  # a slice of C decoding costs about what 1024 cells of Python do
+    # CHUNK_CELLS stays: bigger C slices would be as quick, but a slice is alive as a whole
+    # while it is made, and more than ~700 new container objects alive at once set off the
+    # garbage collector, which promotes them and soon runs full collections of the heap

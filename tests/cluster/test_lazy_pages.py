@@ -88,7 +88,7 @@ def test_consuming_a_big_page_yields_to_the_hub(session, big, hub):
         assert task.join(timeout=10)
     assert total == 7 * ROWS * (ROWS - 1) // 2
     # 50,000 rows of 2 columns in slices of CHUNK_CELLS cells: a turn for the ticker between
-    # every two (1024 cells: 97 pauses; the Cython twin's 4096: 24)
+    # every two (1024 cells: 97 pauses)
     assert ticks[0] >= ROWS * 2 // R.CHUNK_CELLS - 1, ticks[0]
 
 

@@ -87,7 +87,7 @@ def test_lazy_rows_pause_between_slices_and_apply_the_transform_per_slice():
 
     derived = lazy.derive(transform, lambda: pauses.append(0))
     assert list(derived) == list(range(20_000))
-    per_slice = R.CHUNK_CELLS // len(COLUMNS)  # 1024 cells (4096 with the Cython twin)
+    per_slice = R.CHUNK_CELLS // len(COLUMNS)  # 1024 cells
     assert sum(slices) == 20_000 and len(slices) == -(-20_000 // per_slice) > 4
     assert pauses == [0] * (len(slices) - 1)
     assert lazy.decoded == 0  # the original is untouched
