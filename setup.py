@@ -10,7 +10,11 @@ import os
 from setuptools import setup
 
 # Cython twins, each beside the Python module it speeds up (chosen by greencql/_speedups.py).
-CYTHON_MODULES: list[str] = ["greencql/cluster/_murmur3.pyx", "greencql/protocol/_columnar.pyx"]
+CYTHON_MODULES: list[str] = [
+    "greencql/cluster/_murmur3.pyx",
+    "greencql/protocol/_columnar.pyx",
+    "greencql/protocol/_rows.pyx",
+]
 
 
 def _extensions():

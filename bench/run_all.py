@@ -5,7 +5,7 @@ on gevent, protocol v4 for every client: see bench/session.py for why not v5), e
 in its own subprocess, side by side in the same run. The clients (the table's columns):
 
 - ``greencql``: ``Session.execute``, pure Python (``GREENCQL_IMPL=python``), default rows;
-- ``greencql C``: the same with ``GREENCQL_IMPL=c`` (the Cython twins; only murmur3 today);
+- ``greencql C``: the same with ``GREENCQL_IMPL=c`` (the Cython twins: murmur3, row decoding);
 - ``c-d gevent``: cassandra-driver 3.30.1, GeventConnection, its default named-tuple rows;
 - ``c-d gevent tuple``: the same with ``tuple_factory`` rows;
 - ``c-d libev tuple``: cassandra-driver on its libev reactor with tuple rows (its best), in a

@@ -19,13 +19,16 @@ pandas are optional extras, imported only by those calls; see
 page's bytes (``Page.raw_rows``). With the ``numpy_columns`` row factory each page's rows are
 already its columns.
 
-Must not: touch connections, hubs or clocks, or decode bytes itself (the protocol layer's
+Must not: touch connections or clocks, or decode bytes itself (the protocol layer's
 columnar decoder reads the pages for NumPy); the session builds pages (see
-:meth:`Page.from_response`) and owns every wait.
+:meth:`Page.from_response`) and owns every wait. A big page's rows decode themselves as they
+are read (``greencql.protocol.rows.LazyRows``); the only use of the hub here is handing its
+``idle`` to them, for the pauses between their slices.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,9 +43,11 @@ from greencql.cluster.rowfactories import (
     named_tuple_factory,
     numpy_columns,
     resolve_row_factory,
+    tuple_factory,
 )
 from greencql.cluster.statements import BatchStatement
 from greencql.errors import DriverException
+from greencql.protocol.rows import LazyRows
 
 __all__ = ["Page", "ResultSet", "PageFetcher", "APPLIED_COLUMN"]
 
@@ -90,11 +95,19 @@ class Page:
         cls,
         response: Any,
         row_factory: str | RowFactoryCallable | None = named_tuple_factory,
+        hub: Any = None,
     ) -> Page:
         """The page of a decoded RESULT (``greencql.protocol.messages``): a ``RowsResult``
         gets its rows through ``row_factory`` (column names and types from the columns it was
         decoded with); any other result is a page without rows. Warnings, custom payload and
-        tracing id are copied from the response."""
+        tracing id are copied from the response.
+
+        A big page arrives undecoded (its rows a ``LazyRows``, see
+        ``greencql.protocol.rows``): with a built-in row factory its rows stay lazy, decoded
+        slice by slice (the factory applied per slice) where they are used, with
+        ``hub.idle()`` between slices so other greenlets, timers and IO run; a custom
+        factory is called once with every row, decoded here, slice by slice with the same
+        pauses (cassandra-driver's contract: the factory sees the whole page)."""
         if response is None:
             return cls()
         rows = getattr(response, "rows", None)
@@ -127,6 +140,8 @@ class Page:
             from greencql.protocol.columnar import decode_columns
 
             made = NumpyColumns(decode_columns(*raw, columns))
+        elif type(rows) is LazyRows:
+            made = _lazy_page_rows(rows, factory, names, hub)
         else:
             made = factory(names, rows if type(rows) is list else list(rows))
         return cls(
@@ -140,6 +155,18 @@ class Page:
             raw,
             columns,
         )
+
+
+def _lazy_page_rows(
+    rows: LazyRows, factory: RowFactoryCallable, names: tuple[str, ...],
+    hub: Any,
+) -> Any:
+    pause = None if hub is None else getattr(hub, "idle", None)
+    if factory is tuple_factory:
+        return rows.derive(None, pause)
+    if is_builtin_row_factory(factory):
+        return rows.derive(functools.partial(factory, names), pause)
+    return factory(names, rows.derive(None, pause)._all())
 
 
 @lru_cache(maxsize=1024)

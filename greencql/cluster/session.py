@@ -419,7 +419,8 @@ class _Execution:
                         or _int_and(response.metadata.flags, _METADATA_CHANGED)):
                     future.coordinator_host = self.host
                     future._response = response
-                    value = _FirstPage((Page.from_response(response, future._row_factory),))
+                    value = _FirstPage((
+                        Page.from_response(response, future._row_factory, future._hub),))
                     if future._complete():
                         metrics = future._session.cluster.metrics
                         if metrics is not None:
@@ -1916,7 +1917,8 @@ class Session:
     # -- results -----------------------------------------------------------------------------
 
     def _make_result(self, future: ResponseFuture, response: Any) -> Any:
-        page = Page.from_response(response, future._row_factory)
+        # the hub: a big page decodes in slices that let other greenlets run (hub.idle)
+        page = Page.from_response(response, future._row_factory, self.hub)
         if future._page_of is not None:
             return page
         return _FirstPage((page,))

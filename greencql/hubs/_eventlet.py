@@ -232,6 +232,10 @@ class EventletHub(PerLoopWheels):
         return task
 
     sleep = staticmethod(eventlet.sleep)
+
+    @staticmethod
+    def idle() -> None:
+        eventlet.sleep(0)  # eventlet's hub fires due timers and polls IO on every turn
     monotonic = staticmethod(time.monotonic)
 
     def event(self) -> EventletEvent:

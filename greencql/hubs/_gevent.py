@@ -189,6 +189,13 @@ class GeventHub(PerLoopWheels):
         return task
 
     sleep = staticmethod(gevent.sleep)
+    @staticmethod
+    def idle() -> None:
+        # Not sleep(0): gevent runs up to 50 ready callbacks before it looks at due timers
+        # and IO. An idle watcher of the highest priority (2) fires on every loop iteration
+        # (a default-priority one would wait while other greenlets keep the loop busy), and
+        # the timers and IO that iteration found due run right after this greenlet yields.
+        gevent.idle(2)
     monotonic = staticmethod(time.monotonic)
 
     def event(self) -> gevent.event.Event:

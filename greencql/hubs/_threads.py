@@ -197,6 +197,10 @@ class ThreadHub:
         elif task._killed.wait(seconds) or task._killed.is_set():
             raise TaskExit()
 
+    @staticmethod
+    def idle() -> None:
+        time.sleep(0)  # threads preempt: just offer the GIL
+
     monotonic = staticmethod(time.monotonic)
 
     def event(self) -> threading.Event:

@@ -231,6 +231,11 @@ class Hub(Protocol):
     def sleep(self, seconds: float) -> None:
         """Yield to other greenlets for ``seconds`` (0: just yield)."""
 
+    def idle(self) -> None:
+        """Yield until the hub has run everything else that is ready, due timers and IO
+        included (long CPU work calls it between slices; gevent's ``sleep(0)`` may run other
+        ready greenlets many times over before a due timer)."""
+
     def monotonic(self) -> float:
         """The clock every timeout of this hub is measured with (``time.monotonic``)."""
 

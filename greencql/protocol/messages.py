@@ -55,13 +55,14 @@ from greencql.protocol.constants import (
     WriteType,
 )
 from greencql.protocol.rows import (
+    LAZY_BYTES,
     ColumnSpec,
     PreparedMetadata,
     ResultMetadata,
     _result_metadata_at,
     _rows_at,
-    decode_rows,
     encode_rows,
+    lazy_rows,
     read_prepared_metadata,
     read_result_metadata,
     write_prepared_metadata,
@@ -433,9 +434,13 @@ class RowsResult(Result):
     :func:`decode_response`.
 
     ``raw_rows``: the undecoded cells, for decoders that read them another way (columnar
-    NumPy results): a plain tuple ``(data, pos, end, count)`` where ``data[pos:end]`` (bytes)
-    are exactly the row cells (``pos`` right after <rows_count>) and ``count`` is the row
-    count. Set by :func:`decode_response`; None on a RowsResult built by hand. Not compared.
+    NumPy results, lazy pages): a plain tuple ``(data, pos, end, count)`` where
+    ``data[pos:end]`` (bytes) are exactly the row cells (``pos`` right after <rows_count>) and
+    ``count`` is the row count. Set by :func:`decode_response`; None on a RowsResult built by
+    hand. Not compared. A page of more than :data:`~greencql.protocol.rows.LAZY_BYTES` bytes
+    of cells is not decoded at once: its ``rows`` is a
+    :class:`~greencql.protocol.rows.LazyRows`, which decodes slices as they are used (and
+    raises a malformed cell's ProtocolError then).
     """
 
     kind: ClassVar[int] = ResultKind.ROWS
@@ -1420,11 +1425,18 @@ def _dec_result(r: Reader, version: int, md: Any, extra: dict[str, Any],
                     f"ROWS result has {metadata.column_count} columns, the given result "
                     f"metadata {len(columns)}"
                 )
-        start = r.pos
-        rows = decode_rows(r, columns, value_types)
         data = r.data
-        raw_rows = (data if type(data) is bytes else bytes(data), start + 4, r.pos, len(rows))
-        return RowsResult(metadata, rows, columns, **extra, raw_rows=raw_rows)
+        if type(data) is not bytes:
+            data = bytes(data)
+        if r.end - r.pos > LAZY_BYTES:
+            # a big page: decoded as it is used (see RowsResult), the rows run to the end
+            rows = lazy_rows(data, r.pos, r.end, columns, value_types)
+            r.pos = r.end
+            return RowsResult(metadata, rows, columns, **extra, raw_rows=rows.raw_rows)
+        start = r.pos + 4
+        rows, r.pos = _rows_at(data, r.pos, r.end, columns, value_types)
+        return RowsResult(metadata, rows, columns, **extra,
+                          raw_rows=(data, start, r.pos, len(rows)))
     if kind == ResultKind.VOID:
         return VoidResult(**extra)
     if kind == ResultKind.SET_KEYSPACE:
@@ -1507,6 +1519,10 @@ def _fast_result(
             columns = result_metadata.columns
             if columns is None or len(columns) != metadata.column_count:
                 return None
+        if end - pos > LAZY_BYTES:
+            # a big page: decoded as it is used, in the greenlet that uses it (see RowsResult)
+            rows = lazy_rows(body, pos, end, columns, value_types)
+            return RowsResult(metadata, rows, columns, raw_rows=rows.raw_rows)
         rows, stop = _rows_at(body, pos, end, columns, value_types)
         if stop != end:
             return None

@@ -39,6 +39,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from greencql._speedups import twin
 from greencql.errors import MalformedError, ProtocolError, TruncatedError
 from greencql.protocol.constants import RowsFlag
 from greencql.protocol.types import (
@@ -63,6 +64,9 @@ __all__ = [
     "decode_rows",
     "encode_rows",
     "register_user_type",
+    "LazyRows",
+    "lazy_rows",
+    "LAZY_BYTES",
 ]
 
 
@@ -468,6 +472,8 @@ def register_user_type(keyspace: str, name: str, klass: type | None) -> None:
     register_udt_class(keyspace, name, klass)
     _DRIVER_ROW_DECODERS.clear()
     _DRIVER_BY_COLUMNS.clear()
+    if _twin is not None:
+        _twin._clear_plans()  # the twin's per-columns decoders too
 
 
 def decode_rows(
@@ -549,9 +555,43 @@ def _rows_at(
     return rows, new_pos
 
 
+def _rows_chunk(
+    data: bytes, pos: int, end: int, count: int, columns: tuple[ColumnSpec, ...],
+    value_types: str = DEFAULT_VALUE_TYPES, first_row: int = 0,
+) -> tuple[list[tuple], int]:
+    """`count` rows (no <rows_count> before them) at `pos`, not past `end`, and the offset
+    after them: one slice of a page that :class:`LazyRows` decodes at a time. `first_row` is
+    the index of the first of them in the page (for the messages of errors). Same values and
+    errors as :func:`_rows_at` over the whole page."""
+    ncols = len(columns)
+    driver = value_types == "driver"
+    if not driver and value_types != "modern":
+        raise ValueError(f"value_types must be 'driver' or 'modern', got {value_types!r}")
+    if ncols == 0:
+        return [()] * count, pos
+    if ncols > _MAX_COMPILED_WIDTH:
+        return _decode_rows_careful(data, pos, end, count, columns, driver, first_row)
+    by_columns = _DRIVER_BY_COLUMNS if driver else _BY_COLUMNS
+    entry = by_columns.get(id(columns))
+    if entry is not None and entry[0] is columns:
+        decoder = entry[1]
+    else:
+        types = tuple(c.type for c in columns)
+        decoder = (_DRIVER_ROW_DECODERS if driver else _DECODERS).get(types)
+        if decoder is None:
+            decoder = _row_decoder(types, driver)
+    try:
+        rows, new_pos = decoder(data, pos, count)
+        if new_pos > end:
+            raise TruncatedError("rows run past the end")
+    except Exception:
+        rows, new_pos = _decode_rows_careful(data, pos, end, count, columns, driver, first_row)
+    return rows, new_pos
+
+
 def _decode_rows_careful(
     data: bytes, pos: int, end: int, count: int, columns: tuple[ColumnSpec, ...],
-    driver: bool = False,
+    driver: bool = False, first_row: int = 0,
 ) -> tuple[list[tuple], int]:
     """The slow, exact reader: every length checked, errors naming row and column. With the
     driver value types, a value cassandra-driver cannot represent (a timestamp outside years
@@ -560,7 +600,7 @@ def _decode_rows_careful(
     decoders = [driver_decoder(c.type) if driver else c.type.decode for c in columns]
     rows = []
     unpack_from = _i32.unpack_from
-    for r in range(count):
+    for r in range(first_row, first_row + count):
         row = []
         for col, decode in zip(columns, decoders, strict=True):
             if pos + 4 > end:
@@ -597,6 +637,197 @@ def _decode_rows_careful(
             pos += n
         rows.append(tuple(row))
     return rows, pos
+
+
+# -- lazy pages -------------------------------------------------------------------------------
+#
+# A big page is not decoded when its response is: decoding 50,000 rows takes a pure-Python
+# process a good part of a second, and the greenlet that reads the connection would hold the
+# hub all that time. Its RowsResult carries a LazyRows instead, which decodes slices of rows
+# when (and in the greenlet where) they are used, and can hand the hub a turn between slices.
+
+#: ROWS bodies with more bytes of cells than this are decoded lazily (see :class:`LazyRows`);
+#: smaller ones (every point query) are decoded at once, as before
+LAZY_BYTES = 64 * 1024
+#: about how many cells one slice of a lazy page decodes (~1 ms of pure Python, well under
+#: that with the Cython twin)
+CHUNK_CELLS = 1024
+
+RawRows = tuple[bytes, int, int, int]
+
+
+class LazyRows(Sequence[Any]):
+    """The rows of one page, decoded slice by slice as they are used: a read-only sequence
+    (``len``, indexing, slicing, iteration, ``==`` with a list) that holds the page's bytes.
+
+    ``raw_rows`` is ``(data, pos, end, count)``: ``data[pos:end]`` are the cells of `count`
+    rows. ``transform`` (optional) maps each decoded slice (a list of tuples) to the list of
+    rows it stands for (a row factory applied per slice); ``pause`` (optional) is called
+    before every slice but the first (``hub.idle``: other greenlets run between slices).
+
+    Errors: the row count is checked against the bytes when the page arrives (cheap); the
+    cells only when their slice is decoded, so a malformed cell raises its
+    :class:`~greencql.errors.ProtocolError` (the same one the eager path raises) from the
+    access that needed it, every time that slice is asked for again.
+    """
+
+    __slots__ = (
+        "_done",
+        "_pos",
+        "_rows",
+        "_step",
+        "columns",
+        "pause",
+        "raw_rows",
+        "transform",
+        "value_types",
+    )
+
+    def __init__(
+        self,
+        raw_rows: RawRows,
+        columns: tuple[ColumnSpec, ...],
+        value_types: str = DEFAULT_VALUE_TYPES,
+        transform: Callable[[list[tuple]], list[Any]] | None = None,
+        pause: Callable[[], object] | None = None,
+    ) -> None:
+        self.raw_rows = raw_rows
+        self.columns = columns
+        self.value_types = value_types
+        self.transform = transform
+        self.pause = pause
+        self._rows: list[Any] = []
+        self._pos = raw_rows[1]
+        self._done = 0  # rows decoded so far
+        self._step = max(1, CHUNK_CELLS // max(1, len(columns)))
+
+    def derive(
+        self,
+        transform: Callable[[list[tuple]], list[Any]] | None = None,
+        pause: Callable[[], object] | None = None,
+    ) -> LazyRows:
+        """A fresh lazy sequence over the same bytes, with its own transform and pause."""
+        return LazyRows(self.raw_rows, self.columns, self.value_types, transform, pause)
+
+    @property
+    def decoded(self) -> int:
+        """How many rows have been decoded so far."""
+        return self._done
+
+    def _more(self) -> bool:
+        """Decode the next slice; False when every row is decoded."""
+        count = self.raw_rows[3]
+        if self._done >= count:
+            return False
+        if self._done and self.pause is not None:
+            self.pause()
+            if self._done >= count:  # another greenlet finished it meanwhile
+                return True
+        done = self._done
+        data, _, end, _ = self.raw_rows
+        n = min(count - done, self._step)
+        rows, pos = _rows_chunk(data, self._pos, end, n, self.columns, self.value_types, done)
+        if done + n == count and pos != end:
+            raise MalformedError(f"{end - pos} bytes after the last of {count} rows")
+        if done != self._done:  # decoded meanwhile by another greenlet (a pause above)
+            return True
+        if self.transform is not None:
+            rows = self.transform(rows)
+        self._rows.extend(rows)
+        self._pos = pos
+        self._done = done + n
+        return True
+
+    def _all(self) -> list[Any]:
+        while self._more():
+            pass
+        return self._rows
+
+    def __len__(self) -> int:
+        return self.raw_rows[3]
+
+    def __bool__(self) -> bool:
+        return self.raw_rows[3] > 0
+
+    def __iter__(self) -> Iterator[Any]:
+        """Every row, decoded slice by slice as the iteration gets there. Rows met only by
+        iterating are not kept (a page walked once never holds all its rows at a time, and
+        the garbage collector never has to walk them all); indexing keeps what it decoded."""
+        count = self.raw_rows[3]
+        if self._done >= count:
+            yield from self._rows
+            return
+        data, pos, end, _ = self.raw_rows
+        columns = self.columns
+        value_types = self.value_types
+        transform = self.transform
+        pause = self.pause
+        step = self._step
+        done = 0
+        while done < count:
+            if done and pause is not None:
+                pause()
+            n = min(count - done, step)
+            rows, pos = _rows_chunk(data, pos, end, n, columns, value_types, done)
+            done += n
+            if done == count and pos != end:
+                raise MalformedError(f"{end - pos} bytes after the last of {count} rows")
+            if transform is not None:
+                rows = transform(rows)
+            yield from rows
+            rows = None
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return self._all()[index]
+        count = self.raw_rows[3]
+        i = index.__index__()
+        if i < 0:
+            i += count
+        if not 0 <= i < count:
+            raise IndexError("row index out of range")
+        rows = self._rows
+        while len(rows) <= i:
+            self._more()
+        return rows[i]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, LazyRows):
+            other = other._all()
+        if isinstance(other, list):
+            return self._all() == other
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"<LazyRows {self._done} of {self.raw_rows[3]} rows decoded>"
+
+
+def lazy_rows(
+    data: bytes, pos: int, end: int, columns: tuple[ColumnSpec, ...],
+    value_types: str = DEFAULT_VALUE_TYPES,
+) -> LazyRows:
+    """The <rows_count><rows_content> at `pos` (ending at `end`) as a :class:`LazyRows`,
+    after the checks that cost nothing: the count is not negative and its cells' lengths
+    alone fit in the bytes (else TruncatedError / MalformedError, as the eager path)."""
+    if value_types != "driver" and value_types != "modern":
+        raise ValueError(f"value_types must be 'driver' or 'modern', got {value_types!r}")
+    if pos + 4 > end:
+        raise TruncatedError("ROWS result without a row count")
+    count = _i32.unpack_from(data, pos)[0]
+    pos += 4
+    ncols = len(columns)
+    if count < 0:
+        raise MalformedError(f"negative row count {count}")
+    if ncols == 0:
+        if count > _MAX_EMPTY_ROWS:
+            raise MalformedError(f"{count} rows of no columns")
+    elif count * ncols * 4 > end - pos:
+        raise TruncatedError(
+            f"{count} rows x {ncols} columns cannot fit in the {end - pos} bytes left"
+        )
+    return LazyRows((data, pos, end, count), columns, value_types)
 
 
 # -- code generation for the optimistic reader -------------------------------------------------
@@ -718,3 +949,17 @@ def _row_decoder(
         cache.clear()
     cache[types] = decoder
     return decoder
+
+
+# -- the Cython twin ---------------------------------------------------------------------------
+# greencql/protocol/_rows.pyx: the same _rows_at and _rows_chunk in C for the common types (it
+# calls back into the careful reader above for anything irregular, so errors are the same).
+_rows_at_python = _rows_at  # kept for the twin (inputs it leaves to Python) and the tests
+_rows_chunk_python = _rows_chunk
+_twin = twin("greencql.protocol._rows")
+if _twin is not None:
+    _rows_at = _twin._rows_at
+    _rows_chunk = _twin._rows_chunk
+    # CHUNK_CELLS stays: bigger C slices would be as quick, but a slice is alive as a whole
+    # while it is made, and more than ~700 new container objects alive at once set off the
+    # garbage collector, which promotes them and soon runs full collections of the heap
