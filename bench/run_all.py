@@ -19,7 +19,9 @@ The measures (the table's rows), each taken by the script that owns it:
   p50/p99/p999 latency; median of ``--repeat`` runs, rounds interleaved;
 - wide page: 5000 rows x 10 mixed columns (bench/codec.py's columns and rows) in one page
   over the network, rows/s by wall time and by the client's CPU time (median of the pages);
-- columnar values/s: not built yet (issue 12), printed as such;
+- columnar values/s (bench/columnar.py, decode only): a page of 5000 rows x 10 numeric columns,
+  one cell in ten NULL, decoded into NumPy arrays (``decode_columns``), pure and C; the
+  cassandra-driver column stays empty (its NumpyProtocolHandler returns no rows on NumPy 2);
 - connect: ``Cluster(...).connect()`` to the 3-node cluster, schema and token metadata
   included, until every pool is up, several times in one process: the first (which pays for
   what each driver imports or builds lazily) and the best of the others;
@@ -317,6 +319,16 @@ def _calls(sim, args: argparse.Namespace, impls: list[str]) -> dict:
     return out
 
 
+#: bench/columnar.py's decode-only cell that the table and the target read
+_COLUMNAR_KEY = "greencql columnar nulls ({impl})"
+
+
+def _columnar(args: argparse.Namespace) -> dict:
+    """bench/columnar.py's decode-only numbers (values/s by name), in its own process."""
+    return _child(["--no-network", "--json", *(["--quick"] if args.quick else [])],
+                  script=os.path.join(BENCH, "columnar.py"))["decode"]
+
+
 def _twins_built() -> bool:
     out = subprocess.run([sys.executable, "-c", "import greencql.cluster.murmur3"], cwd=ROOT,
                          capture_output=True, timeout=60, env={**os.environ, "GREENCQL_IMPL": "c"})
@@ -341,6 +353,7 @@ def _table(clients: list[str], r: dict) -> list[str]:
         lines.append(f"| {label} | " + " | ".join(cell(name) for name in clients) + " |")
 
     point = r["point"]
+    impl = {"greencql": "python", "greencql C": "c"}
     for c in CONCURRENCY:
         for key, label, spec in (("cpu_us", "CPU µs/request", ",.1f"),
                                  ("rps", "requests/s", ",.0f"), ("p50_us", "p50 µs", ",.0f"),
@@ -352,7 +365,9 @@ def _table(clients: list[str], r: dict) -> list[str]:
         lambda n: _fmt(wide.get(n, {}).get("rows_s")) if n != "floor" else "transport only")
     row("wide page rows per client CPU second",
         lambda n: _fmt(wide.get(n, {}).get("cpu_rows_s")) if n != "floor" else "")
-    row("columnar values/s (NumPy)", lambda n: "not built" if n in GREENCQL else "")
+    columnar = r.get("columnar", {})
+    row("columnar values/s (NumPy, 10% NULL cells)", lambda n: _fmt(
+        columnar.get(_COLUMNAR_KEY.format(impl=impl.get(n)))) if n in GREENCQL else "")
     connects = r["connects"]
     row("connect ms, 3 nodes + metadata (best after the first)",
         lambda n: _fmt(connects.get(n, {}).get("connect_ms"), ",.1f") if n in connects else "")
@@ -368,7 +383,6 @@ def _table(clients: list[str], r: dict) -> list[str]:
 
     row("import ms (greencql + Cluster / cassandra.cluster)", import_cell)
     memory = r["memory"]
-    impl = {"greencql": "python", "greencql C": "c"}
     row("bytes per idle connection (tracemalloc)", lambda n: _fmt(
         memory.get(impl.get(n), {}).get("idle_connection_bytes")) if n in GREENCQL else "")
     row("bytes per pending request (tracemalloc)", lambda n: _fmt(
@@ -430,7 +444,11 @@ def _targets(r: dict) -> list[tuple[str, str, bool | None]]:
           wide.get("greencql", {}).get("cpu_rows_s"), base, 2, at_least=True)
     ratio("(same on client CPU) wide rows per CPU s, C ÷ c-d gevent >= 4",
           wide.get("greencql C", {}).get("cpu_rows_s"), base, 4, at_least=True)
-    out.append(("columnar >= 10M numeric values/s", "not built", False))
+    for name, label in (("python", "pure"), ("c", "C")):
+        value = r.get("columnar", {}).get(_COLUMNAR_KEY.format(impl=name))
+        value = value if isinstance(value, (int, float)) else None
+        out.append((f"columnar, {label}: >= 10M numeric values/s", _fmt(value),
+                    None if value is None else value >= 10e6))
     imports = r["imports"]
     ratio("import greencql + Cluster ÷ import cassandra.cluster <= 0.333",
           imports.get("greencql python"), imports.get("cassandra"), 1 / 3)
@@ -600,6 +618,7 @@ def main() -> None:
             "imports": _imports(args, impls),
             "memory": _memory(impls),
             "calls": _calls(sim, args, impls),
+            "columnar": _columnar(args),
         }
     finally:
         sim.stop()
