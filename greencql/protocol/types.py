@@ -29,7 +29,6 @@ import ipaddress
 import keyword
 import operator
 import re
-import socket
 import struct
 import uuid
 from binascii import hexlify, unhexlify
@@ -1998,14 +1997,26 @@ def _dec_timestamp_driver(data: bytes) -> Any:
     return _bad_size(data, "timestamp", 8)
 
 
+def _inet6_text(data: bytes) -> str:
+    """An IPv6 address as cassandra-driver writes it (``socket.inet_ntop``, RFC 5952 style):
+    an IPv4-mapped (``::ffff:1.2.3.4``) or -compatible (``::1.2.3.4``) address keeps its
+    dotted tail, where ipaddress writes ``::ffff:102:304``."""
+    if data[:10] == _TEN_ZEROS and (data[10:12] == b"\xff\xff"
+                                    or (data[10:12] == b"\0\0" and data[12:14] != b"\0\0")):
+        head = "::ffff:" if data[10] else "::"
+        return f"{head}{data[12]}.{data[13]}.{data[14]}.{data[15]}"
+    return str(ipaddress.IPv6Address(data))
+
+
+_TEN_ZEROS = bytes(10)
+
+
 def _dec_inet_driver(data: bytes) -> Any:
     n = len(data)
     if n == 4:
         return f"{data[0]}.{data[1]}.{data[2]}.{data[3]}"
     if n == 16:
-        # socket.inet_ntop as cassandra-driver: an IPv4-mapped address reads '::ffff:1.2.3.4'
-        # (ipaddress writes '::ffff:102:304')
-        return socket.inet_ntop(socket.AF_INET6, bytes(data))
+        return _inet6_text(bytes(data))
     if not n:
         return None
     raise MalformedError(f"inet value of {n} bytes (expected 4 or 16)")
