@@ -10,7 +10,10 @@ import os
 from setuptools import setup
 
 # Cython twins, each beside the Python module it speeds up (chosen by greencql/_speedups.py).
-CYTHON_MODULES: list[str] = ["greencql/cluster/_murmur3.pyx"]
+CYTHON_MODULES: list[str] = [
+    "greencql/cluster/_murmur3.pyx",
+    "greencql/protocol/_frames.pyx",
+]
 
 
 def _extensions():

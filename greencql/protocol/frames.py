@@ -25,6 +25,7 @@ import struct
 from collections.abc import Iterable, Sequence
 from typing import Literal, NamedTuple
 
+from greencql._speedups import twin
 from greencql.errors import (
     CompressionError,
     FrameTooLarge,
@@ -606,3 +607,14 @@ class FrameCodec:
             if frame.version == version:
                 self.finish_negotiation()
                 return
+
+
+# The Cython twin (greencql/protocol/_frames.pyx), when built and chosen: same names, same
+# results, same errors (its unusual cases call the helpers above). The Python code stays as
+# the reference under these names.
+_encode_frame_python = encode_frame
+_FrameDecoder_python = FrameDecoder
+_compiled = twin("greencql.protocol._frames")
+if _compiled is not None:
+    encode_frame = _compiled.encode_frame  # type: ignore[assignment]
+    FrameDecoder = _compiled.FrameDecoder  # type: ignore[assignment,misc]
