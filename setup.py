@@ -13,6 +13,7 @@ from setuptools import setup
 CYTHON_MODULES: list[str] = [
     "greencql/cluster/_murmur3.pyx",
     "greencql/protocol/_frames.pyx",
+    "greencql/protocol/_segments.pyx",
 ]
 
 

@@ -108,13 +108,13 @@ def _cases(c):
                     _loop(segments.SegmentDecoder().feed, seg),
                     _loop(cs.SegmentDecoder().feed, seg), 1))
         stream = b"".join(segments.SegmentEncoder().encode(frame) for _ in range(800))
-        chunks = [stream[i : i + 65536] for i in range(0, len(stream), 65536)]
+        seg_chunks = [stream[i : i + 65536] for i in range(0, len(stream), 65536)]
 
         def seg_feeder(cls):
             def run(n: int) -> None:
                 for _ in range(n):
                     decoder = cls()
-                    for chunk in chunks:
+                    for chunk in seg_chunks:
                         decoder.feed(chunk)
             return run
 
