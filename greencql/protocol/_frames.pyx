@@ -212,6 +212,7 @@ cdef class FrameDecoder:
             used = self._parse(data, <const unsigned char*>PyBytes_AS_STRING(data),
                                0, size, False, frames)
         else:
+            size = len(data)  # None and other non-buffers fail here, as in Python
             view = data
             size = view.shape[0]
             used = self._parse(data, &view[0] if size else NULL, 0, size, False, frames)

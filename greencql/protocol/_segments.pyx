@@ -81,6 +81,8 @@ def crc24(data):
     cdef const unsigned char[::1] view
     if type(data) is bytes:
         return _crc24(<const unsigned char*>PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data))
+    if data is None:  # a typed memoryview would take None as an empty view
+        return _py_crc24(data)
     try:
         view = data
     except (TypeError, ValueError, BufferError):
@@ -93,6 +95,8 @@ def crc32(data):
     cdef const unsigned char[::1] view
     if type(data) is bytes:
         return _crc32(<const unsigned char*>PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data))
+    if data is None:
+        return _py.crc32(data)
     try:
         view = data
     except (TypeError, ValueError, BufferError):
