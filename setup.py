@@ -15,6 +15,7 @@ CYTHON_MODULES: list[str] = [
     "greencql/protocol/_frames.pyx",
     "greencql/protocol/_segments.pyx",
     "greencql/protocol/_encode.pyx",
+    "greencql/protocol/_request.pyx",
 ]
 
 
