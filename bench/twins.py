@@ -1,9 +1,9 @@
 """Each protocol Cython twin against its Python original, same inputs, same process (not a test).
 
-For every twinned function or class of greencql/protocol (frames, segments, value encoding) the
-same operation is timed with the Python code and with the compiled twin, and the speedup is
-printed: the evidence that a twin pays for itself (a twin that does not is dropped, see
-greencql/_speedups.py). The inputs are those a request path sees: a prepared point query's
+For every twinned function or class of greencql/protocol (frames, segments, value encoding,
+the QUERY/EXECUTE body) the same operation is timed with the Python code and with the compiled
+twin, and the speedup is printed: the evidence that a twin pays for itself (one that does not
+is dropped). The inputs are those a request path sees: a prepared point query's
 bind values and frames, a 64 KiB read of many small responses, one large RESULT page.
 
     .venv/bin/python bench/twins.py [--json]
@@ -131,6 +131,15 @@ def _cases(c):
             ct = types.NativeType(t.kind, t.type_id, t._java_name, ce.ENCODERS[t.kind], t.decode)
             out.append((f"encode_value({label})", _loop(types.encode_value, t, value, "k"),
                         _loop(ce.encode_value, ct, value, "k"), 1))
+    if c.get("request"):
+        from greencql.protocol import messages
+
+        params = messages.QueryParameters(1, values=[b"\x00\x00\x00\x2a"], skip_metadata=True,
+                                          page_size=5000, timestamp=1_700_000_000_000_000)
+        execute = messages.Execute(bytes(16), params)
+        out.append(("_fast_statement (EXECUTE, 1 value, page size, timestamp)",
+                    _loop(messages._fast_statement_python, execute, 4),
+                    _loop(c["request"]._fast_statement, execute, 4), 1))
     return out
 
 
@@ -141,7 +150,8 @@ def main(argv: list[str] | None = None) -> None:
     compiled = {}
     for key, module in (("frames", "greencql.protocol._frames"),
                         ("segments", "greencql.protocol._segments"),
-                        ("encode", "greencql.protocol._encode")):
+                        ("encode", "greencql.protocol._encode"),
+                        ("request", "greencql.protocol._request")):
         try:
             compiled[key] = importlib.import_module(module)
         except ImportError:
