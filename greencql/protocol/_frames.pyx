@@ -43,6 +43,7 @@ cdef object _Frame = _py.Frame
 cdef object _check_header = _py._check_header
 cdef object _check_version_byte = _py._check_version_byte
 cdef object _py_encode_frame = _py.encode_frame
+cdef object _py_encode_plain_frames = _py.encode_plain_frames
 
 cdef bint _response_ok[256]
 cdef bint _request_ok[256]
@@ -105,6 +106,13 @@ def encode_frame(version, flags, stream, opcode, body, compressor=None, *, is_re
         )
     result = PyBytes_FromStringAndSize(NULL, HEADER + n)
     out = PyBytes_AS_STRING(result)
+    _write_header(out, v, f, s, o, n)
+    if n:
+        memcpy(out + HEADER, PyBytes_AS_STRING(body), n)
+    return result
+
+
+cdef inline void _write_header(char* out, long v, long f, long s, long o, Py_ssize_t n) noexcept:
     out[0] = <char>v
     out[1] = <char>f
     out[2] = <char>((s >> 8) & 0xFF)
@@ -114,8 +122,56 @@ def encode_frame(version, flags, stream, opcode, body, compressor=None, *, is_re
     out[6] = <char>((n >> 16) & 0xFF)
     out[7] = <char>((n >> 8) & 0xFF)
     out[8] = <char>(n & 0xFF)
-    if n:
-        memcpy(out + HEADER, PyBytes_AS_STRING(body), n)
+
+
+def encode_plain_frames(version, items, is_response):
+    """The bytes of uncompressed, unsegmented frames, ``(stream, opcode, body[, flags])``
+    each, in order (see :func:`greencql.protocol.frames.encode_plain_frames`): measured, then
+    written into one bytes object. Anything unusual in the batch (another item shape, a field
+    out of range, a body that is not ``bytes``) and the Python function encodes the batch, or
+    raises its error."""
+    cdef long v = 0, f = 0, s = 0, o = 0
+    cdef Py_ssize_t total = 0, n, i, count
+    cdef char* out
+    cdef tuple item
+    if (type(items) is not list and type(items) is not tuple) or not _small_int(version, &v):
+        return _py_encode_plain_frames(version, items, is_response)
+    if is_response:
+        v |= DIRECTION
+    if not 0 <= v <= 0xFF:
+        return _py_encode_plain_frames(version, items, is_response)
+    count = len(items)
+    for i in range(count):
+        raw = items[i]
+        if type(raw) is not tuple:
+            return _py_encode_plain_frames(version, items, is_response)
+        item = <tuple>raw
+        if len(item) == 4:
+            if not _small_int(item[3], &f):
+                return _py_encode_plain_frames(version, items, is_response)
+        elif len(item) != 3:
+            return _py_encode_plain_frames(version, items, is_response)
+        body = item[2]
+        if (
+            type(body) is not bytes
+            or not _small_int(item[0], &s)
+            or not _small_int(item[1], &o)
+            or not (-0x8000 <= s <= 0x7FFF and 0 <= o <= 0xFF)
+            or PyBytes_GET_SIZE(body) > 0x7FFFFFFF
+        ):
+            return _py_encode_plain_frames(version, items, is_response)
+        total += HEADER + PyBytes_GET_SIZE(body)
+    result = PyBytes_FromStringAndSize(NULL, total)
+    out = PyBytes_AS_STRING(result)
+    for i in range(count):
+        item = <tuple>items[i]
+        f = (<long>item[3]) if len(item) == 4 else 0
+        body = item[2]
+        n = PyBytes_GET_SIZE(body)
+        _write_header(out, v, f & (0xFF & ~COMPRESSION), <long>item[0], <long>item[1], n)
+        if n:
+            memcpy(out + HEADER, PyBytes_AS_STRING(body), n)
+        out += HEADER + n
     return result
 
 

@@ -391,3 +391,21 @@ def test_request_twin_writes_python_bytes_or_declines(msg, version):
     if got[0] == "ok":
         assert want == got  # never bytes where the Python fast path has none, never others
     assert outcome(encode, C_REQUEST._fast_statement) == outcome(encode, m._fast_statement_python)
+
+
+_items = st.lists(
+    st.tuples(_ints, _ints, st.binary(max_size=40)).map(lambda t: (t[0], t[1], t[2]))
+    | st.tuples(_ints, _ints, st.binary(max_size=40), _ints)
+    | st.tuples(st.integers(0, 5), st.integers(0, 5), st.just(bytearray(b"ba")))
+    | st.just([1, 7, b"list item"]) | st.just((1, 7)),
+    max_size=6,
+)
+
+
+@needs_frames
+@settings(max_examples=500, deadline=None)
+@given(_ints, _items, st.booleans(), st.sampled_from([list, tuple, iter]))
+def test_encode_plain_frames_twin_equals_python(version, items, response, container):
+    got = outcome(C_FRAMES.encode_plain_frames, version, container(items), response)
+    want = outcome(frames._encode_plain_frames_python, version, container(items), response)
+    assert got == want
