@@ -14,6 +14,10 @@ CYTHON_MODULES: list[str] = [
     "greencql/cluster/_murmur3.pyx",
     "greencql/protocol/_columnar.pyx",
     "greencql/protocol/_rows.pyx",
+    "greencql/protocol/_frames.pyx",
+    "greencql/protocol/_segments.pyx",
+    "greencql/protocol/_encode.pyx",
+    "greencql/protocol/_request.pyx",
 ]
 
 

@@ -82,3 +82,53 @@ def test_asking_for_a_twin_that_is_not_built_is_an_error(monkeypatch):
     expected = "GREENCQL_IMPL=c but the Cython twin greencql._no_such_twin is not built"
     with pytest.raises(ImportError, match=re.escape(expected)):
         _speedups.twin("greencql._no_such_twin")
+
+
+# the protocol twins (their equality with Python: tests/protocol/test_protocol_twins.py)
+
+_PROTOCOL_TWINS = [
+    ("greencql.protocol.frames", "encode_frame", "_encode_frame_python",
+     "greencql.protocol._frames"),
+    ("greencql.protocol.frames", "FrameDecoder", "_FrameDecoder_python",
+     "greencql.protocol._frames"),
+    ("greencql.protocol.segments", "crc24", "_crc24_python", "greencql.protocol._segments"),
+    ("greencql.protocol.segments", "SegmentEncoder", "_SegmentEncoder_python",
+     "greencql.protocol._segments"),
+    ("greencql.protocol.segments", "SegmentDecoder", "_SegmentDecoder_python",
+     "greencql.protocol._segments"),
+    ("greencql.protocol.types", "encode_value", "_encode_value_python",
+     "greencql.protocol._encode"),
+]
+
+
+@pytest.mark.parametrize(("module", "name", "python_name", "compiled"), _PROTOCOL_TWINS)
+def test_protocol_names_are_the_requested_implementation(module, name, python_name, compiled):
+    requested = _speedups._requested()
+    chosen = getattr(importlib.import_module(module), name)
+    python = getattr(importlib.import_module(module), python_name)
+    if requested == "python":
+        assert chosen is python
+    elif requested == "c":
+        assert chosen is getattr(importlib.import_module(compiled), name)
+
+
+def test_native_encoders_are_the_requested_implementation():
+    from greencql.protocol import types
+
+    requested = _speedups._requested()
+    if requested == "python":
+        assert types.INT.encode is types._ENCODERS_PYTHON["int"]
+    elif requested == "c":
+        encoders = importlib.import_module("greencql.protocol._encode").ENCODERS
+        for kind, encoder in encoders.items():
+            assert types.NATIVE_TYPES[kind].encode is encoder
+        assert types.UUID.encode is types._ENCODERS_PYTHON["uuid"]  # no twin: stays Python
+
+
+@pytest.mark.parametrize("impl", ["python", "c"])
+def test_protocol_modules_report_the_implementation(impl):
+    if impl == "c" and compiled_murmur3 is None:
+        pytest.skip("Cython twins not built")
+    proc = _import_with(impl, "greencql.protocol.frames, greencql.protocol.types")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == impl

@@ -25,6 +25,7 @@ import struct
 from collections.abc import Iterable, Sequence
 from typing import Literal, NamedTuple
 
+from greencql._speedups import twin
 from greencql.errors import (
     CompressionError,
     FrameTooLarge,
@@ -51,6 +52,7 @@ __all__ = [
     "Frame",
     "FrameHeader",
     "encode_frame",
+    "encode_plain_frames",
     "decode_header",
     "FrameDecoder",
     "FrameCodec",
@@ -367,6 +369,30 @@ class FrameDecoder:
         return self.compressor.decompress_body(body, self.max_body_length)
 
 
+def _encode_items(
+    version: int, items: Iterable[Sequence], compressor: Compressor | None, is_response: bool
+) -> list[bytes]:
+    """The frames of ``(stream, opcode, body[, flags])`` items, in order."""
+    frames = []
+    for item in items:
+        if len(item) == 4:
+            stream, opcode, body, flags = item
+        else:
+            stream, opcode, body = item
+            flags = 0
+        frames.append(
+            encode_frame(version, flags, stream, opcode, body, compressor, is_response=is_response)
+        )
+    return frames
+
+
+def encode_plain_frames(version: int, items: Iterable[Sequence], is_response: bool) -> bytes:
+    """The bytes of uncompressed, unsegmented frames, ``(stream, opcode, body[, flags])``
+    each, in order: :meth:`FrameCodec.encode_many`'s common case (one write of the writer
+    greenlet)."""
+    return b"".join(_encode_items(version, items, None, is_response))
+
+
 class _SegmentFrameAssembler:
     """Frames out of v5 segment payloads, enforcing the spec's packing rules: a
     self-contained segment holds whole frames only; a non-self-contained run holds one frame
@@ -546,25 +572,16 @@ class FrameCodec:
         """The bytes that send several frames, ``(stream, opcode, body[, flags])`` each, in
         order: one write for the writer greenlet. With segments, small frames share
         self-contained segments (as few as the 128 KiB payload limit allows)."""
-        version = self._version
-        direction = self._is_response_out
         segment_encoder = self._segment_encoder
-        compressor = None if segment_encoder is not None else self._compressor
-        frames = []
-        for item in items:
-            if len(item) == 4:
-                stream, opcode, body, flags = item
-            else:
-                stream, opcode, body = item
-                flags = 0
-            frames.append(
-                encode_frame(
-                    version, flags, stream, opcode, body, compressor, is_response=direction
-                )
-            )
         if segment_encoder is None:
-            return b"".join(frames)
-        return segment_encoder.encode_frames(frames)
+            if self._compressor is None:
+                return encode_plain_frames(self._version, items, self._is_response_out)
+            return b"".join(
+                _encode_items(self._version, items, self._compressor, self._is_response_out)
+            )
+        return segment_encoder.encode_frames(
+            _encode_items(self._version, items, None, self._is_response_out)
+        )
 
     # ---------------------------------------------------------------- receiving
 
@@ -606,3 +623,16 @@ class FrameCodec:
             if frame.version == version:
                 self.finish_negotiation()
                 return
+
+
+# The Cython twin (greencql/protocol/_frames.pyx), when built and chosen: same names, same
+# results, same errors (its unusual cases call the helpers above). The Python code stays as
+# the reference under these names.
+_encode_frame_python = encode_frame
+_encode_plain_frames_python = encode_plain_frames
+_FrameDecoder_python = FrameDecoder
+_compiled = twin("greencql.protocol._frames")
+if _compiled is not None:
+    encode_frame = _compiled.encode_frame  # type: ignore[assignment]
+    encode_plain_frames = _compiled.encode_plain_frames  # type: ignore[assignment]
+    FrameDecoder = _compiled.FrameDecoder  # type: ignore[assignment,misc]

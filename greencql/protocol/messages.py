@@ -1697,3 +1697,14 @@ def encode_response(msg: Response, version: int) -> tuple[int, bytes]:
         w.write_bytes_map(dict(msg.custom_payload))
     encoder(w, msg, version)
     return flags, w.getvalue()
+
+
+# The request encoder's Cython twin (greencql/protocol/_request.pyx), when built and chosen:
+# encode_request calls it by this name; it declines (raises) what it does not write exactly as
+# the function above would, and the generic encoder takes that.
+from greencql._speedups import twin  # noqa: E402  (kept here: one block, easy to merge)
+
+_fast_statement_python = _fast_statement
+_compiled_request = twin("greencql.protocol._request")
+if _compiled_request is not None:
+    _fast_statement = _compiled_request._fast_statement

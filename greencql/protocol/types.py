@@ -37,6 +37,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from typing import Any
 
+from greencql._speedups import twin
 from greencql.errors import MalformedError, ProtocolError, TruncatedError, UnknownTypeError
 from greencql.protocol.values import OrderedMapSerializedKey, SortedSet
 from greencql.protocol.wire import (
@@ -2173,6 +2174,21 @@ def encode_value(t: CqlType, value: Any, name: str | None = None) -> bytes | Uns
         where = f"column {name!r}" if name is not None else "value"
         cls = TypeError if isinstance(exc, TypeError) else ValueError
         raise cls(f"{where} of type {t.cql_name}: {exc}") from exc
+
+
+# The encode side's Cython twin (greencql/protocol/_encode.pyx), when built and chosen:
+# encode_value and the encoders of the common native types, same results and errors (each
+# compiled encoder hands what it does not take to the Python encoder it replaces, kept below).
+_encode_value_python = encode_value
+_ENCODERS_PYTHON: dict[str, Callable[[Any], bytes]] = {
+    kind: t.encode for kind, t in NATIVE_TYPES.items()
+}
+_compiled_encode = twin("greencql.protocol._encode")
+if _compiled_encode is not None:
+    encode_value = _compiled_encode.encode_value  # type: ignore[assignment]
+    for _kind, _encoder in _compiled_encode.ENCODERS.items():
+        object.__setattr__(NATIVE_TYPES[_kind], "encode", _encoder)
+    del _kind, _encoder
 
 
 def decode_value(t: CqlType, data: bytes | None) -> Any:
