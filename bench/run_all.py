@@ -5,7 +5,8 @@ on gevent, protocol v4 for every client: see bench/session.py for why not v5), e
 in its own subprocess, side by side in the same run. The clients (the table's columns):
 
 - ``greencql``: ``Session.execute``, pure Python (``GREENCQL_IMPL=python``), default rows;
-- ``greencql C``: the same with ``GREENCQL_IMPL=c`` (the Cython twins: murmur3, row decoding);
+- ``greencql C``: the same with ``GREENCQL_IMPL=c`` (every Cython twin: rows, frames,
+  segments, encoding, murmur3);
 - ``c-d gevent``: cassandra-driver 3.30.1, GeventConnection, its default named-tuple rows;
 - ``c-d gevent tuple``: the same with ``tuple_factory`` rows;
 - ``c-d libev tuple``: cassandra-driver on its libev reactor with tuple rows (its best), in a
@@ -511,7 +512,7 @@ def _intro() -> list[str]:
         "simulated 3-node cluster in another process (`greencql sim` on gevent, protocol v4",
         "for every client), each client cell in its own subprocess. Columns: `greencql`",
         "(`Session.execute`, pure Python, default rows), `greencql C` (`GREENCQL_IMPL=c`: the",
-        "Cython twins, only murmur3 so far), cassandra-driver 3.30.1 on GeventConnection with",
+        "Cython twins of the protocol hot paths), cassandra-driver 3.30.1 on GeventConnection with",
         "its default rows and with `tuple_factory`, cassandra-driver on its libev reactor with",
         "tuple rows (an unpatched process; `execute_async` callbacks keep N requests in",
         "flight, latency from `execute_async` to the callback), and the floor client",
