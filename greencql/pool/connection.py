@@ -175,6 +175,8 @@ _STATE_NAMES = {
 _STOP = object()  # writer sentinel
 _FORKED_REASON = "created in another process"
 _HANDSHAKE_READ = 64 * 1024
+#: bytes of one unfinished frame read before the reader gives the hub a turn (about 1 ms)
+_YIELD_EVERY = 1 << 20
 # CQL's unquoted identifier (literals.cql_quote_identifier's rule): a letter first
 _PLAIN_KEYSPACE = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -779,6 +781,11 @@ class Connection:
         # no receive buffer at all (a reusable 128 KiB one was most of its memory).
         size = self.options.read_buffer_size
         recv = sock.recv
+        # a green recv() with data waiting returns without yielding: reading a frame of many
+        # MB would hold the hub for all of it. Inside a frame, the others get a turn every
+        # _YIELD_EVERY bytes (hubs without idle(): no pause).
+        idle = getattr(self._hub, "idle", None)
+        unyielded = 0
         error: BaseException | None = None
         reason = "defunct: closed by the server (end of stream)"
         try:
@@ -789,6 +796,10 @@ class Connection:
                 self._last_read = monotonic()
                 frames = feed(data)
                 if not frames:
+                    unyielded += len(data)
+                    if unyielded >= _YIELD_EVERY and idle is not None:
+                        unyielded = 0
+                        idle()
                     continue
                 # Bookkeeping first, for every frame of the read (ids released or handed
                 # over, timers cancelled), then decoding and callbacks: on the thread hub

@@ -171,3 +171,33 @@ def test_callbacks_receive_the_rows_with_lazy_pages(session, all_lazy, hub):
     future.add_callbacks(callback, errback)
     assert done.wait(10)
     assert got == [list(range(30))]
+
+
+def test_the_reader_gives_the_hub_turns_inside_a_big_frame(sim, big, hub, monkeypatch):
+    """A green recv() with data waiting does not yield: reading a frame of many MB would
+    hold the hub for all of it. The reader pauses (``hub.idle``) every ``_YIELD_EVERY``
+    bytes of an unfinished frame: lowered here to 4 KiB, the 1 MB page makes it pause at
+    least once per read but the last."""
+    from greencql.pool import connection as C
+
+    calls = [0]
+    real_idle = type(hub).idle
+
+    def counting_idle(*args):
+        calls[0] += 1
+        return real_idle()
+
+    monkeypatch.setattr(C, "_YIELD_EVERY", 4096)
+    monkeypatch.setattr(type(hub), "idle", staticmethod(counting_idle))
+    # uncompressed: the page's size on the wire is known (1 MB: 16+ reads of at most 64 KiB)
+    cluster = Cluster(sim.contact_points, port=sim.port, hub=sim.hub, compression=False)
+    try:
+        s = cluster.connect()
+        calls[0] = 0
+        rs = s.execute("SELECT a, b FROM big")  # lazy: only the reader can pause here
+        paused = calls[0]
+        assert type(rs.current_rows) is LazyRows and rs.current_rows.decoded == 0
+    finally:
+        cluster.shutdown()
+    page_bytes = ROWS * (4 + 4 + 4 + 8)
+    assert paused >= page_bytes // (64 * 1024) - 2, paused
