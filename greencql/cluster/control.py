@@ -5,7 +5,9 @@ load-balancing plan), reading the topology (system.local, system.peers_v2 with a
 system.peers for servers older than Cassandra 4.0), the token map inputs (partitioner, each
 host's tokens), the schema tables handed to the metadata module, the REGISTERed events
 (TOPOLOGY_CHANGE, STATUS_CHANGE, SCHEMA_CHANGE) with debounced refreshes, schema agreement
-waits after DDL, and failing over to another host when its connection dies.
+waits after DDL, and failing over to another host when its connection dies (every candidate
+at once, then after each delay of the reconnection policy; a pass that a live node failed
+with a transient fault, such as a cut reply, starts the schedule afresh).
 
 It must not: keep the hosts or the schema itself (the :class:`~greencql.cluster.cluster.Cluster`
 and its metadata do; this module reads rows and hands them over), execute user requests, or
@@ -38,6 +40,7 @@ from greencql.errors import (
     OperationTimedOut,
     ServerException,
 )
+from greencql.pool.hostpool import node_answered
 from greencql.protocol.constants import ConsistencyLevel
 from greencql.protocol.messages import (
     ErrorResponse,
@@ -240,7 +243,8 @@ class ControlConnection:
 
     def _reconnect_loop(self) -> None:
         try:
-            schedule = self._cluster.reconnection_policy.new_schedule()
+            policy = self._cluster.reconnection_policy
+            schedule = iter(policy.new_schedule())
             while not self._shutdown:
                 errors: dict[Any, BaseException] = {}
                 for endpoint in self._cluster._control_host_candidates(self.host_endpoint):
@@ -251,6 +255,11 @@ class ControlConnection:
                         return
                     except (DriverException, OSError) as exc:
                         errors[endpoint] = exc
+                if any(node_answered(exc) for exc in errors.values()):
+                    # a live node failed the connection (closed it, cut or corrupted a reply):
+                    # a transient fault, so the next pass comes after a first delay, not
+                    # after one grown while no node was reachable
+                    schedule = iter(policy.new_schedule())
                 delay = next(schedule, None)
                 if delay is None:
                     _log.error("control connection: giving up reconnecting: %s",
