@@ -693,11 +693,28 @@ class Cluster:
             was_down = host.is_up is False
             host.set_up()
         _log.info("host %s is up", host)
+        if was_down and self.reprepare_on_up and len(self._prepared_statements):
+            # a node that came back forgot its prepared statements: prepare them there first
+            # (bounded by connect_timeout), then put it back in the query plans, as the Java
+            # driver does; otherwise every request it coordinates meanwhile gets UNPREPARED
+            # and prepares again, a storm of PREPAREs on a node that has just started
+            self.hub.spawn(self._reprepare_then_up, host)
+            return
+        self._announce_up(host)
+
+    def _reprepare_then_up(self, host: Host) -> None:
+        try:
+            for session in list(self._sessions):
+                session._reprepare_on(host)
+        except DriverException as exc:  # a miss only costs an UNPREPARED round trip later
+            _log.debug("re-preparing on %s: %s", host, exc)
+        finally:
+            if host.is_up is True and not self.is_shutdown:  # not down again meanwhile
+                self._announce_up(host)
+
+    def _announce_up(self, host: Host) -> None:
         for policy in self._policies():
             policy.on_up(host)
-        if was_down and self.reprepare_on_up:
-            for session in list(self._sessions):
-                self.hub.spawn(session._reprepare_on, host)
         self._notify("on_up", host)
 
     def _host_down(self, host: Host) -> None:

@@ -445,7 +445,9 @@ class _Run:
         return self._wait(max(0.0, t0 + offset - self.hub.monotonic()))
 
     def _recovery(self, node: int) -> float:
-        """Seconds until a request pinned to the restarted node succeeds (bounded)."""
+        """Seconds until a request pinned to the restarted node succeeds (bounded). Each
+        probe has the run's request timeout: under a saturated hub a probe with a shorter one
+        could fail on a node that serves, and the measure would count the probe's own limit."""
         address = self.sim.contact_points[node - 1]
         t0 = self.hub.monotonic()
         lag0 = self.lag
@@ -454,7 +456,8 @@ class _Run:
             host = self.cluster.metadata.get_host(address)
             if host is not None:
                 try:
-                    self.session.execute(self.sel, (0,), host=host, timeout=0.5)
+                    self.session.execute(self.sel, (0,), host=host,
+                                         timeout=self.cfg.request_timeout)
                     break
                 except DriverException:
                     pass
