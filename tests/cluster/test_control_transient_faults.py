@@ -48,3 +48,26 @@ def test_cut_replies_do_not_grow_the_control_connection_backoff(hub):
             control.refresh_topology()
         finally:
             cluster.shutdown()
+
+
+def test_a_schema_refresh_sends_its_queries_at_once(hub):
+    # a refresh of every schema table is one round trip, not one per table: on a busy client
+    # each round trip waits a whole turn of the loop, and every (re)connection of the
+    # control connection waits for a refresh. With an answer delay of 1 s on the node, every
+    # query of the refresh has arrived before the first answer left.
+    with SimCluster(1, port=0, hub=hub) as sim:
+        cluster = Cluster(sim.contact_points, port=sim.port, hub=hub)
+        try:
+            cluster._connect_control()
+            node = sim[0]
+            sim.clear_logs()
+            node.latency = 1.0
+            cluster.control_connection.refresh_schema()
+            node.latency = 0.0
+            times = [r.time for r in node.log.records(kind="QUERY")
+                     if "system_schema." in (r.query or "")]
+            assert len(times) >= 8
+            assert max(times) - min(times) < 1.0
+            assert cluster.metadata.keyspaces["system"] is not None
+        finally:
+            cluster.shutdown()
