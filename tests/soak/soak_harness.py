@@ -486,7 +486,10 @@ class _Run:
         while not self.stopping.wait(self.cfg.sample_every):
             now = self.hub.monotonic() - t0
             self.r.memory.append((now, rss_bytes(), tracemalloc.get_traced_memory()[0]))
-            if self.mid_snapshot is None and now >= self.cfg.seconds / 2:
+            if self.mid_snapshot is None and now >= self.cfg.seconds * _SNAPSHOT_AT:
+                # before the window the growth is measured from (see _growth): the
+                # snapshot itself is tens of MiB, held to the end for the comparison; taken
+                # inside the window, it counted as growth of the client
                 self.mid_snapshot = _snapshot()
 
     # -- checks after the run ----------------------------------------------------------------
@@ -601,6 +604,11 @@ def _check(run: _Run, report: SoakReport, cfg: SoakConfig, say: Any) -> None:
             report.acked_counters += 1
             if counters.get(_key(w, seq)) != 1:
                 report.bad_counters += 1
+
+
+#: when the tracemalloc snapshot for the top-growth diff is taken (fraction of the run):
+#: before the middle fifth, which _growth compares the end with
+_SNAPSHOT_AT = 0.35
 
 
 def _snapshot() -> Any:
