@@ -318,6 +318,9 @@ class Cluster:
         self.connect_to_remote_hosts = bool(connect_to_remote_hosts)
         self.application_name = application_name
         self.application_version = application_version
+        #: hosts that answer again and are being given the prepared statements before they
+        #: are marked up (see _host_up)
+        self._coming_up: set[Host] = set()
         self.client_id = client_id
         self.no_compact = bool(no_compact)
         # sent in STARTUP, as cassandra-driver sends them
@@ -369,6 +372,7 @@ class Cluster:
         # a parent's thread may have held these at the fork: new ones, of this hub's kind
         self._lock = threading.RLock()
         self._metadata._lock = threading.RLock()
+        self._coming_up = set()  # the parent's repreparing tasks are not this process's
         old_control, self.control_connection = self.control_connection, None
         if old_control is not None:
             old_control._abandon_after_fork()
@@ -686,18 +690,50 @@ class Cluster:
             self._host_down(host)
 
     def _host_up(self, host: Host) -> None:
-        """A pool connected to ``host``: mark it up and tell everyone (once per transition)."""
+        """A pool connected to ``host``: mark it up and tell everyone (once per transition).
+
+        A host that was down forgot its prepared statements (a restart): it is given them
+        first (bounded by connect_timeout) and only then marked up and put back in the query
+        plans, as the Java driver does; otherwise every request it coordinates meanwhile is
+        answered UNPREPARED and prepares again, a storm of PREPAREs on a node that has just
+        started. Requests pinned to it (``host=``) are sent meanwhile."""
         with self._lock:
-            if host.is_up is True:
+            if host.is_up is True or host in self._coming_up:
                 return
             was_down = host.is_up is False
+            reprepare = bool(was_down and self.reprepare_on_up and self._sessions
+                             and len(self._prepared_statements))
+            if reprepare:
+                self._coming_up.add(host)
+            else:
+                host.set_up()
+        if reprepare:
+            _log.info("host %s answers again; preparing its statements there", host)
+            self.hub.spawn(self._reprepare_then_up, host)
+            return
+        _log.info("host %s is up", host)
+        self._announce_up(host)
+
+    def _reprepare_then_up(self, host: Host) -> None:
+        try:
+            for session in list(self._sessions):
+                session._reprepare_on(host)
+        except DriverException as exc:  # a miss only costs an UNPREPARED round trip later
+            _log.debug("re-preparing on %s: %s", host, exc)
+        with self._lock:
+            self._coming_up.discard(host)
+            # down again meanwhile (no connection left), or shut down: stays as it is; the
+            # pool's next connection brings it up
+            if (host.is_up is True or self.is_shutdown
+                    or not any(s._has_connections(host) for s in list(self._sessions))):
+                return
             host.set_up()
         _log.info("host %s is up", host)
+        self._announce_up(host)
+
+    def _announce_up(self, host: Host) -> None:
         for policy in self._policies():
             policy.on_up(host)
-        if was_down and self.reprepare_on_up:
-            for session in list(self._sessions):
-                self.hub.spawn(session._reprepare_on, host)
         self._notify("on_up", host)
 
     def _host_down(self, host: Host) -> None:

@@ -5,7 +5,9 @@ load-balancing plan), reading the topology (system.local, system.peers_v2 with a
 system.peers for servers older than Cassandra 4.0), the token map inputs (partitioner, each
 host's tokens), the schema tables handed to the metadata module, the REGISTERed events
 (TOPOLOGY_CHANGE, STATUS_CHANGE, SCHEMA_CHANGE) with debounced refreshes, schema agreement
-waits after DDL, and failing over to another host when its connection dies.
+waits after DDL, and failing over to another host when its connection dies (every candidate
+at once, then after each delay of the reconnection policy; a pass that a live node failed
+with a transient fault, such as a cut reply, starts the schedule afresh).
 
 It must not: keep the hosts or the schema itself (the :class:`~greencql.cluster.cluster.Cluster`
 and its metadata do; this module reads rows and hands them over), execute user requests, or
@@ -38,6 +40,7 @@ from greencql.errors import (
     OperationTimedOut,
     ServerException,
 )
+from greencql.pool.hostpool import node_answered
 from greencql.protocol.constants import ConsistencyLevel
 from greencql.protocol.messages import (
     ErrorResponse,
@@ -240,7 +243,8 @@ class ControlConnection:
 
     def _reconnect_loop(self) -> None:
         try:
-            schedule = self._cluster.reconnection_policy.new_schedule()
+            policy = self._cluster.reconnection_policy
+            schedule = iter(policy.new_schedule())
             while not self._shutdown:
                 errors: dict[Any, BaseException] = {}
                 for endpoint in self._cluster._control_host_candidates(self.host_endpoint):
@@ -251,6 +255,11 @@ class ControlConnection:
                         return
                     except (DriverException, OSError) as exc:
                         errors[endpoint] = exc
+                if any(node_answered(exc) for exc in errors.values()):
+                    # a live node failed the connection (closed it, cut or corrupted a reply):
+                    # a transient fault, so the next pass comes after a first delay, not
+                    # after one grown while no node was reachable
+                    schedule = iter(policy.new_schedule())
                 delay = next(schedule, None)
                 if delay is None:
                     _log.error("control connection: giving up reconnecting: %s",
@@ -275,6 +284,37 @@ class ControlConnection:
         )
         return _rows(response)
 
+    def _query_all(self, queries: Mapping[str, str]) -> dict[str, Any]:
+        """Send every query at once on the control connection and wait for all the answers:
+        each one's rows, or the exception it got. Pipelined, a refresh of N tables costs one
+        round trip instead of N (on a client whose hub is busy, each round trip waits a whole
+        turn of the loop: a sequential schema refresh took many seconds under load, and every
+        (re)connection of the control connection waits for one)."""
+        conn = self._connection
+        if conn is None:
+            raise ConnectionException("the control connection is not connected")
+        timeout = self._cluster.control_connection_timeout
+        waiting: dict[str, Any] = {}
+        for name, cql in queries.items():
+            future = self._hub.future()
+            conn.send_async(Query(cql, QueryParameters(ConsistencyLevel.ONE)),
+                            future.set_result, timeout=timeout)
+            waiting[name] = future
+        # each callback runs exactly once: with the answer, or the request's own timeout
+        deadline = self._hub.monotonic() + (timeout or 0.0) + 2.0
+        out: dict[str, Any] = {}
+        for name, future in waiting.items():
+            answer = future.result(max(0.0, deadline - self._hub.monotonic())
+                                   if timeout is not None else None)
+            if isinstance(answer, BaseException):
+                out[name] = answer
+                continue
+            try:
+                out[name] = _rows(answer)
+            except DriverException as exc:
+                out[name] = exc
+        return out
+
     def keyspace_exists(self, name: str) -> bool:
         """Whether the server's schema has keyspace ``name`` (exact, case-sensitive)."""
         from greencql.cluster.literals import cql_quote
@@ -285,21 +325,30 @@ class ControlConnection:
         )
         return bool(rows)
 
-    def _peers(self) -> list[dict[str, Any]]:
-        if self._use_peers_v2:
-            try:
-                return self._query(_PEERS_V2_QUERY)
-            except (InvalidRequest, ServerException) as exc:
-                # Cassandra < 4.0 has no peers_v2 ("unconfigured table peers_v2")
-                _log.debug("system.peers_v2 unavailable (%s); using system.peers", exc)
-                self._use_peers_v2 = False
-        return self._query(_PEERS_QUERY)
+    def _local_and_peers(self, local_query: str) -> tuple[list[dict[str, Any]],
+                                                           list[dict[str, Any]]]:
+        """system.local and the peers, both at once (system.peers after, on a server that
+        has no peers_v2)."""
+        answers = self._query_all({
+            "local": local_query,
+            "peers": _PEERS_V2_QUERY if self._use_peers_v2 else _PEERS_QUERY,
+        })
+        local, peers = answers["local"], answers["peers"]
+        if isinstance(local, BaseException):
+            raise local
+        if isinstance(peers, (InvalidRequest, ServerException)) and self._use_peers_v2:
+            # Cassandra < 4.0 has no peers_v2 ("unconfigured table peers_v2")
+            _log.debug("system.peers_v2 unavailable (%s); using system.peers", peers)
+            self._use_peers_v2 = False
+            peers = self._query(_PEERS_QUERY)
+        if isinstance(peers, BaseException):
+            raise peers
+        return local, peers
 
     def refresh_topology(self) -> None:
         """Read system.local and the peers and hand them to the cluster."""
         with self._refresh_lock:
-            local_rows = self._query(_LOCAL_QUERY)
-            peer_rows = self._peers()
+            local_rows, peer_rows = self._local_and_peers(_LOCAL_QUERY)
         endpoint = self.host_endpoint
         assert endpoint is not None
         local = None
@@ -361,23 +410,27 @@ class ControlConnection:
 
     def _schema_rows(self, queries: Mapping[str, str]) -> SchemaRows:
         results: dict[str, list[dict[str, Any]]] = {}
+        answers = self._query_all(queries)
         for field_name, cql in queries.items():
-            try:
-                results[field_name] = self._query(cql)
-            except (InvalidRequest, ServerException) as exc:
+            answer = answers[field_name]
+            if isinstance(answer, (InvalidRequest, ServerException)):
                 # a table this server lacks (virtual tables before 4.0, views disabled, ...)
                 if field_name not in VIRTUAL_SCHEMA_FIELDS:
-                    _log.debug("schema query %r failed: %s", cql, exc)
+                    _log.debug("schema query %r failed: %s", cql, answer)
                 results[field_name] = []
+            elif isinstance(answer, BaseException):
+                raise answer
+            else:
+                results[field_name] = answer
         return SchemaRows.from_results(results)
 
     def schema_versions(self) -> tuple[Any, dict[EndPoint, Any]]:
         """The control host's schema version and each peer's (by endpoint)."""
-        local = self._query(_LOCAL_SCHEMA_VERSION)
+        local, peers = self._local_and_peers(_LOCAL_SCHEMA_VERSION)
         local_version = local[0].get("schema_version") if local else None
         assert self.host_endpoint is not None
         versions = {}
-        for row in self._peers():
+        for row in peers:
             info = self._translated(_peer_info(row, None, self.host_endpoint.port,
                                                is_local=False))
             if info is not None:

@@ -13,10 +13,18 @@ Rules it keeps:
   ``max_connections`` are open) and replacement of dead connections happen in background
   greenlets. Only when no connection is open and the host is not known to be down does
   ``borrow()`` connect in the caller (one attempt shared by every concurrent borrower).
-- When the last connection dies and a replacement fails, the host is reported down (the
-  listener's ``on_down``) and ONE reconnection greenlet tries again after each delay of the
-  schedule; its first success reports the host up (``on_up``) and refills the pool.
-  ``borrow()`` on a down host raises ConnectionShutdown at once, naming the host.
+- When the last connection dies, a replacement is opened at once; while it is under way
+  the pool is *connecting*, not down. A replacement that fails after the node answered
+  (it closed the connection, cut or corrupted a response: a transient fault of a live node,
+  see :func:`node_answered`) is tried again at once, up to ``QUICK_RETRIES`` times since the
+  last connection that worked. Only then (or at once when the node refused the connection or
+  did not answer in time) is the host reported down (the listener's ``on_down``) and ONE
+  reconnection greenlet tries again after each delay of the schedule; its first success
+  reports the host up (``on_up``) and refills the pool. The schedule starts afresh after a
+  connection that worked (a reconnection loop still sleeping a grown delay is retired then)
+  and after an attempt that the node answered, so a live node is never left waiting for a
+  delay grown while it was unreachable. ``borrow()`` on a down host raises
+  ConnectionShutdown at once, naming the host.
 - A connection with 3/4 of its stream ids orphaned (answers that never came) is replaced:
   ``borrow()`` starts a replacement in the background and the old one is closed once it is
   there (or the attempt failed); "least busy" counts requests in flight, not orphaned ids.
@@ -33,19 +41,43 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from greencql.errors import ConnectionException, ConnectionShutdown, DriverException
+from greencql.errors import (
+    ConnectionException,
+    ConnectionShutdown,
+    DriverException,
+    ProtocolError,
+)
 from greencql.hubs import Hub
 from greencql.pool import forksafety
 from greencql.pool.connection import _NO_LOCK, Connection, EventCallback
 from greencql.pool.connection import _OPEN as _CONN_OPEN
 from greencql.pool.options import DEFAULT_PORT, ConnectionOptions, PoolOptions
 
-__all__ = ["HostPool", "PoolListener", "ConnectionFactory", "close_all"]
+__all__ = ["HostPool", "PoolListener", "ConnectionFactory", "close_all", "node_answered",
+           "QUICK_RETRIES"]
 
 _log = logging.getLogger("greencql.pool")
 
 #: connection_factory(hub, host, port, options, *, on_event=..., on_close=...) -> Connection
 ConnectionFactory = Callable[..., Connection]
+
+#: connects retried at once, after one that the node answered but that failed (closed, cut,
+#: corrupted), before a pool without connections reports its host down; the budget refills
+#: with each connection that works (cassandra-driver replaces a dead connection once, then
+#: convicts the host; one fault that also hits the handshakes should not take it down)
+QUICK_RETRIES = 2
+
+
+def node_answered(exc: BaseException) -> bool:
+    """Whether a failed connect reached a live node: the TCP connection was accepted and the
+    node then closed it, or sent a cut, corrupted or unreadable reply. False when it refused
+    the connection, was unreachable or did not answer in time (an OSError or a timeout
+    underneath), and for an error the server answered on purpose (authentication, ...)."""
+    if isinstance(exc, ProtocolError):
+        return True
+    if isinstance(exc, ConnectionException):
+        return exc.__cause__ is None and "timed out" not in str(exc)
+    return False
 
 
 def close_all(hub: Hub, connections: list[Connection], grace: float | None = None) -> None:
@@ -117,6 +149,8 @@ class HostPool:
         self._lock: Any = hub.lock() if hub.name == "thread" else _NO_LOCK
         self._connect_now: Any = None  # future shared by borrowers connecting in the caller
         self._reconnector: Any = None
+        self._reconnect_token: object = None  # the running loop's; None retires it
+        self._quick_retries = QUICK_RETRIES  # left until the next connection that works
         self._tasks: set[Any] = set()
         self._replacing: set[Connection] = set()  # connections with too many orphaned ids
         self._is_down = False
@@ -370,6 +404,11 @@ class HostPool:
         self._connections.append(conn)
         with self._lock:
             was_down, self._is_down = self._is_down, False
+            self._quick_retries = QUICK_RETRIES
+            # a reconnection loop still sleeping (someone else got through first) is retired:
+            # if this connection dies too, the next loop starts its schedule afresh instead
+            # of going on with a delay grown while the host was unreachable
+            self._reconnector = self._reconnect_token = None
         if was_down:
             self._notify("on_up", self)
         else:
@@ -380,14 +419,25 @@ class HostPool:
     def _connect_failed(self, exc: BaseException) -> None:
         self._last_error = exc
         _log.debug("connect to %s failed: %s", self.endpoint, exc)
-        if not self.connections and not self._is_shutdown:
+        if self.connections or self._is_shutdown:
+            return
+        with self._lock:
+            quick = (not self._is_down and self._quick_retries > 0 and node_answered(exc))
+            if quick:
+                # a live node with a transient fault (e.g. one that also cut the handshake):
+                # try again at once; the pool stays "connecting" meanwhile
+                self._quick_retries -= 1
+                self._start_opening()
+        if not quick:
             self._mark_down(exc)
 
     def _mark_down(self, exc: BaseException | None) -> None:
         with self._lock:
             was_down, self._is_down = self._is_down, True
             if self._reconnector is None or self._reconnector.ready():
-                self._reconnector = self.hub.spawn(self._reconnect_loop, self._generation)
+                token = self._reconnect_token = object()
+                self._reconnector = self.hub.spawn(self._reconnect_loop, self._generation,
+                                                   token)
         if not was_down:
             self._notify("on_down", self, exc)
 
@@ -403,19 +453,26 @@ class HostPool:
             if len(self.connections) + self._opening < self.options.core_connections:
                 self._start_opening()
 
-    def _reconnect_loop(self, generation: int) -> None:
-        schedule = self.options.reconnection.new_schedule()
-        for delay in schedule:
+    def _reconnect_loop(self, generation: int, token: object) -> None:
+        schedule = iter(self.options.reconnection.new_schedule())
+        while True:
+            delay = next(schedule, None)
+            if delay is None:
+                break
             self.hub.sleep(delay)
             if generation != self._generation or self._is_shutdown:
                 return
-            if self.connections:  # someone else got through meanwhile
-                return
+            if self.connections or self._reconnect_token is not token:
+                return  # someone else got through meanwhile (this loop was retired)
             try:
                 conn = self._new_connection()
             except DriverException as exc:
                 self._last_error = exc
                 _log.debug("reconnect to %s failed: %s", self.endpoint, exc)
+                if node_answered(exc):
+                    # the node is alive (it accepted and then failed the connection): the
+                    # next attempt comes after a first delay, not one grown while it was not
+                    schedule = iter(self.options.reconnection.new_schedule())
                 continue
             if generation != self._generation or self._is_shutdown:
                 conn.close(grace=0)

@@ -71,6 +71,8 @@ class SoakConfig:
     verbose: bool = False
     #: after the run, how long the cluster may take to serve again once every fault is healed
     heal_timeout: float = 180.0
+    #: the bound of the read-back of every acknowledged write and counter after the run
+    check_timeout: float = 900.0
 
 
 @dataclass
@@ -108,6 +110,8 @@ class SoakReport:
     sockets: tuple[int, int, int] = (0, 0, 0)
     shutdown_seconds: float = 0.0
     heal_seconds: float = 0.0
+    #: how long reading every acknowledged write and counter back took
+    check_seconds: float = 0.0
     #: the allocation sites that grew most between the middle and the end (tracemalloc)
     top_growth: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -157,6 +161,7 @@ class SoakReport:
             "sockets_baseline_peak_after": self.sockets,
             "shutdown_s": round(self.shutdown_seconds, 3),
             "serving_again_after_heal_s": round(self.heal_seconds, 1),
+            "read_back_s": round(self.check_seconds, 1),
             "top_growth": self.top_growth,
             "problems": self.problems,
         }
@@ -440,7 +445,9 @@ class _Run:
         return self._wait(max(0.0, t0 + offset - self.hub.monotonic()))
 
     def _recovery(self, node: int) -> float:
-        """Seconds until a request pinned to the restarted node succeeds (bounded)."""
+        """Seconds until a request pinned to the restarted node succeeds (bounded). Each
+        probe has the run's request timeout: under a saturated hub a probe with a shorter one
+        could fail on a node that serves, and the measure would count the probe's own limit."""
         address = self.sim.contact_points[node - 1]
         t0 = self.hub.monotonic()
         lag0 = self.lag
@@ -449,7 +456,8 @@ class _Run:
             host = self.cluster.metadata.get_host(address)
             if host is not None:
                 try:
-                    self.session.execute(self.sel, (0,), host=host, timeout=0.5)
+                    self.session.execute(self.sel, (0,), host=host,
+                                         timeout=self.cfg.request_timeout)
                     break
                 except DriverException:
                     pass
@@ -478,7 +486,10 @@ class _Run:
         while not self.stopping.wait(self.cfg.sample_every):
             now = self.hub.monotonic() - t0
             self.r.memory.append((now, rss_bytes(), tracemalloc.get_traced_memory()[0]))
-            if self.mid_snapshot is None and now >= self.cfg.seconds / 2:
+            if self.mid_snapshot is None and now >= self.cfg.seconds * _SNAPSHOT_AT:
+                # before the window the growth is measured from (see _growth): the
+                # snapshot itself is tens of MiB, held to the end for the comparison; taken
+                # inside the window, it counted as growth of the client
                 self.mid_snapshot = _snapshot()
 
     # -- checks after the run ----------------------------------------------------------------
@@ -496,23 +507,108 @@ class _Run:
                 self.hub.sleep(0.5)
         return self.hub.monotonic() - t0
 
-    def scan(self, table: str, column: str) -> dict[int, Any]:
+    def scan(self, table: str, column: str, deadline: float,
+             on_row: Any) -> None:
+        """Read ``table`` back: ``on_row(k, value)`` for every row. The token ring is cut into
+        ``_SCAN_RANGES`` ranges read by ``_SCAN_CONCURRENCY`` greenlets (one paged SELECT per
+        range, retried; the simulator finds a range's start by bisection, while resuming one
+        full-table paged scan walks the table from its start on every page). Raises
+        DriverException when a range could not be read by ``deadline``."""
         from greencql import SimpleStatement
 
-        out: dict[int, Any] = {}
-        stmt = SimpleStatement(f"SELECT k, {column} FROM {table}", fetch_size=5000,
-                               is_idempotent=True)
-        for attempt in range(5):
-            try:
-                for row in self.session.execute(stmt, timeout=30.0):
-                    out[row[0]] = row[1]
-                return out
-            except DriverException:
-                if attempt == 4:
-                    raise
-                out.clear()
-                self.hub.sleep(2.0)
-        return out
+        step = (_TOKEN_MAX - _TOKEN_MIN) // _SCAN_RANGES
+        bounds = [_TOKEN_MIN + i * step for i in range(_SCAN_RANGES)] + [_TOKEN_MAX]
+        first = SimpleStatement(
+            f"SELECT k, {column} FROM {table} WHERE token(k) >= %s AND token(k) <= %s",
+            fetch_size=5000, is_idempotent=True)
+        rest = SimpleStatement(
+            f"SELECT k, {column} FROM {table} WHERE token(k) > %s AND token(k) <= %s",
+            fetch_size=5000, is_idempotent=True)
+        todo = list(range(_SCAN_RANGES))
+        todo.reverse()
+        failures: list[BaseException] = []
+        hub = self.hub
+
+        def reader() -> None:
+            while todo and not failures:
+                i = todo.pop()
+                stmt = first if i == 0 else rest
+                for attempt in range(5):
+                    rows: list[tuple[Any, Any]] = []
+                    try:
+                        timeout = max(0.1, min(30.0, deadline - hub.monotonic()))
+                        for row in self.session.execute(stmt, (bounds[i], bounds[i + 1]),
+                                                        timeout=timeout):
+                            rows.append((row[0], row[1]))
+                        break
+                    except DriverException as exc:
+                        if attempt == 4 or hub.monotonic() >= deadline:
+                            failures.append(exc)
+                            return
+                        hub.sleep(1.0)
+                for k, v in rows:
+                    on_row(k, v)
+
+        tasks = [hub.spawn(reader) for _ in range(_SCAN_CONCURRENCY)]
+        for task in tasks:
+            if not task.join(max(0.0, deadline - hub.monotonic()) + 35.0):
+                task.kill()
+                failures.append(DriverException(f"reading {table} back did not finish"))
+        if failures:
+            raise failures[0]
+
+
+#: the read-back after the run: token ranges, and how many are read at once
+_SCAN_RANGES = 512
+_SCAN_CONCURRENCY = 16
+_TOKEN_MIN = -(2**63)
+_TOKEN_MAX = 2**63 - 1
+
+
+def _check(run: _Run, report: SoakReport, cfg: SoakConfig, say: Any) -> None:
+    """Every acknowledged write reads back with its value; every acknowledged counter is 1 and
+    none is above 1 (bounded by ``cfg.check_timeout``)."""
+    hub = run.hub
+    t0 = hub.monotonic()
+    deadline = t0 + cfg.check_timeout
+    # keys found with the value written (one set of ints; the values are checked here)
+    good: set[int] = set()
+
+    def kv_row(k: int, v: Any) -> None:
+        if v == str(k):
+            good.add(k)
+
+    counters: dict[int, int] = {}
+
+    def ctr_row(k: int, n: Any) -> None:
+        counters[k] = n
+
+    try:
+        run.scan("soak_kv", "v", deadline, kv_row)
+        run.scan("soak_ctr", "n", deadline, ctr_row)
+    except DriverException as exc:
+        report.problems.append(f"the checks could not read the tables back: {exc!r}")
+        return
+    report.check_seconds = hub.monotonic() - t0
+    say(f"read back {len(good)} rows and {len(counters)} counters in "
+        f"{report.check_seconds:.1f} s")
+    for w, bits in enumerate(run.acked):
+        for seq in bits:
+            report.acked_writes += 1
+            if _key(w, seq) not in good:
+                report.lost_writes += 1
+    good.clear()
+    report.counters_above_one = sum(1 for n in counters.values() if n > 1)
+    for w, bits in enumerate(run.acked_ctr):
+        for seq in bits:
+            report.acked_counters += 1
+            if counters.get(_key(w, seq)) != 1:
+                report.bad_counters += 1
+
+
+#: when the tracemalloc snapshot for the top-growth diff is taken (fraction of the run):
+#: before the middle fifth, which _growth compares the end with
+_SNAPSHOT_AT = 0.35
 
 
 def _snapshot() -> Any:
@@ -580,31 +676,15 @@ def run_soak(hub: Any, cfg: SoakConfig, log: Any = None,
             if not task.join(max(0.0, end - hub.monotonic())):
                 report.helpers_killed += 1
                 task.kill()
+        if not tracing:
+            # the memory figures are taken; the checks below need no tracing (and run
+            # several times faster without it)
+            tracemalloc.stop()
         sim("heal")
         say("run over; waiting for the cluster to serve again")
         report.heal_seconds = run.wait_serving(cfg.heal_timeout)
         say(f"serving again after {report.heal_seconds:.1f} s; checking")
-        # every acknowledged write reads back
-        try:
-            present = run.scan("soak_kv", "v")
-            counters = run.scan("soak_ctr", "n")
-        except DriverException as exc:
-            report.problems.append(f"the checks could not read the tables back: {exc!r}")
-            present = counters = None
-        for w, bits in enumerate(run.acked if present is not None else ()):
-            for seq in bits:
-                report.acked_writes += 1
-                k = _key(w, seq)
-                if present.get(k) != str(k):
-                    report.lost_writes += 1
-        del present
-        report.counters_above_one = sum(1 for n in (counters or {}).values() if n > 1)
-        for w, bits in enumerate(run.acked_ctr if counters is not None else ()):
-            for seq in bits:
-                report.acked_counters += 1
-                if counters.get(_key(w, seq)) != 1:
-                    report.bad_counters += 1
-        del counters
+        _check(run, report, cfg, say)
         report.sim = sim("report")
         say(f"recoveries {[round(x, 3) for x in report.recoveries]}")
         report.rss_growth = _growth(report.memory, 1)
