@@ -27,6 +27,7 @@ from greencql.errors import (
     Unavailable,
     WriteTimeout,
 )
+from greencql.pool.forksafety import rng as _rng
 
 __all__ = ["Metrics", "RequestTimer", "SAMPLE_SIZE"]
 
@@ -47,7 +48,7 @@ class RequestTimer:
     def __init__(self, rng: random.Random | None = None) -> None:
         self._lock = threading.Lock()
         self._sample: list[float] = []
-        self._rng = rng or random.Random()
+        self._rng = rng or _rng
         self.count = 0
         self._min = math.inf
         self._max = 0.0

@@ -24,6 +24,11 @@ path reads the module attribute ``_pid`` itself (``forksafety._pid``): the same 
 even the call. The
 Cluster and its sessions check it on first use and rebuild (``greencql/cluster/cluster.py``).
 
+:data:`rng` is the driver's own random source (jitter, first hosts of a plan): the application's
+global ``random`` state is never drawn from (a test that seeds it sees the same sequence with
+or without the driver's background work), and it is reseeded in a forked child, as Python
+reseeds the global one, so workers forked from one parent do not back off in lockstep.
+
 Must not: touch the hub (the child's hub is re-initialised by gevent after our hook runs),
 raise from the hook, or close anything of the parent.
 """
@@ -32,6 +37,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import weakref
 from typing import Protocol
 
@@ -43,6 +49,7 @@ __all__ = [
     "neutralize_fd",
     "live_count",
     "guard_socket",
+    "rng",
 ]
 
 _log = logging.getLogger("greencql.pool")
@@ -55,6 +62,8 @@ class ForkAware(Protocol):
 
 _live: weakref.WeakSet[ForkAware] = weakref.WeakSet()
 _pid = os.getpid()
+#: the driver's random source (see the module docstring)
+rng = random.Random()
 
 
 def current_pid() -> int:
@@ -117,6 +126,7 @@ def guard_socket(sock: object) -> ForkAware:
 def _after_fork_in_child() -> None:
     global _pid
     _pid = os.getpid()
+    rng.seed()
     for obj in list(_live):
         try:
             obj._after_fork_in_child()

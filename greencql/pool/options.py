@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from greencql.pool.forksafety import rng as _rng
 from greencql.protocol.auth import AuthProvider
 from greencql.protocol.constants import (
     DEFAULT_MAX_FRAME_BODY,
@@ -125,7 +126,7 @@ class ExponentialBackoff:
 
     def delay_for(self, attempt: int) -> float:
         d = min(self.base_delay * 2 ** min(attempt, 62), self.max_delay)
-        rng = self._rng or random
+        rng = self._rng or _rng
         return d / 2 + rng.uniform(0.0, d / 2)
 
     def new_schedule(self) -> Iterator[float]:

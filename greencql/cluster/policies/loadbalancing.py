@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from greencql.cluster.host import EndPoint, Host, HostDistance
+from greencql.pool.forksafety import rng as _rng
 
 __all__ = [
     "ReplicaLookup",
@@ -116,7 +117,7 @@ def _rotated(hosts: tuple[Host, ...], start: int) -> Iterator[Host]:
 def _start_index(rng: random.Random | None, n: int) -> int:
     # A random first offset so that many clients started at once do not all pick the same host
     # first (cassandra-driver does the same).
-    return (rng or random).randrange(n) if n > 1 else 0
+    return (rng or _rng).randrange(n) if n > 1 else 0
 
 
 class RoundRobinPolicy:
@@ -446,7 +447,7 @@ class TokenAwarePolicy:
         self._child = child_policy
         self.shuffle_replicas = shuffle_replicas
         self._replicas = replicas
-        self._rng = rng or random.Random()
+        self._rng = rng or _rng
         # The child's distance of each replica seen, by id(host): (host, its datacenter
         # then, distance). Asked of every replica of every request, it only changes with
         # the hosts (on_* and populate clear it) or when a host's datacenter is rewritten

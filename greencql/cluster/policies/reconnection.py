@@ -16,6 +16,8 @@ import random
 from collections.abc import Iterator
 from typing import Literal, Protocol, runtime_checkable
 
+from greencql.pool.forksafety import rng as _rng
+
 __all__ = [
     "ReconnectionPolicy",
     "ConstantReconnectionPolicy",
@@ -112,7 +114,7 @@ class ExponentialReconnectionPolicy:
         d = self.capped_delay(attempt)
         if self.jitter == "none" or d == 0:
             return d
-        rng = self._rng or random
+        rng = self._rng or _rng
         if self.jitter == "full":
             return rng.uniform(0.0, d)
         return d / 2 + rng.uniform(0.0, d / 2)
