@@ -16,9 +16,9 @@ handed to the column type's ``decode``. The loop itself does no bounds checks: a
 shows up as a ``struct.error``, or as an offset past the end once the loop is done, and any
 exception at all makes the careful decoder run over the same bytes, which either produces the
 precise ProtocolError or (for the rare cell that the optimistic reader over-read, like a null
-in the very last column) the right rows. A future Cython twin replaces :func:`decode_rows` by
-name with the same signature (and ``_rows_at``, its core on bytes, which ``messages.py``'s
-RESULT fast path calls directly).
+in the very last column) the right rows. The Cython twin (``_rows.pyx``) replaces
+``_rows_at`` (the core on bytes, which ``messages.py``'s RESULT fast path calls directly)
+and ``_rows_chunk`` by name, with the same signatures and the same rows.
 
 Which Python values come out (``value_types``: ``"driver"``, the default, as cassandra-driver
 returns them; or ``"modern"``, see :func:`~greencql.protocol.types.driver_decoder`) is part of
