@@ -853,6 +853,29 @@ class _Generic(Exception):
     """Raised by the fast encoders for what only the generic encoder handles."""
 
 
+def _append_values(parts: list[bytes], values: Sequence[Any], version: int) -> bool:
+    """Append the [value]s of encoded bind values to ``parts`` (a length prefix, then the
+    bytes; null and unset as their negative lengths). False for an unset value before v4:
+    the caller leaves such a request to the generic encoder, which names the error."""
+    prefixes = _LENGTH_PREFIXES
+    unset = UNSET
+    # parts.append, not a local alias: 3.11 specializes the method call on a list
+    for v in values:
+        if v is None:
+            parts.append(_NULL_VALUE)
+        elif v is unset:
+            if version < 4:
+                return False
+            parts.append(_UNSET_VALUE)
+        else:
+            try:
+                parts.append(prefixes[len(v)])
+            except IndexError:  # 1024 bytes or more
+                parts.append(_pack_int(len(v)))
+            parts.append(v)
+    return True
+
+
 def _fast_statement(msg: Query | Execute, version: int) -> bytes:
     """The body of a QUERY or an EXECUTE in one pass; raises for what it does not cover."""
     if type(msg) is Execute:
@@ -885,22 +908,8 @@ def _fast_statement(msg: Query | Execute, version: int) -> bytes:
         if n > 0xFFFF:
             raise _Generic
         flags = _VALUES
-        prefixes = _LENGTH_PREFIXES
-        unset = UNSET
-        # parts.append, not a local alias: 3.11 specializes the method call on a list
-        for v in values:
-            if v is None:
-                parts.append(_NULL_VALUE)
-            elif v is unset:
-                if version < 4:
-                    raise _Generic
-                parts.append(_UNSET_VALUE)
-            else:
-                try:
-                    parts.append(prefixes[len(v)])
-                except IndexError:  # 1024 bytes or more
-                    parts.append(_pack_int(len(v)))
-                parts.append(v)
+        if not _append_values(parts, values, version):
+            raise _Generic
     if p.skip_metadata:
         flags |= _SKIP_METADATA
     # the optional fields follow in the order of their flag bits
@@ -1003,20 +1012,8 @@ def encode_execute(
     n = len(values)
     if n > 0xFFFF:
         return None
-    prefixes = _LENGTH_PREFIXES
-    for v in values:
-        if v is None:
-            parts.append(_NULL_VALUE)
-        elif v is UNSET:
-            if version < 4:
-                return None
-            parts.append(_UNSET_VALUE)
-        else:
-            try:
-                parts.append(prefixes[len(v)])
-            except IndexError:  # 1024 bytes or more
-                parts.append(_pack_int(len(v)))
-            parts.append(v)
+    if not _append_values(parts, values, version):
+        return None
     flags = _VALUES | _SKIP_METADATA if skip_metadata else _VALUES
     if page_size is not None:
         flags |= _PAGE_SIZE
